@@ -1,0 +1,387 @@
+"""The Canvas task generator: scenes, multi-step instructions with order words and indirect references, and the
+full ground truth (explicit instruction, components, dependency graph and a valid order, checklist, target).
+
+How one task is made (`generate_task`):
+1. Draw a reasoning category, a number of steps (1-4) and a source scene.
+2. Build the steps in execution order on the evolving scene. A step picks an action, a subject reference (direct,
+   or indirect for the one step that carries the category) and a target; later steps prefer objects that earlier
+   steps touched, so references often only resolve after an earlier edit ("...then move the blue circle").
+3. Dependencies: each step reads and writes attributes (`Read`/`Write` below). Step j depends on an earlier step i
+   when one writes what the other reads or writes, or both act on one object. The graph (networkx) is
+   conservative; every topological order is then *executed* and must reach the same target scene, else the task is
+   rejected, so every emitted order really is valid.
+4. Wording: consecutive steps are paired and written with forward, reversed ("B after you A") or, when independent,
+   unordered connectives; segments are joined in execution order. Components are listed in written order and
+   `order` maps back to an execution order.
+5. Split: train tasks use no held-out template or template pair; test tasks use at least one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import networkx as nx
+
+from envs.canvas.checklist import build_checklist
+from envs.canvas.execute import EditError, apply_component, execute
+from envs.canvas.reasoning import (
+    CATEGORIES,
+    SUBJECT_FINDERS,
+    Reference,
+    canonical_new_object,
+    direct_references,
+    knowledge_value,
+    new_object_phrase,
+    size_word,
+)
+from envs.canvas.refer import BACKGROUND_SUBJECT, describe, join_phrases
+from envs.canvas.render import DEFAULT_SIZE, render
+from envs.canvas.scene import MAX_OBJECTS, Scene, random_scene
+from envs.canvas.templates import (
+    BOTH,
+    CLAUSES,
+    EXPLICIT,
+    FINAL_JOINERS,
+    FORWARD,
+    JOINERS,
+    REGION_PHRASES,
+    REVERSED,
+    WRAPPERS,
+    template_id,
+    uses_held_out,
+)
+from envs.canvas.vocab import BACKGROUNDS, COLORS, REGIONS, SHAPES, SIZE_ORDER, SIZES
+from envs.task import ChecklistItem, ComponentSpec, EditTask
+from envs.image_io import encode_png
+from rewards.types import Component
+
+Attr = tuple[Any, str]  # (object id | "*" | "bg", attribute)
+ALL_ATTRS = ("shape", "color", "size", "pos", "exists")
+
+CATEGORY_WEIGHTS = {"direct": 0.3, "knowledge": 0.14, "spatial": 0.14, "superlative": 0.14, "attribute": 0.14, "logic": 0.14}
+STEP_WEIGHTS = {1: 0.25, 2: 0.3, 3: 0.25, 4: 0.2}
+ACTION_WEIGHTS = {"recolor": 0.24, "move": 0.14, "resize": 0.14, "reshape": 0.14, "remove": 0.12, "add": 0.12, "background": 0.1}
+#: Actions that accept several subjects at once (a move puts its object on a region anchor: one at a time).
+PLURAL_ACTIONS = ("recolor", "resize", "reshape", "remove")
+
+
+class Reject(Exception):
+    """This draw cannot make a valid task; draw again."""
+
+
+@dataclass
+class Step:
+    action: str
+    component: Component
+    clause: str
+    explicit_clause: str
+    templates: list[str]
+    reads: set[Attr]
+    writes: set[Attr]
+    subjects: tuple[int, ...] = ()
+    category: str = "direct"
+
+
+@dataclass
+class GeneratorConfig:
+    size: int = DEFAULT_SIZE
+    max_attempts: int = 500
+    category_weights: dict[str, float] = field(default_factory=lambda: dict(CATEGORY_WEIGHTS))
+    step_weights: dict[int, float] = field(default_factory=lambda: dict(STEP_WEIGHTS))
+
+
+def _weighted(rng: random.Random, weights: dict[Any, float]) -> Any:
+    keys = list(weights)
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def _choose(rng: random.Random, options: list[Any]) -> Any:
+    if not options:
+        raise Reject("nothing to choose from")
+    return rng.choice(options)
+
+
+def _pick(rng: random.Random, family: str) -> tuple[str, str]:
+    options = CLAUSES[family]
+    index = rng.randrange(len(options))
+    return options[index], template_id(family, index)
+
+
+def _shape_np(shape: str, plural: bool) -> str:
+    if plural:
+        return f"{shape}es" if shape.endswith("s") else f"{shape}s"
+    return f"an {shape}" if shape[0] in "aeiou" else f"a {shape}"
+
+
+# -- steps --------------------------------------------------------------------------------------------------------
+
+def _subject_reference(rng: random.Random, scene: Scene, category: str, action: str, touched: list[int]) -> Reference:
+    if category in SUBJECT_FINDERS:
+        options = [r for r in SUBJECT_FINDERS[category](scene, rng) if action in PLURAL_ACTIONS or not r.plural]
+        if not options:
+            raise Reject(f"no {category} reference for {action}")
+        return rng.choice(options)
+    pool = [scene.by_oid(i) for i in touched if scene.has_oid(i)]
+    obj = rng.choice(pool) if pool and rng.random() < 0.5 else rng.choice(scene.objects)
+    ref = direct_references(obj, scene, rng)
+    if ref is None:
+        raise Reject("object cannot be described uniquely")
+    return ref
+
+
+def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int]) -> Step:
+    """One step in the given reasoning category, valid on `scene`; raises Reject when the draw does not fit."""
+    actions = dict(ACTION_WEIGHTS)
+    knowledge_target = category == "knowledge" and rng.random() < 0.6
+    if knowledge_target:
+        actions = {a: actions[a] for a in ("recolor", "reshape", "background")}
+    elif category not in ("direct", "knowledge"):
+        actions = {a: w for a, w in actions.items() if a not in ("add", "background")}
+    if len(scene.objects) >= MAX_OBJECTS:
+        actions.pop("add", None)
+    if len(scene.objects) <= 1:
+        actions.pop("remove", None)
+    action = _weighted(rng, actions)
+    subject_category = "direct" if knowledge_target else category
+
+    if action == "background":
+        value = _choose(rng, [b for b in BACKGROUNDS if b != scene.background])
+        text, tid = knowledge_value("background", value, rng) if knowledge_target else (value, None)
+        template, clause_id = _pick(rng, "background")
+        comp = Component("background", (BACKGROUND_SUBJECT,), (value,))
+        return Step(action, comp, template.format(bg=text), EXPLICIT["background"].format(bg=value), [clause_id] + ([tid] if tid else []),
+                    reads=set(), writes={("bg", "bg")}, category="knowledge" if knowledge_target else "direct")
+
+    if action == "add":
+        shape, color, size = rng.choice(SHAPES), rng.choice(list(COLORS)), rng.choice(list(SIZES))
+        region = rng.choice(list(REGIONS))
+        comp = Component("add", (canonical_new_object(shape, color, size),), (region,))
+        template, clause_id = _pick(rng, "add")
+        clause = template.format(obj=new_object_phrase(shape, color, size, rng), region=rng.choice(REGION_PHRASES[region]))
+        explicit = EXPLICIT["add"].format(obj=comp.subject[0], region=region)
+        writes = {("*", a) for a in ALL_ATTRS}
+        return Step(action, comp, clause, explicit, [clause_id], reads={("*", "pos"), ("*", "size")}, writes=writes)
+
+    ref = _subject_reference(rng, scene, subject_category, action, touched)
+    objects = [scene.by_oid(i) for i in ref.oids]
+    if ref.category == "direct":
+        subjects = (ref.text,)
+    else:
+        names = [describe(o, scene) for o in objects]
+        if None in names:
+            raise Reject("a referenced object has no explicit description")
+        subjects = tuple(names)  # type: ignore[arg-type]
+    plural = len(objects) > 1
+    templates = [] if ref.category == "direct" else [ref.template]
+    reads: set[Attr] = set(ref.reads)
+    writes: set[Attr] = set()
+
+    if action == "recolor":
+        choices = [c for c in COLORS if all(o.color != c for o in objects)]
+        value = _choose(rng, choices)
+        text = value
+        if knowledge_target:
+            text, tid = knowledge_value("color", value, rng)
+            templates.append(tid)
+        template, clause_id = _pick(rng, "recolor")
+        clause = template.format(subj=ref.text, color=text)
+        explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
+        writes = {(o.oid, "color") for o in objects}
+    elif action == "reshape":
+        value = _choose(rng, [s for s in SHAPES if all(o.shape != s for o in objects)])
+        text = _shape_np(value, plural)
+        if knowledge_target:
+            text, tid = knowledge_value("shape", value, rng)
+            templates.append(tid)
+        template, clause_id = _pick(rng, "reshape")
+        clause = template.format(subj=ref.text, shape_np=text)
+        explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
+        writes = {(o.oid, "shape") for o in objects}
+    elif action == "resize":
+        sizes = {o.size for o in objects}
+        value = _choose(rng, [s for s in SIZES if s not in sizes])
+        family = "resize"
+        if len(sizes) == 1 and rng.random() < 0.4:
+            step = SIZE_ORDER.index(value) - SIZE_ORDER.index(next(iter(sizes)))
+            if step in (1, -1):
+                family = "resize_up" if step == 1 else "resize_down"
+        template, clause_id = _pick(rng, family)
+        clause = template.format(subj=ref.text, size=size_word(value, rng))
+        explicit = EXPLICIT["resize"].format(subj=join_phrases(subjects), size=value)
+        writes = {(o.oid, "size") for o in objects}
+        reads |= {("*", "pos"), ("*", "size")}
+    elif action == "move":
+        value = _choose(rng, [r for r in REGIONS if r != objects[0].region])
+        template, clause_id = _pick(rng, "move")
+        clause = template.format(subj=ref.text, region=rng.choice(REGION_PHRASES[value]))
+        explicit = EXPLICIT["move"].format(subj=subjects[0], region=value)
+        writes = {(objects[0].oid, "pos")}
+        reads |= {("*", "pos"), ("*", "size")}
+    elif action == "remove":
+        value = None
+        template, clause_id = _pick(rng, "remove")
+        clause = template.format(subj=ref.text)
+        explicit = EXPLICIT["remove"].format(subj=join_phrases(subjects))
+        writes = {("*", a) for a in ALL_ATTRS}
+    else:  # pragma: no cover - ACTION_WEIGHTS and the branches above list the same actions
+        raise AssertionError(action)
+    comp = Component(action, subjects, (value,) if value is not None else ())
+    return Step(action, comp, clause, explicit, [clause_id] + templates, reads, writes, tuple(o.oid for o in objects),
+                category="knowledge" if knowledge_target else ref.category)
+
+
+# -- dependencies ---------------------------------------------------------------------------------------------------
+
+def _overlap(a: set[Attr], b: set[Attr]) -> bool:
+    return any(x[1] == y[1] and (x[0] == y[0] or "*" in (x[0], y[0])) for x in a for y in b)
+
+
+def dependency_graph(steps: list[Step]) -> nx.DiGraph:
+    """Edges i -> j (i < j, execution order) where j must follow i."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(steps)))
+    for i, a in enumerate(steps):
+        for j in range(i + 1, len(steps)):
+            b = steps[j]
+            if set(a.subjects) & set(b.subjects) or _overlap(a.writes, b.reads) or _overlap(b.writes, a.reads) or _overlap(a.writes, b.writes):
+                graph.add_edge(i, j)
+    return graph
+
+
+# -- wording --------------------------------------------------------------------------------------------------------
+
+def _sentence_case(text: str) -> str:
+    out = text[:1].upper() + text[1:]
+    for mark in (". ", "? "):
+        parts = out.split(mark)
+        out = mark.join(p[:1].upper() + p[1:] if k else p for k, p in enumerate(parts))
+    return out
+
+
+def compose(rng: random.Random, steps: list[Step], graph: nx.DiGraph) -> tuple[str, list[int], list[str]]:
+    """Instruction text, the written order (execution indices in the order written) and the template ids used."""
+    segments: list[tuple[str, list[int]]] = []
+    templates: list[str] = []
+    i = 0
+    while i < len(steps):
+        if i + 1 < len(steps) and rng.random() < 0.6:
+            a, b = steps[i].clause, steps[i + 1].clause
+            families = [("fwd", FORWARD), ("rev", REVERSED)] + ([] if graph.has_edge(i, i + 1) else [("both", BOTH)])
+            name, table = rng.choice(families)
+            index = rng.randrange(len(table))
+            templates.append(template_id(name, index))
+            written = [i + 1, i] if name == "rev" else [i, i + 1]
+            segments.append((table[index].format(A=a, B=b), written))
+            i += 2
+        else:
+            segments.append((steps[i].clause, [i]))
+            i += 1
+    text = segments[0][0]
+    for k, (segment, _) in enumerate(segments[1:], start=1):
+        final = k == len(segments) - 1 and len(segments) >= 2 and rng.random() < 0.5
+        table, name = (FINAL_JOINERS, "final") if final else (JOINERS, "join")
+        index = rng.randrange(len(table))
+        templates.append(template_id(name, index))
+        text += table[index] + segment
+    # A multi-segment text may open with "after you ...": only wrappers that leave its start alone fit.
+    wrappers = WRAPPERS if len(segments) == 1 else tuple(w for w in WRAPPERS if w.startswith("{c}"))
+    index = rng.randrange(len(wrappers))
+    templates.append(template_id("wrap", WRAPPERS.index(wrappers[index])))
+    text = _sentence_case(wrappers[index].format(c=text))
+    written = [s for _, order in segments for s in order]
+    return text, written, templates
+
+
+def explicit_instruction(steps: list[Step]) -> str:
+    return _sentence_case(". Then ".join(s.explicit_clause for s in steps) + ".")
+
+
+def reference_description(scene: Scene) -> str:
+    """A rational reference description of a scene: what the ideal edited image shows, in words."""
+    parts = [f"a {o.size} {o.color} {o.shape} in the {o.region}" for o in sorted(scene.objects, key=lambda o: (round(o.y, 2), o.x))]
+    return f"A {scene.background} background with " + (join_phrases(parts) if parts else "no shapes") + "."
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------------
+
+def _attempt(rng: random.Random, split: str, cfg: GeneratorConfig) -> tuple[Scene, Scene, list[Step], nx.DiGraph, str, list[int], list[str]]:
+    category = _weighted(rng, cfg.category_weights)
+    n_steps = _weighted(rng, cfg.step_weights)
+    source = random_scene(rng, min_objects=2 if category in ("direct", "knowledge") else 3)
+    indirect_at = rng.randrange(n_steps) if category != "direct" else -1
+    steps: list[Step] = []
+    scene = source
+    touched: list[int] = []
+    for k in range(n_steps):
+        step_category = category if k == indirect_at else "direct"
+        for _ in range(20):
+            try:
+                step = make_step(rng, scene, step_category, touched)
+                scene = apply_component(scene, step.component)
+                break
+            except (Reject, EditError):
+                continue
+        else:
+            raise Reject("no valid step")
+        if k == indirect_at and step.category != category:
+            raise Reject("indirect step lost its category")
+        steps.append(step)
+        touched.extend(step.subjects)
+    if source.same_content(scene):
+        raise Reject("the edits cancel out")
+    graph = dependency_graph(steps)
+    components = [s.component for s in steps]
+    for order in nx.all_topological_sorts(graph):
+        try:
+            result = execute(source, components, order)
+        except EditError as err:
+            raise Reject(f"order {order} fails: {err}") from None
+        if not result.same_content(scene):
+            raise Reject(f"order {order} reaches another scene")
+    text, written, templates = compose(rng, steps, graph)
+    templates += [t for s in steps for t in s.templates]
+    held_out = uses_held_out(templates)
+    if held_out != (split == "test"):
+        raise Reject("wording does not belong to this split")
+    return source, scene, steps, graph, text, written, templates
+
+
+def generate_task(index: int, seed: int = 0, split: str = "train", cfg: GeneratorConfig | None = None) -> EditTask:
+    """The `index`-th task of the (seed, split) stream: deterministic, independent of every other index."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    cfg = cfg or GeneratorConfig()
+    rng = random.Random(f"editrl-canvas:{split}:{seed}:{index}")
+    for _ in range(cfg.max_attempts):
+        try:
+            source, target, steps, graph, text, written, templates = _attempt(rng, split, cfg)
+        except Reject:
+            continue
+        position = {e: w for w, e in enumerate(written)}
+        category = next((s.category for s in steps if s.category != "direct"), "direct")
+        return EditTask(
+            task_id=f"canvas-{split}-{seed}-{index:07d}",
+            split=split,
+            category=category,
+            n_steps=len(steps),
+            instruction=text,
+            explicit_instruction=explicit_instruction(steps),
+            source_png=encode_png(render(source, cfg.size)),
+            target_png=encode_png(render(target, cfg.size)),
+            source_scene=source.to_json(),
+            target_scene=target.to_json(),
+            components=[ComponentSpec(action=steps[e].component.action, subject=list(steps[e].component.subject), target=list(steps[e].component.target)) for e in written],
+            order=[position[e] for e in range(len(steps))],
+            dependencies=sorted((position[i], position[j]) for i, j in graph.edges),
+            checklist=[ChecklistItem(**item) for item in build_checklist(source, target)],
+            reference=reference_description(target),
+            template_ids=sorted(set(templates)),
+        )
+    raise RuntimeError(f"could not generate task {index} (seed {seed}, {split}) in {cfg.max_attempts} attempts")
+
+
+def generate_tasks(n: int, seed: int = 0, split: str = "train", cfg: GeneratorConfig | None = None, start: int = 0) -> Iterator[EditTask]:
+    for index in range(start, start + n):
+        yield generate_task(index, seed, split, cfg)

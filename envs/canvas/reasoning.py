@@ -1,0 +1,269 @@
+"""Indirect references: phrases that name objects or values only through reasoning.
+
+Five categories, in the spirit of KRIS-Bench and RISE-Bench:
+
+- knowledge:   "the colour of grass" (a value), "the shape that is the colour of a lemon" (an object)
+- spatial:     "the shape to the left of the star", "the shape nearest to the red circle", "the shape in the top left"
+- superlative: "the largest shape", "the leftmost shape", "the smallest circle"
+- attribute:   "the shape with three corners", "the shapes with four corners", "every shape in the most common colour"
+- logic:       "every shape that is not red", "all circles", "every shape except the star", "the red or blue shapes"
+
+Each candidate is resolved on the scene by meaning and kept only when it is unambiguous with a safety margin
+(positions that differ by at least `MARGIN`), so an agent that perceives the image within 3% still resolves it the
+same way. Each carries the attributes it *reads* over all objects, for the dependency analysis in the generator.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from envs.canvas.refer import ATTRIBUTE_ORDER, phrase, unique_attribute_sets, unique_descriptions
+from envs.canvas.scene import CanvasObject, Scene
+from envs.canvas.templates import KNOWN_BACKGROUNDS, KNOWN_COLORS, KNOWN_SHAPES, SIZE_WORDS, template_id
+from envs.canvas.vocab import COLORS, SHAPE_CORNERS, SIZE_ORDER
+
+CATEGORIES = ("direct", "knowledge", "spatial", "superlative", "attribute", "logic")
+
+#: Positions compared by a reference differ by at least this much (fraction of width).
+MARGIN = 0.06
+
+Read = tuple[str, str]  # ("*", attribute): the attribute of every object is read
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A phrase that picks out `oids` in the current scene."""
+
+    text: str
+    oids: tuple[int, ...]
+    reads: frozenset[Read]
+    category: str
+    template: str
+
+    @property
+    def plural(self) -> bool:
+        return len(self.oids) > 1
+
+
+def _reads(*attributes: str) -> frozenset[Read]:
+    return frozenset(("*", a) for a in attributes + ("exists",))
+
+
+def direct_references(obj: CanvasObject, scene: Scene, rng: random.Random) -> Reference | None:
+    """An explicit unique description of `obj`, the wording (and size synonym) drawn at random."""
+    options = unique_attribute_sets(obj, scene)
+    if not options:
+        return None
+    attrs = rng.choice(options)
+    return Reference(phrase(obj, attrs), (obj.oid,), _reads(*attrs), "direct", template_id("direct", ATTRIBUTE_ORDER.index(attrs)))
+
+
+# -- knowledge ------------------------------------------------------------------------------------------------
+
+def knowledge_value(kind: str, value: str, rng: random.Random) -> tuple[str, str]:
+    """(phrase, template id) naming `value` of `kind` ('color' | 'shape' | 'background') through world knowledge."""
+    table = {"color": KNOWN_COLORS, "shape": KNOWN_SHAPES, "background": KNOWN_BACKGROUNDS}[kind]
+    options = table[value]
+    index = rng.randrange(len(options))
+    return options[index], template_id(f"know_{kind}", index)
+
+
+def knowledge_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
+    """'the shape that is the colour of a lemon' when exactly one yellow object exists."""
+    found = []
+    counts = Counter(o.color for o in scene.objects)
+    for obj in scene.objects:
+        if counts[obj.color] == 1:
+            text, tid = knowledge_value("color", obj.color, rng)
+            found.append(Reference(f"the shape that is {text}", (obj.oid,), _reads("color"), "knowledge", tid))
+    return found
+
+
+# -- spatial --------------------------------------------------------------------------------------------------
+
+_RELATIONS = {
+    "left": ("to the left of", lambda o, a: a.x - o.x),
+    "right": ("to the right of", lambda o, a: o.x - a.x),
+    "above": ("above", lambda o, a: a.y - o.y),
+    "below": ("below", lambda o, a: o.y - a.y),
+}
+
+
+def spatial_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
+    found: list[Reference] = []
+    objs = scene.objects
+    for anchor in objs:
+        names = unique_descriptions(anchor, scene)
+        if not names:
+            continue
+        anchor_text = rng.choice(names)
+        others = [o for o in objs if o.oid != anchor.oid]
+        # "the shape to the left of X": exactly one object lies on that side, and every other one clearly does not.
+        for k, (rel, (words, offset)) in enumerate(_RELATIONS.items()):
+            sides = [offset(o, anchor) for o in others]
+            inside = [o for o, d in zip(others, sides) if d > MARGIN]
+            unclear = [o for o, d in zip(others, sides) if -MARGIN <= d <= MARGIN]
+            if len(inside) == 1 and not unclear:
+                found.append(Reference(f"the shape {words} {anchor_text}", (inside[0].oid,), _reads("pos", "shape", "color", "size"), "spatial", template_id("spatial_rel", k)))
+        # "the shape nearest to X": the nearest is nearer than the runner-up by a margin.
+        if len(others) >= 2:
+            dist = sorted((math.hypot(o.x - anchor.x, o.y - anchor.y), o.oid) for o in others)
+            if dist[1][0] - dist[0][0] > MARGIN:
+                wording = rng.randrange(3)
+                text = ("the shape nearest to {a}", "the shape closest to {a}", "whatever shape is nearest to {a}")[wording].format(a=anchor_text)
+                found.append(Reference(text, (dist[0][1],), _reads("pos", "shape", "color", "size"), "spatial", template_id("spatial_near", wording)))
+    # "the shape in the top left": the only object in that region, clearly inside it.
+    by_region = Counter(o.region for o in objs)
+    for obj in objs:
+        if by_region[obj.region] == 1 and _clearly_in_region(obj):
+            wording = rng.randrange(3)
+            text = ("the shape in the {r}", "the object in the {r}", "whatever is in the {r}")[wording].format(r=obj.region)
+            found.append(Reference(text, (obj.oid,), _reads("pos"), "spatial", template_id("spatial_region", wording)))
+    return found
+
+
+def _clearly_in_region(obj: CanvasObject) -> bool:
+    """Centre at least MARGIN/2 from the region's grid lines, so perception agrees on the region."""
+    return all(abs(v - line) > MARGIN / 2 for v in (obj.x, obj.y) for line in (1 / 3, 2 / 3))
+
+
+# -- superlative ----------------------------------------------------------------------------------------------
+
+_EXTREMES = {
+    "leftmost": ("the leftmost {n}", "the {n} furthest to the left", lambda o: -o.x, "pos"),
+    "rightmost": ("the rightmost {n}", "the {n} furthest to the right", lambda o: o.x, "pos"),
+    "topmost": ("the topmost {n}", "the highest {n}", lambda o: -o.y, "pos"),
+    "bottommost": ("the lowest {n}", "the {n} nearest the bottom", lambda o: o.y, "pos"),
+}
+
+
+def superlative_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
+    found: list[Reference] = []
+    groups: list[tuple[str, list[CanvasObject], tuple[str, ...]]] = [("shape", list(scene.objects), ())]
+    for shape in {o.shape for o in scene.objects}:
+        members = [o for o in scene.objects if o.shape == shape]
+        if len(members) >= 2:
+            groups.append((shape, members, ("shape",)))
+    for noun, members, extra in groups:
+        if len(members) < 2:
+            continue
+        for k, (name, (w1, w2, key, attr)) in enumerate(_EXTREMES.items()):
+            ranked = sorted(members, key=key, reverse=True)
+            if key(ranked[0]) - key(ranked[1]) > MARGIN:
+                wording = rng.randrange(2)
+                found.append(Reference((w1, w2)[wording].format(n=noun), (ranked[0].oid,), _reads(attr, *extra), "superlative", template_id(f"super_{name}", wording)))
+        sizes = sorted(members, key=lambda o: SIZE_ORDER.index(o.size), reverse=True)
+        if sizes[0].size != sizes[1].size:
+            wording = rng.randrange(3)
+            text = ("the largest {n}", "the biggest {n}", "the {n} with the greatest size")[wording].format(n=noun)
+            found.append(Reference(text, (sizes[0].oid,), _reads("size", *extra), "superlative", template_id("super_largest", wording)))
+        if sizes[-1].size != sizes[-2].size:
+            wording = rng.randrange(3)
+            text = ("the smallest {n}", "the tiniest {n}", "the {n} with the least size")[wording].format(n=noun)
+            found.append(Reference(text, (sizes[-1].oid,), _reads("size", *extra), "superlative", template_id("super_smallest", wording)))
+    return found
+
+
+# -- attribute / counting -------------------------------------------------------------------------------------
+
+_CORNER_WORDS = {0: "no corners", 3: "three corners", 4: "four corners", 6: "six corners", 10: "ten corners"}
+_CORNER_ALT = {0: "the round shape", 3: "the shape with three sides", 6: "the shape with six sides", 10: "the shape with five points"}
+
+
+def attribute_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
+    found: list[Reference] = []
+    by_corners: dict[int, list[CanvasObject]] = {}
+    for o in scene.objects:
+        by_corners.setdefault(SHAPE_CORNERS[o.shape], []).append(o)
+    for corners, members in sorted(by_corners.items()):
+        oids = tuple(o.oid for o in members)
+        if len(members) == 1:
+            if corners in _CORNER_ALT and rng.random() < 0.5:
+                found.append(Reference(_CORNER_ALT[corners], oids, _reads("shape"), "attribute", template_id("attr_alt", corners)))
+            else:
+                found.append(Reference(f"the shape with {_CORNER_WORDS[corners]}", oids, _reads("shape"), "attribute", template_id("attr_corners", 0)))
+        elif len(members) <= 3:
+            found.append(Reference(f"every shape with {_CORNER_WORDS[corners]}", oids, _reads("shape"), "attribute", template_id("attr_corners", 1)))
+    # Counting: the colour that occurs most often, when one colour clearly does.
+    counts = Counter(o.color for o in scene.objects).most_common()
+    if len(counts) >= 2 and counts[0][1] >= 2 and counts[0][1] > counts[1][1]:
+        members = tuple(o.oid for o in scene.objects if o.color == counts[0][0])
+        wording = rng.randrange(3)
+        text = ("every shape in the most common colour", "all shapes of the colour that appears most often", "the shapes sharing the most frequent colour")[wording]
+        found.append(Reference(text, members, _reads("color"), "attribute", template_id("attr_count", wording)))
+    # Counting: "the shape whose colour appears only once" among otherwise paired colours.
+    singles = [o for o in scene.objects if Counter(p.color for p in scene.objects)[o.color] == 1]
+    if len(singles) == 1 and len(scene.objects) >= 3:
+        found.append(Reference("the only shape whose colour no other shape shares", (singles[0].oid,), _reads("color"), "attribute", template_id("attr_count", 3)))
+    return found
+
+
+# -- logic ----------------------------------------------------------------------------------------------------
+
+def logic_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
+    found: list[Reference] = []
+    objs = scene.objects
+    n = len(objs)
+    colors = sorted({o.color for o in objs})
+    shapes = sorted({o.shape for o in objs})
+    for color in colors:
+        rest = tuple(o.oid for o in objs if o.color != color)
+        if 1 <= len(rest) <= 3 and len(rest) < n:
+            wording = rng.randrange(3)
+            text = ("every shape that is not {c}", "all shapes except the {c} ones", "each shape that isn't {c}")[wording].format(c=color)
+            found.append(Reference(text, rest, _reads("color"), "logic", template_id("logic_not", wording)))
+        same = tuple(o.oid for o in objs if o.color == color)
+        if 2 <= len(same) <= 3:
+            wording = rng.randrange(3)
+            text = ("every {c} shape", "all the {c} shapes", "each {c} shape")[wording].format(c=color)
+            found.append(Reference(text, same, _reads("color"), "logic", template_id("logic_all_color", wording)))
+    for shape in shapes:
+        same = tuple(o.oid for o in objs if o.shape == shape)
+        if 2 <= len(same) <= 3:
+            wording = rng.randrange(3)
+            text = ("all {s}s", "every {s}", "each of the {s}s")[wording].format(s=shape)
+            found.append(Reference(text, same, _reads("shape"), "logic", template_id("logic_all_shape", wording)))
+    for obj in objs:
+        names = unique_descriptions(obj, scene)
+        rest = tuple(o.oid for o in objs if o.oid != obj.oid)
+        if names and 2 <= len(rest) <= 3:
+            wording = rng.randrange(2)
+            text = ("every shape except {a}", "all shapes but {a}")[wording].format(a=rng.choice(names))
+            found.append(Reference(text, rest, _reads("shape", "color", "size"), "logic", template_id("logic_except", wording)))
+    if len(colors) >= 3:
+        pair = rng.sample(colors, 2)
+        members = tuple(o.oid for o in objs if o.color in pair)
+        if 2 <= len(members) <= 3:
+            found.append(Reference(f"the shapes that are {pair[0]} or {pair[1]}", members, _reads("color"), "logic", template_id("logic_or", 0)))
+    return found
+
+
+SUBJECT_FINDERS = {
+    "knowledge": knowledge_subjects,
+    "spatial": spatial_subjects,
+    "superlative": superlative_subjects,
+    "attribute": attribute_subjects,
+    "logic": logic_subjects,
+}
+
+
+def size_word(size: str, rng: random.Random) -> str:
+    return rng.choice(SIZE_WORDS[size])
+
+
+def new_object_phrase(shape: str, color: str, size: str, rng: random.Random) -> str:
+    """Indefinite phrase for an object to add ('a small red circle', 'a tiny red circle')."""
+    word = size_word(size, rng)
+    article = "an" if word[0] in "aeiou" else "a"
+    return f"{article} {word} {color} {shape}"
+
+
+def canonical_new_object(shape: str, color: str, size: str) -> str:
+    return phrase(CanvasObject(shape, color, size, 0.5, 0.5), ("size", "color", "shape"), "a")
+
+
+def known_colors() -> tuple[str, ...]:
+    return tuple(COLORS)

@@ -1,0 +1,325 @@
+"""Instruction wording: clause templates per action, politeness wrappers, connectives, synonyms, knowledge phrases.
+
+Every template is an imperative verb phrase so that any clause fits any connective ("after you {A}, {B}").
+Each template has a stable id (`<family>.<index>`). The test split holds out every fifth template of each family
+(`is_held_out`), and a hashed subset of *pairs* of templates that occur in one instruction (`is_held_out_pair`):
+train instructions use neither, every test instruction uses at least one, so a model cannot pass the test split by
+memorising phrasings, and no (scene, instruction) pair can occur in both splits.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Final
+
+CLAUSES: Final[dict[str, tuple[str, ...]]] = {
+    "recolor": (
+        "make {subj} {color}",
+        "change the colour of {subj} to {color}",
+        "paint {subj} {color}",
+        "colour {subj} {color}",
+        "turn {subj} {color}",
+        "recolour {subj} to {color}",
+        "give {subj} a new colour: {color}",
+        "fill {subj} with {color}",
+        "switch {subj} to {color}",
+        "set the colour of {subj} to {color}",
+        "dye {subj} {color}",
+        "tint {subj} {color}",
+        "change {subj} to {color}",
+        "recolor {subj} {color}",
+        "make {subj} {color} instead",
+        "repaint {subj} in {color}",
+        "color {subj} {color}",
+        "shade {subj} {color}",
+    ),
+    "move": (
+        "move {subj} to {region}",
+        "put {subj} in {region}",
+        "shift {subj} to {region}",
+        "slide {subj} over to {region}",
+        "drag {subj} to {region}",
+        "relocate {subj} to {region}",
+        "place {subj} in {region}",
+        "reposition {subj} to {region}",
+        "bring {subj} to {region}",
+        "send {subj} to {region}",
+        "push {subj} into {region}",
+        "carry {subj} over to {region}",
+        "set {subj} down in {region}",
+        "transfer {subj} to {region}",
+        "take {subj} to {region}",
+        "have {subj} sit in {region}",
+        "move {subj} over to {region}",
+    ),
+    "resize": (
+        "make {subj} {size}",
+        "resize {subj} to {size}",
+        "change the size of {subj} to {size}",
+        "scale {subj} to {size}",
+        "set {subj} to {size}",
+        "adjust {subj} to be {size}",
+        "turn {subj} {size}",
+        "change {subj} to {size}",
+        "make {subj} {size} instead",
+        "resize {subj} so it is {size}",
+        "alter the size of {subj} to {size}",
+        "give {subj} a {size} size",
+    ),
+    # Relative wording: only for a one-step change in the size order.
+    "resize_up": (
+        "make {subj} bigger",
+        "enlarge {subj}",
+        "grow {subj}",
+        "scale up {subj}",
+        "make {subj} larger",
+        "increase the size of {subj}",
+    ),
+    "resize_down": (
+        "make {subj} smaller",
+        "shrink {subj}",
+        "scale down {subj}",
+        "reduce the size of {subj}",
+        "make {subj} a bit smaller",
+        "decrease the size of {subj}",
+    ),
+    "reshape": (
+        "turn {subj} into {shape_np}",
+        "change {subj} into {shape_np}",
+        "reshape {subj} into {shape_np}",
+        "make {subj} {shape_np}",
+        "transform {subj} into {shape_np}",
+        "morph {subj} into {shape_np}",
+        "convert {subj} into {shape_np}",
+        "replace {subj} with {shape_np} of the same colour and size",
+        "swap {subj} for {shape_np} of the same colour",
+        "change the shape of {subj} to {shape_np}",
+        "redraw {subj} as {shape_np}",
+        "give {subj} the form of {shape_np}",
+        "recast {subj} as {shape_np}",
+        "switch {subj} to {shape_np}",
+        "reshape {subj} as {shape_np}",
+        "turn {subj} into {shape_np} instead",
+    ),
+    "remove": (
+        "remove {subj}",
+        "delete {subj}",
+        "erase {subj}",
+        "get rid of {subj}",
+        "take away {subj}",
+        "take out {subj}",
+        "drop {subj}",
+        "clear away {subj}",
+        "wipe out {subj}",
+        "eliminate {subj}",
+        "remove {subj} from the picture",
+        "make {subj} disappear",
+        "cut {subj} out",
+        "throw out {subj}",
+        "rub out {subj}",
+        "delete {subj} from the canvas",
+    ),
+    "add": (
+        "add {obj} to {region}",
+        "put {obj} in {region}",
+        "place {obj} in {region}",
+        "draw {obj} in {region}",
+        "insert {obj} at {region}",
+        "paint {obj} in {region}",
+        "create {obj} in {region}",
+        "include {obj} in {region}",
+        "stick {obj} in {region}",
+        "drop {obj} into {region}",
+        "sketch {obj} in {region}",
+        "introduce {obj} in {region}",
+        "add {obj} at {region}",
+        "fill {region} with {obj}",
+        "pop {obj} into {region}",
+        "set {obj} in {region}",
+    ),
+    "background": (
+        "make the background {bg}",
+        "change the background to {bg}",
+        "set the background to {bg}",
+        "paint the background {bg}",
+        "turn the background {bg}",
+        "switch the background to {bg}",
+        "recolour the background to {bg}",
+        "use {bg} for the background",
+        "give the picture a background of {bg}",
+        "swap the background for {bg}",
+        "fill the background with {bg}",
+        "colour the background {bg}",
+        "change the backdrop to {bg}",
+        "make the backdrop {bg}",
+        "set the backdrop to {bg}",
+        "repaint the background {bg}",
+    ),
+}
+
+#: How a whole instruction is dressed: polite, terse, indirect.
+WRAPPERS: Final[tuple[str, ...]] = (
+    "{c}.",
+    "Please {c}.",
+    "{c}, please.",
+    "Could you {c}?",
+    "Can you {c}?",
+    "Would you {c}?",
+    "I'd like you to {c}.",
+    "I want you to {c}.",
+    "Kindly {c}.",
+    "{c} for me.",
+    "Go ahead and {c}.",
+    "{c}, thanks.",
+    "Just {c}.",
+    "{c}",
+    "Would you please {c}?",
+)
+
+#: Two clauses, A executed before B, written A first.
+FORWARD: Final[tuple[str, ...]] = (
+    "{A}, then {B}",
+    "{A} and then {B}",
+    "first {A}, then {B}",
+    "{A}; after that, {B}",
+    "{A}. Next, {B}",
+    "{A}, and afterwards {B}",
+    "after you {A}, {B}",
+    "{A}. Once that's done, {B}",
+    "{A}; then {B}",
+    "once you {A}, {B}",
+    "{A}, and after that {B}",
+    "{A}. When that is done, {B}",
+)
+
+#: Two clauses, A executed before B, written B first: the written order differs from the execution order.
+REVERSED: Final[tuple[str, ...]] = (
+    "{B} after you {A}",
+    "{B}, but first {A}",
+    "before you {B}, {A}",
+    "{B}. Before that, {A}",
+    "{B}, but before that, {A}",
+    "{B}, but only after you {A}",
+    "{B}; do it after you {A}",
+    "{B}. Do that after you {A}",
+    "{B} once you {A}",
+    "{B} - but {A} first",
+    "{B}, though you should first {A}",
+)
+
+#: Two independent clauses (either order is valid).
+BOTH: Final[tuple[str, ...]] = (
+    "{A} and {B}",
+    "{A}, and also {B}",
+    "{A}; also {B}",
+    "{A}, plus {B}",
+    "{A}, and {B} as well",
+    "{A}. Also, {B}",
+)
+
+#: Joins consecutive segments, in execution order.
+JOINERS: Final[tuple[str, ...]] = (
+    ". Then ",
+    ". After that, ",
+    ". Next, ",
+    "; then ",
+    ", then ",
+    ". Afterwards, ",
+    ". Following that, ",
+)
+FINAL_JOINERS: Final[tuple[str, ...]] = (". Finally, ", ". Lastly, ", ", and finally ", ". To finish, ")
+
+#: Region names in running text.
+REGION_PHRASES: Final[dict[str, tuple[str, ...]]] = {
+    "top left": ("the top left", "the top left corner", "the upper left corner", "the top-left corner"),
+    "top right": ("the top right", "the top right corner", "the upper right corner", "the top-right corner"),
+    "bottom left": ("the bottom left", "the bottom left corner", "the lower left corner", "the bottom-left corner"),
+    "bottom right": ("the bottom right", "the bottom right corner", "the lower right corner", "the bottom-right corner"),
+    "top": ("the top", "the top middle", "the top edge", "the middle of the top"),
+    "bottom": ("the bottom", "the bottom middle", "the bottom edge", "the middle of the bottom"),
+    "left": ("the left", "the left side", "the middle of the left side", "the left edge"),
+    "right": ("the right", "the right side", "the middle of the right side", "the right edge"),
+    "centre": ("the centre", "the middle", "the center", "the very middle"),
+}
+
+SIZE_WORDS: Final[dict[str, tuple[str, ...]]] = {
+    "small": ("small", "tiny", "little"),
+    "medium": ("medium", "medium-sized", "mid-sized"),
+    "large": ("large", "big", "huge"),
+}
+
+#: Knowledge phrases: the world knowledge that names a colour, shape or background without saying it.
+KNOWN_COLORS: Final[dict[str, tuple[str, ...]]] = {
+    "green": ("the colour of grass", "the colour of a fresh leaf", "the colour of an emerald", "the colour of a lime", "the colour of a frog"),
+    "blue": ("the colour of a clear sky", "the colour of the deep sea", "the colour of a blueberry", "the colour of a sapphire", "the colour of denim"),
+    "red": ("the colour of a ripe tomato", "the colour of a fire truck", "the colour of a strawberry", "the colour of a stop sign", "the colour of a ruby"),
+    "yellow": ("the colour of a ripe banana", "the colour of a lemon", "the colour of a canary", "the colour of a sunflower", "the colour of an egg yolk"),
+    "orange": ("the colour of a pumpkin", "the colour of a carrot", "the colour of a tangerine", "the colour of a traffic cone", "the colour of a goldfish"),
+    "purple": ("the colour of an aubergine", "the colour of lavender", "the colour of grape juice", "the colour of an amethyst", "the colour of a plum"),
+    "pink": ("the colour of a flamingo", "the colour of bubble gum", "the colour of a cherry blossom", "the colour of candy floss", "the colour of a piglet"),
+    "brown": ("the colour of chocolate", "the colour of tree bark", "the colour of coffee beans", "the colour of a walnut", "the colour of a bear's fur"),
+    "black": ("the colour of coal", "the colour of a raven", "the colour of ink", "the colour of a moonless night", "the colour of a tuxedo"),
+}
+KNOWN_SHAPES: Final[dict[str, tuple[str, ...]]] = {
+    "hexagon": ("the shape of a honeycomb cell", "the shape of a nut on a bolt", "the shape of a snowflake's outline", "the shape of a benzene ring", "the shape of a pencil's cross-section"),
+    "triangle": ("the shape of a slice of pizza", "the shape of a yield sign", "the shape of a pyramid's face", "the shape of a sail", "the shape of a coat hanger"),
+    "circle": ("the shape of a coin", "the shape of a full moon", "the shape of a wheel", "the shape of a pizza", "the shape of a clock face"),
+    "square": ("the shape of a chessboard square", "the shape of a postage stamp", "the shape of a die's face", "the shape of a sticky note", "the shape of a window pane"),
+    "star": ("the shape of a starfish", "the shape of a sheriff's badge", "the shape on top of a Christmas tree", "the shape of a gold star sticker", "the shape of a shooting star"),
+    "diamond": ("the shape of a kite", "the shape of the diamond suit on playing cards", "the shape of a rhombus standing on its tip", "the shape of a baseball infield", "the shape of a road-sign warning board"),
+}
+KNOWN_BACKGROUNDS: Final[dict[str, tuple[str, ...]]] = {
+    "white": ("the colour of fresh snow", "the colour of milk", "the colour of printer paper", "the colour of chalk", "the colour of a polar bear"),
+    "cream": ("the colour of vanilla ice cream", "the colour of old parchment", "the colour of ivory", "the colour of custard", "the colour of buttermilk"),
+    "light blue": ("the colour of a pale morning sky", "the colour of a robin's egg", "the colour of baby clothes for a boy", "the colour of shallow sea water", "the colour of forget-me-nots"),
+    "light gray": ("the colour of pale fog", "the colour of a rain cloud", "the colour of pale concrete", "the colour of ash", "the colour of a pigeon's wing"),
+}
+
+#: Wording of the explicit (rewritten) instruction: one fixed clause per action, the form the Canvas editor reads.
+EXPLICIT: Final[dict[str, str]] = {
+    "recolor": "make {subj} {color}",
+    "move": "move {subj} to the {region}",
+    "resize": "make {subj} {size}",
+    "reshape": "turn {subj} into {shape_np}",
+    "remove": "remove {subj}",
+    "add": "add {obj} in the {region}",
+    "background": "change the background to {bg}",
+}
+
+HOLD_OUT_EVERY = 5
+PAIR_HOLD_OUT_MOD = 9
+
+
+def template_id(family: str, index: int) -> str:
+    return f"{family}.{index:02d}"
+
+
+def is_held_out(tid: str) -> bool:
+    """Every HOLD_OUT_EVERY-th template of a family (index 4, 9, 14, ...) is for the test split only.
+
+    >>> is_held_out("recolor.04"), is_held_out("recolor.03")
+    (True, False)
+    """
+    return int(tid.rsplit(".", 1)[1]) % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1
+
+
+def is_held_out_pair(a: str, b: str) -> bool:
+    """A stable hashed ~1/9 of template pairs is held out for the test split."""
+    first, second = sorted((a, b))
+    return zlib.crc32(f"{first}|{second}".encode()) % PAIR_HOLD_OUT_MOD == 0
+
+
+def uses_held_out(template_ids: list[str]) -> bool:
+    """True if the instruction built from `template_ids` uses a held-out template or template pair."""
+    if any(is_held_out(t) for t in template_ids):
+        return True
+    unique = sorted(set(template_ids))
+    return any(is_held_out_pair(a, b) for i, a in enumerate(unique) for b in unique[i + 1:])
+
+
+def template_counts() -> dict[str, int]:
+    """Number of templates per family (reported by the coverage benchmark)."""
+    counts = {f"clause:{k}": len(v) for k, v in CLAUSES.items()}
+    counts["clause:resize(all)"] = len(CLAUSES["resize"]) + len(CLAUSES["resize_up"]) + len(CLAUSES["resize_down"])
+    counts.update(wrappers=len(WRAPPERS), forward=len(FORWARD), reversed=len(REVERSED), both=len(BOTH), joiners=len(JOINERS) + len(FINAL_JOINERS))
+    return counts

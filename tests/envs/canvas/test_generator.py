@@ -1,0 +1,133 @@
+"""The generator's promises, checked on thousands of tasks: every task is solvable and unambiguous, every order the
+dependency graph admits reaches the target, the checklist agrees with the target, wording is split-disjoint."""
+
+import itertools
+import json
+import re
+from collections import Counter
+
+import networkx as nx
+import pytest
+
+from envs.canvas.checks import evaluate_checklist
+from envs.canvas.execute import execute
+from envs.canvas.generator import generate_task, generate_tasks
+from envs.canvas.render import render
+from envs.canvas.scene import Scene
+from envs.canvas.templates import CLAUSES, is_held_out, uses_held_out
+from envs.image_io import encode_png
+
+N_TRAIN = 2000
+N_TEST = 1000
+
+
+@pytest.fixture(scope="module")
+def train_tasks():
+    return list(generate_tasks(N_TRAIN, seed=11, split="train"))
+
+
+@pytest.fixture(scope="module")
+def test_tasks():
+    return list(generate_tasks(N_TEST, seed=11, split="test"))
+
+
+def _valid_orders(task):
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(task.components)))
+    graph.add_edges_from(task.dependencies)
+    return list(nx.all_topological_sorts(graph))
+
+
+def test_ground_truth_reaches_the_target_in_every_valid_order(train_tasks, test_tasks):
+    checked_orders = 0
+    for task in train_tasks + test_tasks:
+        source, target = Scene.from_json(task.source_scene), Scene.from_json(task.target_scene)
+        components = task.components_as_dicts()
+        assert execute(source, components, task.order).same_content(target, tol=1e-3), task.task_id
+        orders = _valid_orders(task)
+        assert task.order in orders
+        for order in orders:
+            assert execute(source, components, order).same_content(target, tol=1e-3), (task.task_id, order)
+            checked_orders += 1
+    assert checked_orders > len(train_tasks) + len(test_tasks)  # multi-step tasks admit several orders
+
+
+def test_target_image_and_checklist_match_the_target_scene(train_tasks):
+    for task in train_tasks[:300]:
+        target = Scene.from_json(task.target_scene)
+        assert task.target_png == encode_png(render(target, 128))
+        items = [item.model_dump() for item in task.checklist]
+        assert evaluate_checklist(items, target.objects, target.background) == [i["expected"] for i in items]
+        source = Scene.from_json(task.source_scene)
+        # The unedited image fails at least one item: the checklist really tests the edit.
+        assert evaluate_checklist(items, source.objects, source.background) != [i["expected"] for i in items]
+    groups = Counter(item.group for t in train_tasks for item in t.checklist)
+    answers = Counter(item.expected for t in train_tasks for item in t.checklist)
+    assert groups["keep"] > 0 and groups["follow"] > 0 and answers["no"] > 0.05 * sum(answers.values())
+
+
+def test_coverage_of_categories_steps_and_actions(train_tasks):
+    categories = Counter(t.category for t in train_tasks)
+    assert set(categories) == {"direct", "knowledge", "spatial", "superlative", "attribute", "logic"}
+    assert min(categories.values()) > 0.08 * len(train_tasks)
+    assert set(Counter(t.n_steps for t in train_tasks)) == {1, 2, 3, 4}
+    actions = Counter(c.action for t in train_tasks for c in t.components)
+    assert set(actions) == {"add", "remove", "recolor", "move", "resize", "reshape", "background"}
+    assert any(len(c.subject) > 1 for t in train_tasks for c in t.components)  # subjects as sets
+
+
+def test_at_least_15_templates_per_action():
+    per_action = {a: len(v) for a, v in CLAUSES.items() if not a.startswith("resize")}
+    per_action["resize"] = sum(len(v) for a, v in CLAUSES.items() if a.startswith("resize"))
+    assert min(per_action.values()) >= 15, per_action
+
+
+def test_written_order_often_differs_from_execution_order(train_tasks):
+    multi = [t for t in train_tasks if t.n_steps > 1]
+    reordered = [t for t in multi if t.order != sorted(t.order)]
+    assert len(reordered) > 0.15 * len(multi)
+    # ...and then the order words say so.
+    words = re.compile(r"\b(after you|before|but first|first|once you)\b", re.IGNORECASE)
+    assert all(words.search(t.instruction) for t in reordered)
+
+
+def test_references_that_resolve_only_after_an_earlier_step(train_tasks):
+    dependent = [t for t in train_tasks if t.dependencies]
+    assert len(dependent) > 0.3 * sum(t.n_steps > 1 for t in train_tasks)
+
+
+def test_indirect_instructions_do_not_spell_out_the_explicit_subject(train_tasks):
+    spatial = [t for t in train_tasks if t.category == "spatial"]
+    assert any(re.search(r"left of|right of|above|below|nearest|closest|in the", t.instruction) for t in spatial)
+    knowledge = [t for t in train_tasks if t.category == "knowledge"]
+    assert all("the colour of" in t.instruction or "the shape" in t.instruction for t in knowledge)
+
+
+def test_split_holds_out_wording_and_never_shares_a_pair(train_tasks, test_tasks):
+    assert not any(uses_held_out(t.template_ids) for t in train_tasks)
+    assert all(uses_held_out(t.template_ids) for t in test_tasks)
+    assert any(any(is_held_out(x) for x in t.template_ids) for t in test_tasks)
+    train_pairs = {(t.source_scene, t.instruction) for t in train_tasks}
+    assert not train_pairs & {(t.source_scene, t.instruction) for t in test_tasks}
+    train_instructions = {t.instruction for t in train_tasks}
+    assert sum(t.instruction in train_instructions for t in test_tasks) == 0
+
+
+def test_same_arguments_same_tasks_and_indices_are_independent():
+    a = generate_task(17, seed=5, split="test")
+    b = generate_task(17, seed=5, split="test")
+    assert a == b
+    assert a != generate_task(17, seed=6, split="test")
+    assert list(generate_tasks(3, seed=5, split="test", start=16))[1] == a
+
+
+def test_checklist_questions_are_answerable_and_json():
+    task = generate_task(0, seed=1)
+    for item in task.checklist:
+        assert item.question.endswith("?") and item.expected in ("yes", "no")
+        json.dumps(item.check)
+
+
+def test_bad_split_is_rejected():
+    with pytest.raises(ValueError, match="split must be"):
+        generate_task(0, split="validation")
