@@ -124,7 +124,7 @@ def _subject_reference(rng: random.Random, scene: Scene, category: str, action: 
             raise Reject(f"no {category} reference for {action}")
         return rng.choice(options)
     pool = [scene.by_oid(i) for i in touched if scene.has_oid(i)]
-    obj = rng.choice(pool) if pool and rng.random() < 0.5 else rng.choice(scene.objects)
+    obj = rng.choice(pool) if pool and rng.random() < 0.5 else _choose(rng, list(scene.objects))
     ref = direct_references(obj, scene, rng)
     if ref is None:
         raise Reject("object cannot be described uniquely")
@@ -319,7 +319,10 @@ def _attempt(rng: random.Random, split: str, cfg: GeneratorConfig) -> tuple[Scen
         for _ in range(20):
             try:
                 step = make_step(rng, scene, step_category, touched)
-                scene = apply_component(scene, step.component)
+                after = apply_component(scene, step.component)
+                if not after.objects:
+                    raise Reject("an edit may not empty the canvas")
+                scene = after
                 break
             except (Reject, EditError):
                 continue

@@ -23,6 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--start", type=int, default=0, help="index of the first task in the stream")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=generate)
+    show = data_sub.add_parser("show", help="print tasks of a dataset with their ground truth")
+    show.add_argument("file", type=Path, help="dataset .parquet file")
+    show.add_argument("--n", type=int, default=3, help="how many tasks to print")
+    show.add_argument("--images", type=Path, default=None, help="folder to write each shown task's source and target PNG")
+    show.set_defaults(handler=show_tasks)
+    check = data_sub.add_parser("check", help="perceive every source and target image and compare with its scene")
+    check.add_argument("file", type=Path, help="dataset .parquet file with source_scene/target_scene")
+    check.add_argument("--limit", type=int, default=None, help="check only the first N tasks")
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
+    check.set_defaults(handler=check_tasks)
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -50,4 +60,57 @@ def generate(args: argparse.Namespace) -> int:
     summary = {"out": str(args.out), "rows": rows, "split": args.split, "seed": args.seed,
                "categories": dict(sorted(categories.items())), "steps": {str(k): v for k, v in sorted(steps.items())}}
     print(json.dumps(summary), file=sys.stdout)
+    return 0
+
+
+def show_tasks(args: argparse.Namespace) -> int:
+    from envs.dataset import read_tasks
+
+    for task in read_tasks(args.file, limit=args.n):
+        print(f"== {task.task_id}  [{task.category}, {task.n_steps} step(s)]")
+        print(f"instruction : {task.instruction}")
+        print(f"explicit    : {task.explicit_instruction}")
+        for i, c in enumerate(task.components):
+            print(f"component {i} : {c.action} | {', '.join(c.subject)} | {', '.join(c.target) or '-'}")
+        print(f"order       : {task.order}   dependencies: {task.dependencies}")
+        for item in task.checklist:
+            print(f"  [{item.group:6}] {item.question} -> {item.expected}")
+        if args.images:
+            args.images.mkdir(parents=True, exist_ok=True)
+            (args.images / f"{task.task_id}_source.png").write_bytes(task.source_png)
+            if task.target_png:
+                (args.images / f"{task.task_id}_target.png").write_bytes(task.target_png)
+    return 0
+
+
+def check_tasks(args: argparse.Namespace) -> int:
+    import io
+
+    from PIL import Image
+
+    from envs.canvas.perception import compare_to_scene, perceive
+    from envs.canvas.scene import Scene
+    from envs.dataset import read_tasks
+    from orchestration.cli import CLIError
+
+    totals: Counter[str] = Counter()
+    for task in read_tasks(args.file, limit=args.limit):
+        if not task.source_scene or not task.target_scene:
+            raise CLIError(f"{args.file}: task {task.task_id} has no scenes to check against; only Canvas datasets can be checked")
+        for png, scene_json in ((task.source_png, task.source_scene), (task.target_png, task.target_scene)):
+            score = compare_to_scene(perceive(Image.open(io.BytesIO(png)).convert("RGB")), Scene.from_json(scene_json))
+            totals["images"] += 1
+            totals["objects"] += score.objects
+            totals["matched"] += score.matched
+            totals["spurious"] += score.spurious
+            totals["missed"] += score.missed
+            totals["background_errors"] += not score.background_ok
+    summary = dict(totals)
+    summary["matched_pct"] = round(100.0 * totals["matched"] / max(totals["objects"], 1), 3)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"perception on {totals['images']} images: {totals['matched']}/{totals['objects']} objects matched "
+              f"({summary['matched_pct']}%), {totals['spurious']} spurious, {totals['missed']} missed, "
+              f"{totals['background_errors']} background errors")
     return 0

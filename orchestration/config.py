@@ -1,0 +1,170 @@
+"""Pipeline configuration: pydantic models for the YAML files in `configs/`, loading, and `--set` overrides.
+
+Every field is documented; unknown keys are rejected with their dotted path ("agents.editor.modee: extra inputs
+are not permitted"), so a typo never silently falls back to a default. `load_config` reads YAML, applies
+`--set dotted.key=value` overrides (YAML-typed values; `editor.backend=x` is shorthand for
+`agents.editor.backend=x`), validates, and checks the agent graph before any actor starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+import configs as _configs_pkg
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key and says what to change."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class AgentConfig(_Strict):
+    """One agent node of the pipeline."""
+
+    role: Literal["thinker", "decomposer", "sorter", "editor", "verifier"] | None = Field(
+        default=None, description="Role of the agent; defaults to the node name when that is a role name.")
+    backend: str = Field(default="rule", description=(
+        "Built-in backend: rule (deterministic baselines), canvas (pixel editor / perceiving verifier), "
+        "transformers (a causal LM or VLM), vllm (GPU generation), diffusers (an editing pipeline). "
+        "Ignored when `cls` is set."))
+    cls: str | None = Field(default=None, description=(
+        "Plug-in agent: an import path 'package.module:Class' or the name of an entry point in the "
+        "'editrl.agents' group. Imported only when a config names it."))
+    model: str | None = Field(default=None, description="Model name or local path for model backends (from_pretrained).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the agent's constructor.")
+    num_cpus: float = Field(default=1.0, ge=0, description="CPUs reserved per actor; 1 keeps CPU-bound agents from oversubscribing cores.")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs per actor; fractional values share a GPU between actors.")
+    replicas: int = Field(default=1, ge=1, le=64, description="Actors in this agent's pool; calls go to the least busy one.")
+    max_batch_size: int = Field(default=16, ge=1, description="Most concurrent requests one actor batches into one act_batch call.")
+    batch_wait_ms: float = Field(default=5.0, ge=0, description="How long an actor waits to fill a batch; small, since generation dominates.")
+    max_restarts: int = Field(default=2, ge=-1, description="Ray restarts after an actor dies (-1: forever).")
+    timeout_s: float | None = Field(default=None, gt=0, description="Per-call timeout; a call past it marks the episode failed instead of hanging.")
+
+
+class ReflectionConfig(_Strict):
+    """ThinkRL-Edit reflection: after the verifier, failed items go back to an earlier agent for another round."""
+
+    source: str = Field(default="verifier", description="The verifier node whose feedback triggers reflection.")
+    target: str = Field(default="thinker", description="The node that re-plans with the feedback; every node after it runs again.")
+    max_rounds: int = Field(default=1, ge=1, le=8, description="Bound on extra rounds; each costs a full re-plan and re-edit.")
+
+
+class GraphConfig(_Strict):
+    """Which agents take part and in what order: a directed acyclic graph plus an optional reflection edge."""
+
+    nodes: list[str] = Field(description="Agent names, each a key of `agents`.")
+    edges: list[tuple[str, str]] | None = Field(default=None, description="Directed edges; default: a chain in the order of `nodes`.")
+    reflection: ReflectionConfig | None = Field(default=None, description="Bounded reflection edge; None disables reflection.")
+
+
+class RewardTerm(_Strict):
+    name: str = Field(description="Registered reward name (rewards.available_rewards()).")
+    weight: float = Field(default=1.0, description="Weight in the weighted sum.")
+
+
+class PipelineConfig(_Strict):
+    """A whole pipeline: the agents, the graph, and the rewards each trainable agent is scored with."""
+
+    name: str = Field(description="Short name, used in output paths and traces.")
+    description: str = Field(default="", description="What this pipeline reproduces.")
+    agents: dict[str, AgentConfig] = Field(description="Agent nodes by name.")
+    graph: GraphConfig = Field(description="Order of the agents and the reflection edge.")
+    rewards: dict[str, list[RewardTerm]] = Field(default_factory=dict, description="Reward terms per agent name, for the environment and the learner.")
+    image_size: int = Field(default=128, ge=16, le=4096, description="Canvas image size for generated data.")
+    seed: int = Field(default=0, description="Seed for sampling agents and data.")
+    train: dict[str, Any] | None = Field(default=None, description="Training section, validated by the trainer.")
+
+    @model_validator(mode="after")
+    def _roles(self) -> "PipelineConfig":
+        for name, agent in self.agents.items():
+            if agent.role is None:
+                if name not in ("thinker", "decomposer", "sorter", "editor", "verifier"):
+                    raise ValueError(f"agents.{name}.role is missing; set it to thinker, decomposer, sorter, editor or verifier")
+                agent.role = name  # type: ignore[assignment]
+        return self
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A config file by path, or by bare name from the packaged `configs/` folder ('canvas_rule')."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    packaged = Path(_configs_pkg.__file__).parent / (path.name if path.suffix else f"{path.name}.yaml")
+    if packaged.is_file() and len(path.parts) == 1:
+        return packaged
+    raise ConfigError(f"config file {str(name_or_path)!r} not found; pass a path to a YAML file or one of: {', '.join(available_configs())}")
+
+
+def available_configs() -> list[str]:
+    return sorted(p.stem for p in Path(_configs_pkg.__file__).parent.glob("*.yaml"))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'agents.editor.options.mode=multi_turn' -> (['agents', 'editor', 'options', 'mode'], 'multi_turn')."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like dotted.key=value")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    for text in overrides:
+        parts, value = parse_override(text)
+        if parts[0] not in PipelineConfig.model_fields and parts[0] in data.get("agents", {}):
+            parts = ["agents"] + parts  # shorthand: editor.backend=... means agents.editor.backend=...
+        node: Any = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {'.'.join(parts[:i])} is not a mapping")
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {text!r}: {'.'.join(parts[:-1])} is not a mapping")
+        node[parts[-1]] = value
+    return data
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{path}: {e['msg']}")
+    return f"invalid config {source}: " + "; ".join(lines)
+
+
+def load_config(name_or_path: str | Path | dict[str, Any], overrides: Sequence[str] = (), check_graph: bool = True) -> PipelineConfig:
+    """Read, override, validate. Raises ConfigError naming the file and key."""
+    if isinstance(name_or_path, dict):
+        data, source = dict(name_or_path), "(dict)"
+    else:
+        path = config_path(name_or_path)
+        source = str(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping with agents and graph")
+    data = apply_overrides(data, overrides)
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+    if check_graph:
+        from orchestration.graph import build_graph
+
+        build_graph(config)
+    return config

@@ -1,0 +1,89 @@
+"""The agent graph: which agents run, in what order, and the bounded reflection edge (networkx).
+
+`build_graph(config)` validates everything a pipeline needs before any actor starts, and names the node at fault:
+unknown agents, cycles (other than the bounded reflection, which is not an edge of the DAG), a reflection edge that
+does not point back upstream, and unmet inputs (e.g. a sorter with no decomposer before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from agents.base import INPUTS, PROVIDES
+from agents.registry import resolve_agent_class
+from orchestration.config import ConfigError, PipelineConfig
+
+
+@dataclass(frozen=True)
+class AgentGraph:
+    """A validated pipeline graph. `order` is the execution order (a topological sort)."""
+
+    graph: nx.DiGraph
+    order: tuple[str, ...]
+    roles: dict[str, str]
+    classes: dict[str, type]
+    reflection_source: str | None
+    reflection_target: str | None
+    max_rounds: int
+
+    def nodes_from(self, start: str) -> tuple[str, ...]:
+        """`start` and every node after it in execution order (what a reflection round re-runs)."""
+        return self.order[self.order.index(start):]
+
+
+def build_graph(config: PipelineConfig, resolve_classes: bool = True) -> AgentGraph:
+    g = config.graph
+    graph = nx.DiGraph()
+    for node in g.nodes:
+        if node not in config.agents:
+            raise ConfigError(f"graph.nodes: unknown agent {node!r}; define it under agents or remove it (known: {', '.join(config.agents)})")
+        if node in graph:
+            raise ConfigError(f"graph.nodes: agent {node!r} is listed twice")
+        graph.add_node(node)
+    edges = g.edges if g.edges is not None else list(zip(g.nodes, g.nodes[1:]))
+    for a, b in edges:
+        for end in (a, b):
+            if end not in graph:
+                raise ConfigError(f"graph.edges: edge {a!r} -> {b!r} names {end!r}, which is not in graph.nodes")
+        graph.add_edge(a, b)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+        raise ConfigError(f"graph.edges: cycle {path}; only the bounded reflection may loop: use graph.reflection instead of an edge back")
+    order = tuple(nx.lexicographical_topological_sort(graph, key=g.nodes.index))
+    roles = {n: config.agents[n].role for n in order}
+
+    # Unmet inputs: each node needs one of its role's input fields from an ancestor (the instruction is free).
+    for node in order:
+        available = {"instruction"} | {PROVIDES[roles[a]] for a in nx.ancestors(graph, node)}
+        needed = INPUTS[roles[node]]
+        if not available & set(needed):
+            providers = [r for r, f in PROVIDES.items() if f in needed]
+            raise ConfigError(f"agent {node!r} ({roles[node]}) needs {' or '.join(needed)} from an upstream agent; add a {' or '.join(providers)} before it")
+
+    source = target = None
+    rounds = 0
+    if g.reflection is not None:
+        source, target, rounds = g.reflection.source, g.reflection.target, g.reflection.max_rounds
+        for name, end in (("source", source), ("target", target)):
+            if end not in graph:
+                raise ConfigError(f"graph.reflection.{name}: {end!r} is not in graph.nodes")
+        if roles[source] != "verifier":
+            raise ConfigError(f"graph.reflection.source: {source!r} is a {roles[source]}; reflection starts from a verifier")
+        if target not in nx.ancestors(graph, source):
+            raise ConfigError(f"graph.reflection.target: {target!r} must come before {source!r} so the loop is a bounded re-run, not a cycle")
+
+    classes: dict[str, type] = {}
+    if resolve_classes:
+        for node in order:
+            agent = config.agents[node]
+            try:
+                classes[node] = resolve_agent_class(node, roles[node], agent.backend, agent.cls)
+            except ValueError as err:
+                raise ConfigError(f"agents.{node}: {err}") from None
+    return AgentGraph(graph, order, roles, classes, source, target, rounds)

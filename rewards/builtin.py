@@ -1,0 +1,125 @@
+"""The built-in registered rewards, each a thin adapter from a :class:`RewardContext` to a pure function.
+
+=================  ====================================================  =========================================
+name               computes                                              needs
+=================  ====================================================  =========================================
+``format``         :func:`format_reward` (0/1) with ``ctx.kind``          ``completion``
+``format_partial`` :func:`format_reward` with ``partial=True``            ``completion``
+``f1``             :func:`structured_f1` ``.overall``, pooled mode        ``truth_components`` and
+                                                                          ``predicted_components`` or ``completion``
+``f1_matched``     the same in ``mode="matched"``                         as ``f1``
+``checklist``      :func:`checklist_reward` (unknown answers fail)       ``checklist_answers``, ``checklist_expected``
+``preservation``   :func:`preservation_reward`                           ``source_image``, ``edited_image``,
+                                                                          ``change_mask``
+=================  ====================================================  =========================================
+
+``f1`` prefers ``predicted_components`` and otherwise parses ``completion`` (components found in a malformed output
+still count: format is scored by its own reward).
+"""
+
+from __future__ import annotations
+
+from rewards.checklist import checklist_reward
+from rewards.f1 import structured_f1
+from rewards.formatting import format_reward
+from rewards.image import preservation_reward
+from rewards.parsing import parse_tagged
+from rewards.registry import RewardContext, register_reward
+from rewards.types import ComponentLike
+
+__all__ = [
+    "format_from_context",
+    "format_partial_from_context",
+    "f1_from_context",
+    "f1_matched_from_context",
+    "checklist_from_context",
+    "preservation_from_context",
+]
+
+
+@register_reward("format")
+def format_from_context(ctx: RewardContext) -> float:
+    """``format_reward(ctx.completion, kind=ctx.kind, allowed_actions=ctx.allowed_actions)``.
+
+    >>> format_from_context(RewardContext(completion="<think>x</think><answer>a plan</answer>", kind="plan"))
+    1.0
+    """
+    return format_reward(ctx.require("completion", "format"), kind=ctx.kind, allowed_actions=ctx.allowed_actions)
+
+
+@register_reward("format_partial")
+def format_partial_from_context(ctx: RewardContext) -> float:
+    """``format_reward(..., partial=True)``; see :func:`format_from_context`.
+
+    >>> format_partial_from_context(RewardContext(completion="<think></think><answer>?</answer>"))
+    0.0
+    """
+    return format_reward(
+        ctx.require("completion", "format_partial"), kind=ctx.kind, partial=True, allowed_actions=ctx.allowed_actions
+    )
+
+
+def _predicted(ctx: RewardContext, reward: str) -> tuple[ComponentLike, ...] | list[ComponentLike]:
+    if ctx.predicted_components is not None:
+        return list(ctx.predicted_components)
+    if ctx.completion is None:
+        raise ValueError(
+            f"reward {reward!r} needs RewardContext.predicted_components or RewardContext.completion; both are None"
+        )
+    return parse_tagged(ctx.completion).components
+
+
+@register_reward("f1")
+def f1_from_context(ctx: RewardContext) -> float:
+    """Overall pooled structured F1 of the predicted (or parsed) components against ``truth_components``.
+
+    >>> f1_from_context(RewardContext(predicted_components=[{"action": "add", "subject": "a star"}],
+    ...                               truth_components=[{"action": "add", "subject": "stars"}]))
+    1.0
+    """
+    truth = ctx.require("truth_components", "f1")
+    return structured_f1(_predicted(ctx, "f1"), truth, synonyms=ctx.synonyms).overall
+
+
+@register_reward("f1_matched")
+def f1_matched_from_context(ctx: RewardContext) -> float:
+    """Overall matched structured F1; see :func:`f1_from_context`.
+
+    >>> f1_matched_from_context(RewardContext(predicted_components=[{"action": "add", "subject": "a star"}] * 2,
+    ...                                       truth_components=[{"action": "add", "subject": "stars"}]))
+    0.6666666666666666
+    """
+    truth = ctx.require("truth_components", "f1_matched")
+    return structured_f1(_predicted(ctx, "f1_matched"), truth, synonyms=ctx.synonyms, mode="matched").overall
+
+
+@register_reward("checklist")
+def checklist_from_context(ctx: RewardContext) -> float:
+    """``checklist_reward(answers, expected, checklist_weights, groups=checklist_groups)`` (unknown = fail).
+
+    >>> checklist_from_context(RewardContext(checklist_answers=["yes", None], checklist_expected=["yes", "yes"]))
+    0.5
+    """
+    return checklist_reward(
+        ctx.require("checklist_answers", "checklist"),
+        ctx.require("checklist_expected", "checklist"),
+        ctx.checklist_weights,
+        groups=ctx.checklist_groups,
+    )
+
+
+@register_reward("preservation")
+def preservation_from_context(ctx: RewardContext) -> float:
+    """``preservation_reward(source_image, edited_image, change_mask)``.
+
+    >>> import numpy as np
+    >>> img = np.zeros((2, 2, 3), dtype=np.uint8)
+    >>> preservation_from_context(RewardContext(source_image=img, edited_image=img,
+    ...                                         change_mask=np.zeros((2, 2), dtype=bool)))
+    1.0
+    """
+    return preservation_reward(
+        ctx.require("source_image", "preservation"),
+        ctx.require("edited_image", "preservation"),
+        ctx.require("change_mask", "preservation"),
+    )
