@@ -202,3 +202,29 @@ def test_describe_is_deterministic_and_sorted() -> None:
     # Object order in the Perception does not change the text.
     p = perceive(render(random_scene(random.Random(3), n_objects=5)))
     assert describe(p) == describe(Perception(p.background, tuple(reversed(p.objects)), p.spurious))
+
+
+def test_touching_objects_of_different_colours_are_split() -> None:
+    """An edit that breaks the gap rule makes one blob of two colours; it is split by colour, not misread."""
+    half_side = SIZES["large"] / 2**0.5
+    scene = Scene(
+        "cream",
+        (
+            CanvasObject("square", "red", "large", 0.4, 0.5),
+            CanvasObject("circle", "blue", "medium", 0.4 + half_side + SIZES["medium"], 0.5),
+        ),
+    )
+    score = compare_to_scene(perceive(render(scene, 256)), scene)
+    assert score.matched == 2 and score.spurious == 0, score
+
+
+def test_off_scale_objects_keep_their_shape() -> None:
+    """Pasted into a wider canvas, objects are at none of the named scales (sizes are fractions of the width);
+    the scale-free fit still names shape and colour right, and the size is the nearest named one."""
+    for seed in range(15):
+        scene = random_scene(random.Random(seed))
+        canvas = Image.new("RGB", (170, 128), BACKGROUNDS[scene.background])
+        canvas.paste(render(scene, 128), (20, 0))
+        moved = Scene(scene.background, tuple(o.with_(x=(o.x * 128 + 20) / 170) for o in scene.objects))
+        score = compare_to_scene(perceive(canvas), moved)
+        assert (score.shape_errors, score.color_errors, score.missed, score.spurious) == (0, 0, 0, 0), (seed, score)
