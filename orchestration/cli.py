@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMANDS = ("data", "perceive")
+COMMANDS = ("data", "perceive", "edit")
 
 
 class CLIError(Exception):

@@ -39,7 +39,10 @@ class AgentConfig(_Strict):
         "'editrl.agents' group. Imported only when a config names it."))
     model: str | None = Field(default=None, description="Model name or local path for model backends (from_pretrained).")
     options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the agent's constructor.")
-    num_cpus: float = Field(default=1.0, ge=0, description="CPUs reserved per actor; 1 keeps CPU-bound agents from oversubscribing cores.")
+    num_cpus: float = Field(default=0.0, ge=0, description=(
+        "CPUs reserved per actor. 0 (the default) lets a whole pipeline fit on a 2-core machine - agents of one "
+        "episode run one after another, so they rarely compete; reserve 1 for agents that run concurrently and are "
+        "CPU-bound, so that Ray spreads them over cores and nodes."))
     num_gpus: float = Field(default=0.0, ge=0, description="GPUs per actor; fractional values share a GPU between actors.")
     replicas: int = Field(default=1, ge=1, le=64, description="Actors in this agent's pool; calls go to the least busy one.")
     max_batch_size: int = Field(default=16, ge=1, description="Most concurrent requests one actor batches into one act_batch call.")

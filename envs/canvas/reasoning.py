@@ -143,7 +143,7 @@ _EXTREMES = {
 def superlative_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
     found: list[Reference] = []
     groups: list[tuple[str, list[CanvasObject], tuple[str, ...]]] = [("shape", list(scene.objects), ())]
-    for shape in {o.shape for o in scene.objects}:
+    for shape in sorted({o.shape for o in scene.objects}):  # sorted: set order varies with PYTHONHASHSEED
         members = [o for o in scene.objects if o.shape == shape]
         if len(members) >= 2:
             groups.append((shape, members, ("shape",)))

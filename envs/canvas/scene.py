@@ -68,6 +68,9 @@ class Scene:
 
     background: str
     objects: tuple[CanvasObject, ...] = field(default_factory=tuple)
+    #: Lowest id a new object may take. Removing an object raises it past the removed id, so an object added later
+    #: never inherits the id of one that was removed (the checklist follows objects by id). Not serialised.
+    id_floor: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
@@ -84,7 +87,7 @@ class Scene:
         return any(obj.oid == oid for obj in self.objects)
 
     def next_oid(self) -> int:
-        return max((o.oid for o in self.objects), default=-1) + 1
+        return max(max((o.oid for o in self.objects), default=-1) + 1, self.id_floor)
 
     def is_valid(self) -> bool:
         """Objects inside the canvas, at most MAX_OBJECTS, and no two closer than MIN_GAP."""
@@ -92,16 +95,16 @@ class Scene:
 
     # -- edits -------------------------------------------------------------------------------------------------
     def replace_object(self, obj: CanvasObject) -> "Scene":
-        return Scene(self.background, tuple(obj if o.oid == obj.oid else o for o in self.objects))
+        return replace(self, objects=tuple(obj if o.oid == obj.oid else o for o in self.objects))
 
     def without(self, oid: int) -> "Scene":
-        return Scene(self.background, tuple(o for o in self.objects if o.oid != oid))
+        return replace(self, objects=tuple(o for o in self.objects if o.oid != oid), id_floor=max(self.id_floor, self.next_oid()))
 
     def with_object(self, obj: CanvasObject) -> "Scene":
-        return Scene(self.background, self.objects + (obj,))
+        return replace(self, objects=self.objects + (obj,))
 
     def with_background(self, background: str) -> "Scene":
-        return Scene(background, self.objects)
+        return replace(self, background=background)
 
     # -- serialisation -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

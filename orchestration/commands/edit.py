@@ -1,0 +1,121 @@
+"""`editrl edit IMAGE "INSTRUCTION" --config CFG --out OUT.png [--json]` and `editrl eval ...`."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+from pathlib import Path
+
+MAX_INSTRUCTION_CHARS = 2000
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="pipeline YAML path or packaged name (canvas_rule, editor_only, ...)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set editor.options.mode=multi_turn (repeatable)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("edit", help="edit one image with a pipeline")
+    e.add_argument("image", type=Path, help="image to edit")
+    e.add_argument("instruction", help="what to change, in words")
+    _add_config_args(e)
+    e.add_argument("--out", type=Path, required=True, help="where to write the edited PNG")
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    e.add_argument("--ray", action="store_true", help="run the agents as Ray actors (default: in-process)")
+    e.set_defaults(handler=edit)
+
+    v = sub.add_parser("eval", help="evaluate a pipeline on a dataset")
+    _add_config_args(v)
+    v.add_argument("--data", type=Path, required=True, help="task dataset (.parquet)")
+    v.add_argument("--limit", type=int, default=None, help="first N tasks only")
+    v.add_argument("--workers", type=int, default=2, help="episodes in flight at once")
+    v.add_argument("--out", type=Path, required=True, help="per-episode results (.parquet), with full traces")
+    v.add_argument("--json", action="store_true", help="print the summary as JSON")
+    v.add_argument("--no-ray", dest="ray", action="store_false", help="run agents in-process instead of as Ray actors")
+    v.set_defaults(handler=evaluate)
+
+
+def edit(args: argparse.Namespace) -> int:
+    from agents.base import EpisodeState
+    from envs.image_io import encode_png, load_image
+    from orchestration.cli import CLIError
+    from orchestration.config import load_config
+    from orchestration.evaluate import make_pipeline
+
+    instruction = args.instruction.strip()
+    if not instruction:
+        raise CLIError("the instruction is empty; say what to change, e.g. \"make the red circle blue\"")
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise CLIError(f"the instruction has {len(instruction)} characters; keep it under {MAX_INSTRUCTION_CHARS}")
+    config = load_config(args.config, args.overrides)
+    image = load_image(args.image)
+    pipeline = make_pipeline(config, use_ray=args.ray)
+    state = EpisodeState(task_id=f"edit-{int(time.time())}", instruction=instruction, source_png=encode_png(image))
+    result = pipeline.run(state)
+    if not result.ok:
+        raise CLIError(f"the pipeline failed: {result.error}")
+    final = result.state
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if final.edit is None:
+        raise CLIError(f"pipeline {config.name!r} has no editor, so there is no image to write")
+    args.out.write_bytes(final.edit.image_png)
+    report = {
+        "plan": final.plan.text if final.plan else None,
+        "components": [c.model_dump() for c in final.decomposition.components] if final.decomposition else None,
+        "subrequests": final.subrequests.items if final.subrequests else None,
+        "checklist": [{"question": i.question, "answer": i.answer} for i in final.verdict.items] if final.verdict else [],
+        "score": final.verdict.score if final.verdict else None,
+        "rounds": final.round + 1,
+        "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
+        "output": str(args.out),
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"plan        : {report['plan'] or '-'}")
+    for c in report["components"] or []:
+        print(f"component   : {c['action']} | {', '.join(c['subject'])} | {', '.join(c['target']) or '-'}")
+    for i, s in enumerate(report["subrequests"] or []):
+        print(f"subrequest {i}: {s}")
+    for item in report["checklist"]:
+        print(f"  [{item['answer']:>7}] {item['question']}")
+    print(f"score       : {report['score'] if report['score'] is not None else '-'}   rounds: {report['rounds']}")
+    print("timings ms  : " + ", ".join(f"{k} {v}" for k, v in report["timings_ms"].items()))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    from envs.dataset import read_tasks
+    from orchestration.cli import CLIError
+    from orchestration.config import load_config
+    from orchestration.evaluate import format_table, make_pipeline, run_episodes, summarize
+
+    if args.out.suffix != ".parquet":
+        raise CLIError(f"--out must end in .parquet, got {args.out}")
+    config = load_config(args.config, args.overrides)
+    tasks = list(read_tasks(args.data, limit=args.limit))
+    if not tasks:
+        raise CLIError(f"{args.data} holds no tasks")
+    pipeline = make_pipeline(config, use_ray=args.ray)
+    bar = tqdm(total=len(tasks), desc=f"eval {config.name}", unit="episode", file=sys.stderr, disable=args.json)
+    rows = run_episodes(pipeline, tasks, workers=args.workers, on_row=lambda _: bar.update(1))
+    bar.close()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), args.out)
+    summary = summarize(rows)
+    summary["config"] = config.name
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(format_table(summary))
+        print(f"wrote {len(rows)} episodes to {args.out}")
+    return 0
