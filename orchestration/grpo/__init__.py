@@ -1,0 +1,1 @@
+"""GRPO for the editing agents: pure math in `core`, RLlib plumbing in `algorithm`/`learner`/`module`."""

@@ -1,0 +1,159 @@
+"""GRPO math as pure, typed, shape-documented functions (in the manner of verl's `core_algos.py`).
+
+Shapes: B = completions in the batch, T = completion tokens (right-padded), `mask` [B, T] is 1 on real completion
+tokens and 0 on padding (prompt tokens never appear here: the learner passes completion log-probs only).
+
+Where TRL and verl differ, and what the defaults take (every choice is a field of `GRPOConfig`):
+
+| choice | TRL | verl | default here | why |
+|---|---|---|---|---|
+| advantage std | on (`scale_rewards="group"`), Dr.GRPO off | on (`norm_adv_by_std_in_grpo`) | on ("group") | small groups of sparse rewards need the scale |
+| std estimator | sample (torch.std) | sample (torch.std) | sample (ddof=1) | both peers agree |
+| eps | 1e-4 | 1e-6 | 1e-6 | groups with zero variance are dropped before the loss anyway |
+| zero-variance groups | kept (advantage 0) | kept (advantage 0) | dropped and counted | they carry no signal and dilute token-mean losses |
+| clip range | eps 0.2, `epsilon_high` optional | clip_ratio_low/high 0.2/0.2 (DAPO 0.28 high) | 0.2 / 0.28 | DAPO's clip-higher keeps low-probability tokens explorable |
+| KL | beta 0 by default (no ref model) | k3 ("low_var_kl") in the loss, 0.001 | beta 0 (ref model not loaded); k3 when > 0 | the ref model costs memory; k3 is unbiased and >= 0 |
+| loss aggregation | "dapo" global token mean (>= 0.20) / "grpo" seq-mean-token-mean | token-mean | token-mean | no length bias between short and long completions of a group |
+| Dr.GRPO norm | "dr_grpo": sum / (B * max_completion_length) | seq-mean-token-sum-norm (constant L) | available | unbiased per-token weight |
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+
+from rewards import group_normalize
+
+AggMode = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
+KLKind = Literal["k1", "k2", "k3"]
+ScaleMode = Literal["group", "batch", "none"]
+
+
+def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object], scale: ScaleMode = "group",
+                     eps: float = 1e-6) -> np.ndarray:
+    """Per-completion advantages [B]: rewards centred within their group, then scaled.
+
+    scale="group": divide by the group's sample std (GRPO); "batch": by the std of the centred rewards over the
+    whole batch (Lite PPO / TRL `scale_rewards="batch"`); "none": centring only (Dr.GRPO).
+
+    >>> group_advantages([1.0, 0.0, 1.0, 1.0], ["a", "a", "b", "b"], scale="none").tolist()
+    [0.5, -0.5, 0.0, 0.0]
+    >>> group_advantages([2.0, 0.0], ["a", "a"]).round(3).tolist()
+    [0.707, -0.707]
+    """
+    if scale not in ("group", "batch", "none"):
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    centred = group_normalize(rewards, group_ids, scale_by_std=False, eps=eps)
+    if scale == "group":
+        return group_normalize(rewards, group_ids, scale_by_std=True, eps=eps)
+    if scale == "batch":
+        std = float(np.std(centred, ddof=1)) if len(centred) > 1 else 0.0
+        return centred / (std + eps) if std > 0 else centred * 0.0
+    return centred
+
+
+def zero_variance_groups(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object]) -> set[object]:
+    """Group ids whose rewards are all equal: they produce zero advantage and no gradient.
+
+    >>> sorted(zero_variance_groups([1, 1, 0, 1], ["a", "a", "b", "b"]))
+    ['a']
+    """
+    seen: dict[object, list[float]] = {}
+    for r, g in zip(rewards, group_ids):
+        seen.setdefault(g, []).append(float(r))
+    return {g for g, values in seen.items() if max(values) - min(values) == 0.0}
+
+
+def aggregate(values: torch.Tensor, mask: torch.Tensor, mode: AggMode = "token-mean", norm_length: int | None = None) -> torch.Tensor:
+    """Reduce per-token values [B, T] to a scalar under `mask` [B, T].
+
+    - token-mean: sum over all real tokens / number of real tokens (each token weighs the same);
+    - seq-mean-token-mean: mean over each sequence's tokens, then over sequences (each sequence weighs the same);
+    - seq-mean-token-sum-norm (Dr.GRPO): sum over each sequence / `norm_length` (a constant, default T), mean over
+      sequences - no length normalisation bias.
+
+    >>> v = torch.tensor([[1.0, 1.0, 1.0], [4.0, 0.0, 0.0]]); m = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    >>> [round(aggregate(v, m, k).item(), 4) for k in ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")]
+    [1.75, 2.5, 1.1667]
+    """
+    if values.shape != mask.shape:
+        raise ValueError(f"values {tuple(values.shape)} and mask {tuple(mask.shape)} must have the same shape")
+    mask = mask.to(values.dtype)
+    if mode == "token-mean":
+        return (values * mask).sum() / mask.sum().clamp(min=1.0)
+    if mode == "seq-mean-token-mean":
+        per_seq = (values * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+        return per_seq.mean()
+    if mode == "seq-mean-token-sum-norm":
+        length = float(norm_length if norm_length is not None else values.shape[-1])
+        return ((values * mask).sum(-1) / length).mean()
+    raise ValueError(f"unknown aggregation {mode!r}; use token-mean, seq-mean-token-mean or seq-mean-token-sum-norm")
+
+
+def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                clip_low: float = 0.2, clip_high: float = 0.28, agg: AggMode = "token-mean",
+                norm_length: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped surrogate: loss = agg(-min(rho * A, clip(rho, 1 - clip_low, 1 + clip_high) * A)).
+
+    Args: logp, old_logp, mask [B, T]; advantages [B] (broadcast over tokens).
+    Returns the scalar loss and metrics: clip_fraction (share of real tokens where the clipped term was chosen
+    and differs), ratio_mean.
+
+    >>> lp = torch.log(torch.tensor([[0.5, 0.5]])); old = torch.log(torch.tensor([[0.25, 0.5]]))
+    >>> loss, m = policy_loss(lp, old, torch.tensor([1.0]), torch.ones(1, 2), 0.2, 0.2)
+    >>> round(loss.item(), 4), m["clip_fraction"]  # token 1: rho=2 clipped to 1.2; token 2: rho=1
+    (-1.1, 0.5)
+    """
+    if not (logp.shape == old_logp.shape == mask.shape):
+        raise ValueError(f"logp {tuple(logp.shape)}, old_logp {tuple(old_logp.shape)} and mask {tuple(mask.shape)} must match")
+    if advantages.dim() != 1 or advantages.shape[0] != logp.shape[0]:
+        raise ValueError(f"advantages must be [B]={logp.shape[0]}, got {tuple(advantages.shape)}")
+    if clip_low < 0 or clip_high < 0:
+        raise ValueError("clip ranges must be >= 0")
+    ratio = torch.exp(logp - old_logp)
+    adv = advantages[:, None].to(logp.dtype)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * adv
+    per_token = -torch.minimum(unclipped, clipped)
+    loss = aggregate(per_token, mask, agg, norm_length)
+    with torch.no_grad():
+        m = mask.to(logp.dtype)
+        was_clipped = (clipped < unclipped).to(logp.dtype)
+        metrics = {
+            "clip_fraction": float((was_clipped * m).sum() / m.sum().clamp(min=1.0)),
+            "ratio_mean": float((ratio * m).sum() / m.sum().clamp(min=1.0)),
+        }
+    return loss, metrics
+
+
+def kl_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, kind: KLKind = "k3") -> torch.Tensor:
+    """Per-token KL estimate [B, T] of the policy from the reference (Schulman's estimators).
+
+    k1 = logp - ref_logp; k2 = 0.5 (logp - ref_logp)^2; k3 = exp(ref - logp) - (ref - logp) - 1 (>= 0, unbiased).
+
+    >>> lp, ref = torch.tensor([[0.0]]), torch.tensor([[-1.0]])
+    >>> [round(kl_penalty(lp, ref, k).item(), 4) for k in ("k1", "k2", "k3")]
+    [1.0, 0.5, 0.3679]
+    """
+    if logp.shape != ref_logp.shape:
+        raise ValueError(f"logp {tuple(logp.shape)} and ref_logp {tuple(ref_logp.shape)} must match")
+    delta = ref_logp - logp
+    if kind == "k1":
+        return -delta
+    if kind == "k2":
+        return 0.5 * delta.pow(2)
+    if kind == "k3":
+        return torch.exp(delta) - delta - 1.0
+    raise ValueError(f"unknown KL estimator {kind!r}; use k1, k2 or k3")
+
+
+def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Per-position entropy [..., ] of the categorical distribution given by `logits` [..., V].
+
+    >>> round(entropy_from_logits(torch.zeros(1, 4)).item(), 4)  # uniform over 4: ln 4
+    1.3863
+    """
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return -(logp.exp() * logp).sum(-1)
