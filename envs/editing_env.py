@@ -127,7 +127,7 @@ class EditingEnv(MultiAgentEnv):
             raise ValueError(f"it is {node.name!r}'s turn; got actions for {sorted(action_dict)}")
         completion = str(action_dict[node.name])
         self._completions[node.name] = completion
-        output = node.agent.parse(self.state, completion)
+        output = node.agent.parse(completion)
         self.state = self.state.model_copy(update={PROVIDES[node.role]: output})
         self._cursor += 1
         self._turns += 1

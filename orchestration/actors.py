@@ -5,8 +5,9 @@ agent's `act_batch` together - up to `max_batch_size`, waiting at most `batch_wa
 thread, so the actor keeps accepting requests while a batch runs. LM agents turn that batch into one padded
 generation call; other agents just loop.
 
-Calls are idempotent (an agent's output depends only on the state it is given, sampling included: LM agents seed
-from the task id and round), so the pool lets Ray retry them on a restarted actor (`max_task_retries`).
+Calls carry the whole episode state and change nothing outside the actor, so a call Ray retries on a restarted
+actor (`max_task_retries`) cannot corrupt an episode; a sampling LM agent may answer a retried call with a different
+sample, which is still a valid sample of the same policy.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class TaggedDecomposer(Agent):
     def prompt(self, state: EpisodeState) -> str:
         return f"instruction: {state.instruction}\ncomponents:"
 
-    def parse(self, state: EpisodeState, completion: str) -> Decomposition:
+    def parse(self, completion: str) -> Decomposition:
         parsed = parse_tagged(completion)
         comps = [ComponentSpec(action=c.action, subject=list(c.subject), target=list(c.target)) for c in parsed.components]
         return Decomposition(components=comps, raw=completion, well_formed=parsed.well_formed)

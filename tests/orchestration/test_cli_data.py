@@ -80,10 +80,12 @@ def _write_bad_inputs(tmp_path: Path) -> dict[str, Path]:
     files["tiny"] = tmp_path / "tiny.png"
     Image.new("RGB", (1, 1), "white").save(files["tiny"])
     files["missing"] = tmp_path / "missing.png"
+    files["bomb"] = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(files["bomb"])  # 400 Mpx, a few KB on disk
     return files
 
 
-@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "tiny", "missing"])
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "tiny", "missing", "bomb"])
 def test_perceive_bad_input_is_one_line_naming_the_file(tmp_path, kind):
     path = _write_bad_inputs(tmp_path)[kind]
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "perceive", str(path)], capture_output=True, text=True)
@@ -96,15 +98,15 @@ def test_perceive_json_lists_objects_for_odd_but_valid_formats(tmp_path, capsys)
     task = generate_task(0, seed=2)
     image = Image.open(io.BytesIO(task.source_png))
     paths = []
-    for mode in ("RGB", "RGBA", "P"):
+    for mode in ("RGB", "RGBA", "P", "L"):
         path = tmp_path / f"scene_{mode}.png"
         image.convert(mode).save(path)
         paths.append(str(path))
     assert main(["perceive", *paths, "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     truth = json.loads(task.source_scene)["objects"]
-    assert len(lines) == 3
-    for line in lines:
+    assert len(lines) == 4
+    for line in lines[:3]:
         assert len(line["objects"]) == len(truth)
         assert {"shape", "color", "size", "x", "y", "bbox"} <= set(line["objects"][0])
 
