@@ -1,0 +1,465 @@
+"""Supervised cold start: teach a tiny LM the tagged output format and a first answer before GRPO takes over.
+
+``sft_train`` is next-token cross-entropy on the target tokens (prompt tokens are masked by default; an optional,
+small language-modelling loss on the prompt helps a tiny model from scratch learn to copy, see
+:data:`DEFAULT_PROMPT_LOSS_WEIGHT`), AdamW with warmup and cosine decay, gradient clipping.
+``cold_start`` does everything a fresh project needs: it generates Canvas train tasks, trains the tokenizer on
+their text, builds one tiny model per role, runs SFT and saves each policy in Hugging Face format to
+``out_dir/<role>/``, where :func:`agents.lm.model.load_policy` (and any ``from_pretrained``) reads it.
+
+The defaults are sized so that a cold start of both roles takes a few minutes on 2 CPU cores and leaves the
+decomposer clearly imperfect on the held-out test split (measured: see :data:`DEFAULT_SFT_STEPS`), so that GRPO
+has something to improve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = [
+    "SFTMetrics",
+    "DEFAULT_SFT_STEPS",
+    "DEFAULT_LR",
+    "DEFAULT_PROMPT_LOSS_WEIGHT",
+    "DEFAULT_COLD_START_TASKS",
+    "bf16_supported",
+    "tokenize_examples",
+    "sft_train",
+    "make_sft_data",
+    "evaluate_decomposer",
+    "evaluate_thinker",
+    "cold_start",
+]
+
+#: SFT steps per role in ``cold_start`` (batch 16). Measured on 2 CPU cores, 200 held-out test-split tasks, greedy
+#: decoding: the decomposer first learns the format and the actions (F1 ~0.33 by step 500), copying subjects and
+#: targets from the request comes later (F1 0.46 at 1000 steps, 0.53 at 1200; subject F1 stays low, ~0.2-0.3,
+#: leaving GRPO plenty to do). The thinker gets fewer steps (plan word-F1 ~0.6 after 500) so that a cold start of
+#: both roles takes about 4 minutes on an otherwise idle 2-core machine (~0.14 s per step).
+DEFAULT_SFT_STEPS: dict[str, int] = {"decomposer": 1200, "thinker": 400}
+
+#: Peak learning rate of the cold start: tiny models tolerate, and need, large rates (2e-3 learnt measurably slower).
+DEFAULT_LR = 5e-3
+
+#: Weight of a language-modelling loss on the prompt tokens during the cold start. Target-only SFT gives a ~25-token
+#: target per example; the prompt's ~75 tokens (request and scene repeat object phrases) add signal that helps the
+#: model learn to copy phrases, which is what subjects and targets need, at no extra compute (+0.03 F1 at step 600).
+DEFAULT_PROMPT_LOSS_WEIGHT = 0.25
+
+#: Train-split tasks a cold start generates (about 10 s of generation and perception per 1000 on 2 cores); SFT
+#: sees each a few times, and F1 on held-out train-split tasks equals F1 on seen ones, so more would not help.
+DEFAULT_COLD_START_TASKS = 2000
+
+
+@dataclass
+class SFTMetrics:
+    """What ``sft_train`` did: loss per logged step, token counts and time."""
+
+    steps: int
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    first_loss: float = float("nan")
+    final_loss: float = float("nan")
+    target_tokens: int = 0
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bf16_supported(device: torch.device | str) -> bool:
+    """Whether bfloat16 autocast runs natively (fast) on ``device``: CUDA with bf16, or a CPU whose oneDNN build
+    has bf16 kernels (AVX512-BF16 / AMX). Elsewhere bf16 is emulated and slower than float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):  # private probe; absent in some builds
+            return False
+    return False
+
+
+def tokenize_examples(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[tuple[str, str]]
+) -> list[tuple[list[int], list[int]]]:
+    """``(prompt_ids, target_ids)`` per example: the prompt with the tokenizer's special tokens (as in
+    :func:`agents.lm.generation.generate`), the target without them and ending with eos (the policy learns to stop)."""
+    if tokenizer.eos_token_id is None:
+        raise ValueError("the tokenizer has no eos token; SFT targets must end with one so that the policy learns to stop")
+    prompts = tokenizer([p for p, _ in examples], add_special_tokens=True)["input_ids"]
+    targets = tokenizer([t for _, t in examples], add_special_tokens=False)["input_ids"]
+    return [(list(p), list(t) + [tokenizer.eos_token_id]) for p, t in zip(prompts, targets)]
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of index batches of similar lengths: shuffle, sort within windows of 16 batches, shuffle batches.
+
+    Sorting only inside windows keeps batches random enough while cutting most of the padding (prompt lengths
+    vary by about 2x with the number of objects in the scene)."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 16
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(items: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids`` ``[B, L]``, ``labels`` ``[B, L]`` (-100 on prompt and padding) and
+    ``prompt_labels`` ``[B, L]`` (the prompt tokens, -100 elsewhere; used only with a prompt loss weight)."""
+    length = max(len(p) + len(t) for p, t in items)
+    input_ids = torch.full((len(items), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), length), -100, dtype=torch.long)
+    prompt_labels = torch.full((len(items), length), -100, dtype=torch.long)
+    for row, (p, t) in enumerate(items):
+        input_ids[row, : len(p) + len(t)] = torch.tensor(p + t)
+        labels[row, len(p) : len(p) + len(t)] = torch.tensor(t)
+        prompt_labels[row, : len(p)] = torch.tensor(p)
+    return input_ids, labels, prompt_labels
+
+
+def _token_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy over the positions whose label is not -100 (0 when there are none)."""
+    shift_logits, shift_labels = logits[:, :-1, :].float(), labels[:, 1:]
+    count = (shift_labels != -100).sum()
+    total = torch.nn.functional.cross_entropy(shift_logits.flatten(0, 1), shift_labels.flatten(), ignore_index=-100, reduction="sum")
+    return total / count.clamp(min=1)
+
+
+def sft_train(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[tuple[str, str]],
+    steps: int = 1000,
+    batch_size: int = 16,
+    lr: float = DEFAULT_LR,
+    seed: int = 0,
+    *,
+    weight_decay: float = 0.01,
+    warmup_steps: int | None = None,
+    max_grad_norm: float = 1.0,
+    log_every: int = 10,
+    prompt_loss_weight: float = 0.0,
+    bf16: bool | None = None,
+    callback: Callable[[int, PreTrainedModel], None] | None = None,
+    callback_every: int = 0,
+) -> SFTMetrics:
+    """Fine-tune ``model`` on ``(prompt, target)`` pairs with the loss on target tokens only.
+
+    Args:
+        model: a causal LM (trained in place; left in eval mode).
+        tokenizer: its tokenizer.
+        examples: ``(prompt, target)`` texts; the target is what the model should write after the prompt.
+        steps: optimizer steps.
+        batch_size: examples per step.
+        lr: peak learning rate (:data:`DEFAULT_LR` suits the tiny default model; use ~1e-5 for a pretrained one).
+        seed: shuffling seed (the global RNG is not touched).
+        weight_decay: AdamW weight decay (norms and biases included; harmless at this scale).
+        warmup_steps: linear warmup; default 5% of ``steps``. Then cosine decay to 10% of ``lr``.
+        max_grad_norm: gradient clipping norm.
+        log_every: record the mean loss every this many steps.
+        prompt_loss_weight: weight of an extra language-modelling loss on the prompt tokens (0 = target tokens
+            only, the usual SFT). See :data:`DEFAULT_PROMPT_LOSS_WEIGHT` for why ``cold_start`` uses a small one.
+        bf16: run forward and backward under bfloat16 autocast (weights and optimizer stay float32). ``None``:
+            when the device supports bf16 natively (CUDA with bf16, or a CPU with oneDNN bf16 kernels), where it
+            measured ~1.7x faster per step on the tiny default model with the same loss curve.
+        callback: called as ``callback(step, model)`` every ``callback_every`` steps (e.g. to evaluate); the model
+            is in eval mode during the call.
+        callback_every: 0 disables the callback.
+
+    Returns:
+        :class:`SFTMetrics`.
+    """
+    if not examples:
+        raise ValueError("examples is empty; pass (prompt, target) pairs")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got steps={steps}, batch_size={batch_size}")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    data = tokenize_examples(tokenizer, examples)
+    lengths = [len(p) + len(t) for p, t in data]
+    rng = random.Random(seed)
+    device = next(model.parameters()).device
+
+    warmup = max(1, int(0.05 * steps)) if warmup_steps is None else warmup_steps
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    use_bf16 = bf16_supported(device) if bf16 is None else bf16
+    metrics = SFTMetrics(steps=steps)
+    start = time.perf_counter()
+    batches: list[list[int]] = []
+    window: list[float] = []
+    model.train()
+    for step in range(steps):
+        if not batches:
+            batches = _batches(lengths, batch_size, rng)
+        input_ids, labels, prompt_labels = (x.to(device) for x in _collate([data[i] for i in batches.pop()], pad_id))
+        # No attention mask: padding is on the right, after every real token, so causal attention never sees it,
+        # and the mask-free path lets SDPA use its fast causal kernel. Padding carries label -100.
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            logits = model(input_ids=input_ids).logits
+        target_loss = _token_losses(logits, labels)
+        loss = target_loss + prompt_loss_weight * _token_losses(logits, prompt_labels) if prompt_loss_weight else target_loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        value = float(target_loss.detach())  # reported: the target loss alone, comparable across weights
+        metrics.target_tokens += int((labels != -100).sum())
+        if step == 0:
+            metrics.first_loss = value
+        window.append(value)
+        if (step + 1) % log_every == 0 or step == steps - 1:
+            metrics.losses.append((step + 1, sum(window) / len(window)))
+            window = []
+        if callback is not None and callback_every and (step + 1) % callback_every == 0:
+            model.eval()
+            callback(step + 1, model)
+            model.train()
+    model.eval()
+    metrics.final_loss = metrics.losses[-1][1]
+    metrics.wall_s = time.perf_counter() - start
+    return metrics
+
+
+def make_sft_data(
+    tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0
+) -> list[tuple[str, str]]:
+    """``(prompt, target)`` pairs for ``role`` from generated tasks.
+
+    Args:
+        tasks: ``EditTask`` objects with ground truth.
+        role: ``"thinker"`` or ``"decomposer"``.
+        scenes: the perceived scene text per task, when already computed (perception dominates the cost).
+        plan_fraction: for the decomposer, the fraction of prompts that carry the ground-truth explicit instruction
+            as the thinker's plan (a decomposer placed after a thinker then knows what a plan is for).
+        seed: picks which prompts carry a plan.
+    """
+    from agents.lm.prompts import scene_text, sft_example
+
+    rng = random.Random(seed)
+    out = []
+    for k, task in enumerate(tasks):
+        scene = scenes[k] if scenes is not None else scene_text(task.source_png)
+        with_plan = role == "decomposer" and rng.random() < plan_fraction
+        out.append(sft_example(role, task, with_plan=with_plan, scene=scene))
+    return out
+
+
+def evaluate_decomposer(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: Sequence[Any],
+    *,
+    scenes: Sequence[str] | None = None,
+    batch_size: int = 50,
+    max_new_tokens: int = 96,
+) -> dict[str, float]:
+    """Greedy decoding on ``tasks``; mean structured F1 (pooled, :func:`rewards.structured_f1`) against the ground
+    truth, per field and overall, and the fraction of well-formed outputs."""
+    from agents.lm.generation import generate
+    from agents.lm.prompts import build_prompt, scene_text
+    from rewards import parse_tagged, structured_f1
+
+    scenes = list(scenes) if scenes is not None else [scene_text(t.source_png) for t in tasks]
+    totals = {"action": 0.0, "subject": 0.0, "target": 0.0, "overall": 0.0, "well_formed": 0.0}
+    for start in range(0, len(tasks), batch_size):
+        chunk = tasks[start : start + batch_size]
+        prompts = [build_prompt("decomposer", t.instruction, s) for t, s in zip(chunk, scenes[start : start + batch_size])]
+        out = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=False)
+        for task, text in zip(chunk, out.texts):
+            parsed = parse_tagged(text)
+            f1 = structured_f1(parsed.components, [c.model_dump() for c in task.components])
+            for key, value in f1.as_dict().items():
+                totals[key] += value
+            totals["well_formed"] += float(parsed.components_well_formed)
+    return {key: value / len(tasks) for key, value in totals.items()}
+
+
+def evaluate_thinker(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: Sequence[Any],
+    *,
+    scenes: Sequence[str] | None = None,
+    batch_size: int = 50,
+    max_new_tokens: int = 96,
+) -> dict[str, float]:
+    """Greedy decoding on ``tasks``: how close the plan is to the explicit instruction (mean word-set F1 of the
+    normalised plan vs ``task.explicit_instruction``, and exact match), and the fraction of well-formed outputs.
+    A rough number for cold-start reports; the thinker's real rewards are checklists."""
+    from agents.lm.generation import generate
+    from agents.lm.prompts import build_prompt, scene_text
+    from rewards import parse_tagged, set_f1
+
+    def words(text: str) -> list[str]:
+        return [w.strip(".,;:!?").lower() for w in text.split() if w.strip(".,;:!?")]
+
+    scenes = list(scenes) if scenes is not None else [scene_text(t.source_png) for t in tasks]
+    totals = {"word_f1": 0.0, "exact": 0.0, "well_formed": 0.0}
+    for start in range(0, len(tasks), batch_size):
+        chunk = tasks[start : start + batch_size]
+        prompts = [build_prompt("thinker", t.instruction, s) for t, s in zip(chunk, scenes[start : start + batch_size])]
+        for task, text in zip(chunk, generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=False).texts):
+            parsed = parse_tagged(text)
+            plan, truth = words(parsed.answer or ""), words(task.explicit_instruction or "")
+            totals["word_f1"] += set_f1(plan, truth)
+            totals["exact"] += float(plan == truth)
+            totals["well_formed"] += float(parsed.well_formed)
+    return {key: value / len(tasks) for key, value in totals.items()}
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (``None``: unchanged), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def cold_start(
+    out_dir: str | Path,
+    n_tasks: int = DEFAULT_COLD_START_TASKS,
+    roles: Sequence[str] = ("decomposer", "thinker"),
+    steps: int | Mapping[str, int] | None = None,
+    seed: int = 0,
+    *,
+    batch_size: int = 16,
+    lr: float = DEFAULT_LR,
+    prompt_loss_weight: float = DEFAULT_PROMPT_LOSS_WEIGHT,
+    vocab_size: int | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    plan_fraction: float = 0.1,
+    eval_tasks: int = 0,
+    eval_every: int = 0,
+    num_threads: int | None = 1,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Generate Canvas data, train the tokenizer, SFT one tiny model per role and save each to ``out_dir/<role>/``.
+
+    Args:
+        out_dir: where to write ``<role>/`` (model, config, tokenizer) and ``cold_start.json`` (the metrics).
+        n_tasks: train-split tasks to generate (seed ``seed``); every role trains on the same tasks.
+        roles: the roles to train.
+        steps: SFT steps, one number for every role or a ``{role: steps}`` mapping; default
+            :data:`DEFAULT_SFT_STEPS`.
+        seed: data, initialisation and shuffling seed.
+        batch_size: SFT batch size.
+        lr: SFT peak learning rate.
+        prompt_loss_weight: see :data:`DEFAULT_PROMPT_LOSS_WEIGHT` (0 for target-only SFT).
+        vocab_size: tokenizer size (default :data:`agents.lm.tokenizer.DEFAULT_VOCAB_SIZE`).
+        model_overrides: ``LlamaConfig`` fields over :func:`agents.lm.model.tiny_causal_lm_config`'s defaults.
+        plan_fraction: see :func:`make_sft_data`.
+        eval_tasks: if > 0, evaluate each trained policy on this many test-split tasks (seed 0): the decomposer's
+            structured F1 (:func:`evaluate_decomposer`), the thinker's plan similarity (:func:`evaluate_thinker`).
+        eval_every: if > 0 (and ``eval_tasks`` > 0), also evaluate every this many steps and record the curve
+            (step, training seconds so far, metrics); evaluation time is not counted as training time.
+        num_threads: torch intra-op threads while the cold start runs (restored afterwards); ``None`` keeps the
+            current setting. Default 1: the tiny model's matrices are too small to gain much from a second thread,
+            and when anything else runs on a 2-core machine (Ray actors, a test suite) two threads measured 3-6x
+            *slower* per step than one.
+        log: progress messages go here (e.g. ``print``); default silent.
+
+    Returns:
+        The metrics that are also written to ``out_dir/cold_start.json``.
+    """
+    from agents.lm.model import build_model, count_parameters, save_policy, tiny_causal_lm_config
+    from agents.lm.prompts import LM_ROLES, scene_text
+    from agents.lm.tokenizer import DEFAULT_VOCAB_SIZE, train_tokenizer
+    from envs.canvas.generator import generate_tasks
+
+    for role in roles:
+        if role not in LM_ROLES:
+            raise ValueError(f"cold_start cannot train role {role!r}; choose from {', '.join(LM_ROLES)}")
+    with _torch_threads(num_threads):
+        steps = DEFAULT_SFT_STEPS if steps is None else steps
+        role_steps = {role: int(steps[role] if isinstance(steps, Mapping) else steps) for role in roles}
+        evaluators = {"decomposer": evaluate_decomposer, "thinker": evaluate_thinker}
+        say = log or (lambda _msg: None)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        tasks = list(generate_tasks(n_tasks, seed=seed, split="train"))
+        scenes = [scene_text(t.source_png) for t in tasks]
+        data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed) for role in roles}
+        report: dict[str, Any] = {
+            "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
+            "prompt_loss_weight": prompt_loss_weight, "torch_threads": torch.get_num_threads(),
+        }  # fmt: skip
+        report["data_s"] = round(time.perf_counter() - t0, 2)
+        say(f"generated {n_tasks} tasks in {report['data_s']} s")
+
+        t1 = time.perf_counter()
+        tokenizer = train_tokenizer((text for pairs in data.values() for pair in pairs for text in pair), vocab_size or DEFAULT_VOCAB_SIZE)
+        report["tokenizer_s"] = round(time.perf_counter() - t1, 2)
+        report["vocab_size"] = len(tokenizer)
+
+        test_tasks: list[Any] = []
+        test_scenes: list[str] = []
+        if eval_tasks > 0:
+            test_tasks = list(generate_tasks(eval_tasks, seed=0, split="test"))
+            test_scenes = [scene_text(t.source_png) for t in test_tasks]
+
+        report["roles"] = {}
+        for k, role in enumerate(roles):
+            model = build_model(tokenizer, tiny_causal_lm_config(len(tokenizer), **(model_overrides or {})), seed=seed + k)
+            say(f"{role}: {count_parameters(model):,} parameters, {len(data[role])} examples, {role_steps[role]} steps")
+            curve: list[dict[str, Any]] = []
+            clock = {"eval": 0.0, "start": time.perf_counter()}
+
+            def evaluate_now(step: int, m: PreTrainedModel, role: str = role, curve: list = curve, clock: dict = clock) -> None:
+                began = time.perf_counter()
+                metrics = evaluators[role](m, tokenizer, test_tasks, scenes=test_scenes)
+                curve.append({"step": step, "train_s": round(began - clock["start"] - clock["eval"], 1), **{key: round(v, 4) for key, v in metrics.items()}})
+                clock["eval"] += time.perf_counter() - began
+                say(f"{role}: step {step}: {curve[-1]}")
+
+            metrics = sft_train(
+                model, tokenizer, data[role], steps=role_steps[role], batch_size=batch_size, lr=lr, seed=seed + k,
+                prompt_loss_weight=prompt_loss_weight,
+                callback=evaluate_now if (test_tasks and eval_every) else None, callback_every=eval_every,
+            )  # fmt: skip
+            path = save_policy(model, tokenizer, out / role)
+            entry: dict[str, Any] = {
+                "path": str(path),
+                "parameters": count_parameters(model),
+                "first_loss": round(metrics.first_loss, 4),
+                "final_loss": round(metrics.final_loss, 4),
+                "sft_s": round(metrics.wall_s - clock["eval"], 2),
+            }
+            if test_tasks:
+                if not curve or curve[-1]["step"] != role_steps[role]:
+                    evaluate_now(role_steps[role], model)
+                entry["test"] = {key: v for key, v in curve[-1].items() if key not in ("step", "train_s")}
+                entry["curve"] = curve
+            say(f"{role}: loss {entry['first_loss']} -> {entry['final_loss']} in {entry['sft_s']} s" + (f", test {entry['test']}" if test_tasks else ""))
+            report["roles"][role] = entry
+        report["total_s"] = round(time.perf_counter() - t0, 2)
+        (out / "cold_start.json").write_text(json.dumps(report, indent=2))
+        return report

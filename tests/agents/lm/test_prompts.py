@@ -1,0 +1,72 @@
+"""Prompt and SFT-target builders: prompts carry the instruction and perceived scene; targets parse back to the
+ground truth; SFT scene text is what perception sees in the task's own image."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from agents.lm.prompts import build_prompt, scene_text, sft_example, sft_target
+from envs.canvas.generator import generate_tasks
+from envs.canvas.perception import describe, perceive
+from rewards import parse_tagged
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return list(generate_tasks(12, seed=2))
+
+
+def test_prompt_has_instruction_scene_plan_feedback():
+    scene = "background: white; objects: small red circle at top (0.50, 0.20)"
+    base = build_prompt("thinker", "Paint the circle\nblue.", scene)
+    assert "request: Paint the circle blue." in base and f"scene: {scene}" in base
+    assert base.startswith("task: rewrite\n") and base.endswith("\n")
+    assert "plan:" not in base and "feedback:" not in base
+    full = build_prompt("decomposer", "Paint it blue.", scene, plan="Make the circle blue.", feedback="the circle is still red")
+    assert "plan: Make the circle blue." in full and "feedback: the circle is still red" in full
+    with pytest.raises(ValueError, match="role"):
+        build_prompt("editor", "x", scene)
+
+
+def test_decomposer_target_parses_to_ground_truth(tasks):
+    for task in tasks:
+        parsed = parse_tagged(sft_target("decomposer", task))
+        assert parsed.components_well_formed
+        assert [c.as_dict() for c in parsed.components] == [c.model_dump() for c in task.components]
+        assert parsed.think.startswith(str(len(task.components)))
+
+
+def test_thinker_target_parses_to_explicit_instruction(tasks):
+    for task in tasks:
+        parsed = parse_tagged(sft_target("thinker", task))
+        assert parsed.well_formed
+        assert parsed.answer.strip() == task.explicit_instruction
+        assert task.category in parsed.think
+
+
+def test_sft_scene_text_comes_from_perception_of_the_source_image(tasks):
+    task = tasks[0]
+    with Image.open(io.BytesIO(task.source_png)) as image:
+        expected = describe(perceive(image.convert("RGB")))
+    assert scene_text(task.source_png) == expected
+    prompt, _ = sft_example("decomposer", task)
+    assert prompt == build_prompt("decomposer", task.instruction, expected)
+    prompt_with_plan, _ = sft_example("decomposer", task, with_plan=True, scene=expected)
+    assert f"plan: {task.explicit_instruction}" in prompt_with_plan
+
+
+def test_sft_target_needs_ground_truth(tasks):
+    bare = tasks[0].model_copy(update={"components": [], "explicit_instruction": None})
+    with pytest.raises(ValueError, match="components"):
+        sft_target("decomposer", bare)
+    with pytest.raises(ValueError, match="explicit_instruction"):
+        sft_target("thinker", bare)
+
+
+def test_corpus_has_prompts_and_targets_for_every_role(corpus):
+    assert len(corpus) == 30 * 2 * 2
+    assert corpus[0].startswith("task: decompose") and corpus[1].startswith("<think>")
+    assert corpus[2].startswith("task: rewrite") and corpus[3].startswith("<think>")
