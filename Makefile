@@ -9,6 +9,7 @@ demo: setup
 	bash scripts/demo.sh
 
 test: setup
+	bash scripts/install_browser.sh
 	.venv/bin/python -m pytest -q
 
 bench: setup

@@ -1,0 +1,192 @@
+"""Load test of the served Canvas pipeline: errors, latency and throughput over HTTP, against the same pipeline
+in-process, and with 1 and 2 replicas of the busiest agent deployment.
+
+    python benchmarks/serve_load.py [--n 500] [--concurrency 32] [--pipeline canvas_rule] [--json outputs/serve_load.json]
+
+Steps (one local Ray instance, Serve on 127.0.0.1, the app built by `orchestration.serve.app:build_app`):
+1. served: `--n` `POST /v1/edit` requests (JSON, one per generated held-out task) at `--concurrency`, after a
+   warm-up; every non-200 response or transport error counts as an error.
+2. served, one at a time: the first `--serial` tasks at concurrency 1 - the serving overhead without queueing.
+3. in-process: `Pipeline.local` on the same tasks, sequentially, for the overhead ratio (p50 served / p50 in-process).
+4. the busiest deployment (largest mean agent time in step 1's `timings_ms`) redeployed with 1 and then 2 replicas,
+   `--n` requests at `--concurrency` each: throughput.
+The machine's load average is recorded: on a shared 2-core machine other work moves every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def fire(url: str, bodies: list[dict[str, Any]], concurrency: int, time_limit_s: float) -> dict[str, Any]:
+    """Send every body once, `concurrency` at a time; latencies of successes, errors by kind, wall time."""
+    import httpx
+
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(bodies)):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    timings: dict[str, list[float]] = {}
+    deadline = time.perf_counter() + time_limit_s
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                start = time.perf_counter()
+                try:
+                    r = await client.post("/v1/edit", json=bodies[i])
+                    if r.status_code == 200:
+                        latencies.append(time.perf_counter() - start)
+                        for node, ms in r.json()["timings_ms"].items():
+                            timings.setdefault(node, []).append(ms)
+                    else:
+                        key = f"HTTP {r.status_code}"
+                        errors[key] = errors.get(key, 0) + 1
+                except Exception as err:  # noqa: BLE001 - a transport failure is an error of the run, not a crash
+                    errors[type(err).__name__] = errors.get(type(err).__name__, 0) + 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    not_sent = queue.qsize()
+    if not_sent:
+        errors["not sent (time limit)"] = not_sent
+    return {
+        "requests": len(bodies), "ok": len(latencies), "errors": sum(errors.values()), "error_kinds": errors,
+        "concurrency": concurrency, "wall_s": wall, "throughput_rps": len(latencies) / wall if wall else 0.0,
+        "p50_ms": _pct(latencies, 50) * 1000, "p99_ms": _pct(latencies, 99) * 1000,
+        "mean_agent_ms": {node: statistics.fmean(v) for node, v in timings.items()},
+    }
+
+
+def deploy(pipeline: str, overrides: list[str], replicas: dict[str, int]) -> None:
+    from ray import serve
+
+    from orchestration.serve.app import build_app
+
+    args = {"pipeline": pipeline, "overrides": overrides, "auth_token_env": None, "request_timeout_s": 120,
+            "deployments": {node: {"num_replicas": n} for node, n in replicas.items()}}
+    serve.run(build_app(args), name="editrl", route_prefix="/")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="requests per load run")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--serial", type=int, default=100, help="requests for the one-at-a-time served run")
+    parser.add_argument("--pipeline", default="canvas_rule")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--num-cpus", type=int, default=os.cpu_count())
+    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds per load run before it stops sending")
+    parser.add_argument("--json", default="outputs/serve_load.json")
+    args = parser.parse_args()
+
+    import ray
+    from ray import serve
+
+    from agents.base import EpisodeState
+    from envs.canvas.generator import generate_tasks
+    from orchestration.config import load_config
+    from orchestration.pipeline import Pipeline
+
+    tasks = list(generate_tasks(args.n, seed=0, split="test"))
+    bodies = [{"image_base64": base64.b64encode(t.source_png).decode(), "instruction": t.instruction} for t in tasks]
+    load_before = os.getloadavg()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {"n": args.n, "concurrency": args.concurrency, "pipeline": args.pipeline, "overrides": args.overrides,
+                               "cpus": os.cpu_count(), "loadavg_before": load_before}
+
+    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        deploy(args.pipeline, args.overrides, {})
+        asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))  # warm-up: every replica, every cache
+        print("served, concurrency", args.concurrency, flush=True)
+        served = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+        print("served, one at a time", flush=True)
+        serial = asyncio.run(fire(url, bodies[: args.serial], 1, args.time_limit))
+        results.update(served=served, served_serial=serial)
+
+        print("in-process", flush=True)
+        pipeline = Pipeline.local(load_config(args.pipeline, args.overrides))
+        local_lat = []
+        for t in tasks:
+            start = time.perf_counter()
+            result = pipeline.run(EpisodeState(task_id=t.task_id, instruction=t.instruction, source_png=t.source_png))
+            local_lat.append(time.perf_counter() - start)
+            assert result.ok, result.error
+        results["in_process"] = {"requests": len(tasks), "p50_ms": _pct(local_lat, 50) * 1000, "p99_ms": _pct(local_lat, 99) * 1000,
+                                 "throughput_rps": len(local_lat) / sum(local_lat)}
+
+        busiest = max(served["mean_agent_ms"], key=served["mean_agent_ms"].get)
+        results["busiest"] = busiest
+        results["replicas"] = {}
+        for n in (1, 2):
+            print(f"{busiest} x{n}", flush=True)
+            deploy(args.pipeline, args.overrides, {busiest: n})
+            asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))
+            results["replicas"][n] = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    results["loadavg_after"] = os.getloadavg()
+
+    s, q, local = results["served"], results["served_serial"], results["in_process"]
+    r1, r2 = results["replicas"][1], results["replicas"][2]
+    rows = [
+        (f"served, {args.n} requests at concurrency {args.concurrency}", s["errors"], s["p50_ms"], s["p99_ms"], s["throughput_rps"]),
+        (f"served, {args.serial} requests one at a time", q["errors"], q["p50_ms"], q["p99_ms"], q["throughput_rps"]),
+        (f"in-process `Pipeline.local`, {args.n} sequential", 0, local["p50_ms"], local["p99_ms"], local["throughput_rps"]),
+        (f"served, {busiest} x1 replica, concurrency {args.concurrency}", r1["errors"], r1["p50_ms"], r1["p99_ms"], r1["throughput_rps"]),
+        (f"served, {busiest} x2 replicas, concurrency {args.concurrency}", r2["errors"], r2["p50_ms"], r2["p99_ms"], r2["throughput_rps"]),
+    ]
+    print("\n| run | errors | p50 ms | p99 ms | throughput req/s |")
+    print("|---|---|---|---|---|")
+    for label, errors, p50, p99, rps in rows:
+        print(f"| {label} | {errors} | {p50:.1f} | {p99:.1f} | {rps:.1f} |")
+    results["overhead_ratio_p50"] = q["p50_ms"] / local["p50_ms"]
+    results["loaded_ratio_p50"] = s["p50_ms"] / local["p50_ms"]
+    results["replica_speedup"] = r2["throughput_rps"] / r1["throughput_rps"]
+    print(f"\noverhead ratio, p50 served one at a time / p50 in-process: {results['overhead_ratio_p50']:.2f}")
+    print(f"p50 served at concurrency {args.concurrency} / p50 in-process: {results['loaded_ratio_p50']:.2f} (queueing included)")
+    print(f"busiest deployment: {busiest} (mean agent ms at concurrency {args.concurrency}: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in s["mean_agent_ms"].items()) + ")")
+    print(f"throughput {busiest} x2 / x1: {results['replica_speedup']:.2f}")
+    print(f"load average before / after: {load_before[0]:.1f} / {results['loadavg_after'][0]:.1f} on {os.cpu_count()} CPUs")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Ray Serve for editrl: the same agent graph as training, behind an HTTP API and a web page.
+
+- `config.py`: the application's `args` in a Serve config file (`configs/serve.yaml`), validated by pydantic.
+- `runner.py`: `AsyncPipeline`, `Pipeline.run` awaiting agents (the ingress drives many episodes on one loop).
+- `deployments.py`: one `AgentDeployment` per graph node (`@serve.batch` for LM agents) and the handle that calls it.
+- `api.py`: API v1 models; request parsing and limits, every client error a 4xx `{error, detail}`.
+- `app.py`: the FastAPI ingress and `build_app(args)`, the builder `serve run` and `editrl serve` use.
+- `static/index.html`: the web page at `/`.
+
+Ray Serve is imported by `app.py` and `deployments.py` only, so `orchestration.serve.config` loads without it.
+"""

@@ -1,0 +1,100 @@
+"""One Serve deployment per agent node, and the handle the ingress awaits to call it.
+
+`AgentDeployment` is generic: `agent_deployment(node, cls, kwargs, settings)` names it after the node and gives it
+the node's replicas and resources. A replica owns one agent object and runs its calls on one worker thread, one at
+a time (agents are not thread-safe - LM agents hold a sampler and a cache - and are CPU- or GPU-bound, so more
+threads would only contend), which keeps the replica's event loop free to queue requests and answer health checks.
+
+Batching: with `batching` (LM backends by default), concurrent requests are gathered by `@serve.batch` - up to
+`max_batch_size`, waiting at most `batch_wait_timeout_s` - and handed to the agent's `act_batch` together, which LM
+agents turn into one padded generation. Other agents call `act` once per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import ray
+from ray import serve
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
+from ray.serve.handle import DeploymentHandle
+
+from agents.base import AgentOutput, EpisodeState
+from orchestration.pipeline import AgentCallError
+from orchestration.serve.runner import AgentUnavailable
+
+UNAVAILABLE = (BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError, ray.exceptions.RayActorError)
+
+
+@serve.deployment
+class AgentDeployment:
+    """Hosts one agent of the graph (module docstring)."""
+
+    def __init__(self, node: str, agent_cls: type, kwargs: dict[str, Any], batching: bool = False,
+                 max_batch_size: int = 16, batch_wait_timeout_s: float = 0.005, info: dict[str, Any] | None = None):
+        self.node = node
+        self.agent = agent_cls(**kwargs)
+        self.batching = batching
+        self.info = dict(info or {})
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"agent-{node}")
+        self.calls = self.batches = 0
+        self._batched.set_max_batch_size(max_batch_size)
+        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+
+    async def __call__(self, state: EpisodeState) -> AgentOutput:
+        self.calls += 1
+        if self.batching:
+            return await self._batched(state)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.agent.act, state)
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)
+    async def _batched(self, states: list[EpisodeState]) -> list[AgentOutput]:
+        self.batches += 1
+        outputs = await asyncio.get_running_loop().run_in_executor(self.executor, self.agent.act_batch, states)
+        if len(outputs) != len(states):
+            raise RuntimeError(f"agent {self.node!r}: act_batch returned {len(outputs)} outputs for {len(states)} states")
+        return list(outputs)
+
+    def describe(self) -> dict[str, Any]:
+        """The agent's own description (backend, class, model) plus the deployment's settings and counters."""
+        return {**self.agent.describe(), **self.info, "batching": self.batching, "calls": self.calls, "batches": self.batches}
+
+
+def agent_deployment(node: str, agent_cls: type, kwargs: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """The bound deployment for one graph node, with the replicas and resources of `settings`
+    (`orchestration.serve.config.deployment_settings`)."""
+    options = {"num_cpus": settings["num_cpus"]}
+    if settings["num_gpus"]:
+        options["num_gpus"] = settings["num_gpus"]
+    info = {"num_replicas": settings["num_replicas"], "num_cpus": settings["num_cpus"], "num_gpus": settings["num_gpus"],
+            "max_ongoing_requests": settings["max_ongoing_requests"]}
+    if settings["batching"]:
+        info.update(max_batch_size=settings["max_batch_size"], batch_wait_timeout_s=settings["batch_wait_timeout_s"])
+    return AgentDeployment.options(
+        name=node, num_replicas=settings["num_replicas"], ray_actor_options=options,
+        max_ongoing_requests=settings["max_ongoing_requests"],
+    ).bind(node, agent_cls, kwargs, settings["batching"], settings["max_batch_size"], settings["batch_wait_timeout_s"], info)
+
+
+class ServeAgentHandle:
+    """What the ingress's `AsyncPipeline` calls: awaits the node's deployment and sorts its failures into
+    `AgentUnavailable` (503: nothing to run it on) and `AgentCallError` (the agent failed on this input)."""
+
+    def __init__(self, node: str, handle: DeploymentHandle):
+        self.node = node
+        self.handle = handle
+
+    async def acall(self, state: EpisodeState) -> AgentOutput:
+        try:
+            return await self.handle.remote(state)
+        except UNAVAILABLE as err:
+            raise AgentUnavailable(self.node, f"{type(err).__name__}: {err}") from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            raise AgentCallError(self.node, f"{type(err).__name__}: {err}") from None
+
+    async def describe(self) -> dict[str, Any]:
+        return await self.handle.describe.remote()
