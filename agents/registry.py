@@ -22,6 +22,13 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("verifier", "canvas"): "agents.verifier:CanvasVerifier",
     ("thinker", "transformers"): "agents.lm.policy:LMThinker",
     ("decomposer", "transformers"): "agents.lm.policy:LMDecomposer",
+    ("thinker", "vlm"): "agents.vlm.policy:VLMThinker",
+    ("decomposer", "vlm"): "agents.vlm.policy:VLMDecomposer",
+    ("sorter", "vlm"): "agents.vlm.policy:VLMSorter",
+    ("verifier", "vlm"): "agents.vlm.policy:VLMVerifier",
+    ("editor", "diffusers"): "agents.diffusers_editor:DiffusersEditor",
+    ("thinker", "vllm"): "agents.vllm_backend:VLLMThinker",
+    ("decomposer", "vllm"): "agents.vllm_backend:VLLMDecomposer",
 }
 
 

@@ -32,7 +32,8 @@ class AgentConfig(_Strict):
         default=None, description="Role of the agent; defaults to the node name when that is a role name.")
     backend: str = Field(default="rule", description=(
         "Built-in backend: rule (deterministic baselines), canvas (pixel editor / perceiving verifier), "
-        "transformers (a causal LM or VLM), vllm (GPU generation), diffusers (an editing pipeline). "
+        "transformers (a tagged-format causal LM policy), vlm (a chat LM or VLM with its processor), vllm (GPU "
+        "generation), diffusers (an editing pipeline). "
         "Ignored when `cls` is set."))
     cls: str | None = Field(default=None, description=(
         "Plug-in agent: an import path 'package.module:Class' or the name of an entry point in the "

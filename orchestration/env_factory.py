@@ -41,8 +41,8 @@ def make_editing_env(config: PipelineConfig, tasks: Sequence[EditTask], trainabl
 def rllib_env_creator(env_config: dict[str, Any]) -> EditingEnv:
     """For `ray.tune.register_env("editrl-editing", rllib_env_creator)`: env_config has `config` (path or dict),
     `data` (a Parquet file), optional `limit`, `trainable` and `overrides`."""
-    from envs.dataset import read_tasks
+    from envs.datasets import load_tasks
 
     config = load_config(env_config["config"], env_config.get("overrides", ()))
-    tasks = list(read_tasks(env_config["data"], limit=env_config.get("limit")))
+    tasks = load_tasks(env_config["data"], limit=env_config.get("limit"))
     return make_editing_env(config, tasks, env_config.get("trainable"))

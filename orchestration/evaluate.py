@@ -20,7 +20,8 @@ from orchestration.config import PipelineConfig
 from orchestration.pipeline import EpisodeResult, Pipeline
 from orchestration.scoring import judge_episode
 
-METRICS = ("f1_action", "f1_subject", "f1_target", "f1_overall", "checklist_pass", "full_success")
+#: Judged metrics, plus `score`: the pipeline's own verifier score (what real benchmarks without checks report).
+METRICS = ("f1_action", "f1_subject", "f1_target", "f1_overall", "checklist_pass", "full_success", "score")
 
 
 def trace_of(state: EpisodeState) -> str:
@@ -89,7 +90,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    header = f"{'group':22} {'n':>5} {'fail':>5} {'F1 act':>7} {'F1 subj':>7} {'F1 tgt':>7} {'F1 all':>7} {'check':>7} {'success':>8}"
+    header = f"{'group':22} {'n':>5} {'fail':>5} {'F1 act':>7} {'F1 subj':>7} {'F1 tgt':>7} {'F1 all':>7} {'check':>7} {'success':>8} {'verifier':>8}"
     lines = [header, "-" * len(header)]
 
     def fmt(v: Any) -> str:
@@ -97,7 +98,7 @@ def format_table(summary: dict[str, Any]) -> str:
 
     def line(name: str, b: dict[str, Any]) -> str:
         return (f"{name:22} {b['episodes']:5d} {b['failed']:5d} {fmt(b['f1_action'])} {fmt(b['f1_subject'])} "
-                f"{fmt(b['f1_target'])} {fmt(b['f1_overall'])} {fmt(b['checklist_pass'])} {fmt(b['full_success'])} ")
+                f"{fmt(b['f1_target'])} {fmt(b['f1_overall'])} {fmt(b['checklist_pass'])} {fmt(b['full_success'])} {fmt(b['score'])} ")
 
     lines.append(line("overall", summary["overall"]))
     for k, b in summary["by_category"].items():

@@ -20,15 +20,17 @@ from rewards import structured_f1
 
 
 def judge_episode(task: EditTask, state: EpisodeState | None) -> dict[str, Any]:
-    """Metrics for one episode: f1_* (None without a decomposition), checklist_pass, full_success."""
+    """Metrics for one episode: f1_* (None without a decomposition), checklist_pass and full_success (None when
+    the task has no machine-checkable checklist, as real benchmarks do: their rows are judged by the pipeline's
+    verifier score instead, never counted as failures)."""
+    items = [item for item in task.checklist if item.check is not None]
     row: dict[str, Any] = {"f1_action": None, "f1_subject": None, "f1_target": None, "f1_overall": None,
-                           "checklist_pass": 0.0, "full_success": False}
+                           "checklist_pass": 0.0 if items else None, "full_success": False if items else None}
     if state is None:
         return row
     if state.decomposition is not None and task.components:
         f1 = structured_f1([c.model_dump() for c in state.decomposition.components], task.components_as_dicts())
         row.update(f1_action=f1.action, f1_subject=f1.subject, f1_target=f1.target, f1_overall=f1.overall)
-    items = [item for item in task.checklist if item.check is not None]
     if state.edit is not None and items:
         seen = perceive(Image.open(io.BytesIO(state.edit.image_png)).convert("RGB"))
         passed = [evaluate_check(item.check, seen.objects, seen.background) == item.expected for item in items]

@@ -30,7 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     v = sub.add_parser("eval", help="evaluate a pipeline on a dataset")
     _add_config_args(v)
-    v.add_argument("--data", type=Path, required=True, help="task dataset (.parquet)")
+    v.add_argument("--data", type=Path, required=True,
+                   help="tasks: a Canvas .parquet, a generic .jsonl/.parquet, a KRIS-Bench or a RISEBench folder")
+    v.add_argument("--data-kind", default="auto", choices=["auto", "canvas", "generic", "kris", "rise"],
+                   help="dataset format (default: detected from --data)")
     v.add_argument("--limit", type=int, default=None, help="first N tasks only")
     v.add_argument("--workers", type=int, default=2, help="episodes in flight at once")
     v.add_argument("--out", type=Path, required=True, help="per-episode results (.parquet), with full traces")
@@ -94,7 +97,7 @@ def evaluate(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
     from tqdm import tqdm
 
-    from envs.dataset import read_tasks
+    from envs.datasets import load_tasks
     from orchestration.cli import CLIError
     from orchestration.config import load_config
     from orchestration.evaluate import format_table, make_pipeline, run_episodes, summarize
@@ -102,7 +105,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.out.suffix != ".parquet":
         raise CLIError(f"--out must end in .parquet, got {args.out}")
     config = load_config(args.config, args.overrides)
-    tasks = list(read_tasks(args.data, limit=args.limit))
+    tasks = load_tasks(args.data, kind=args.data_kind, limit=args.limit)
     if not tasks:
         raise CLIError(f"{args.data} holds no tasks")
     pipeline = make_pipeline(config, use_ray=args.ray)

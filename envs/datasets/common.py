@@ -1,0 +1,82 @@
+"""Helpers shared by the dataset loaders: reading JSON, fields and images with errors that name file, row and field."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from envs.dataset import DatasetError
+from envs.image_io import ImageInputError, decode_base64_image, encode_png, load_image
+
+__all__ = ["DatasetError", "MULTI_IMAGE", "read_json", "field", "optional", "image_png", "image_list"]
+
+#: What to do with an item that has several input images (EditTask has one source image): skip it (with a warning
+#: that counts them), use the first image, or raise.
+MULTI_IMAGE = ("skip", "first", "error")
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a missing or malformed file is a DatasetError naming it."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DatasetError(f"{path}: not readable JSON ({err})") from None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+
+
+def field(row: Mapping[str, Any], name: str, where: str, kinds: tuple[type, ...] = (str,)) -> Any:
+    """A required field; missing, blank or of the wrong type is a DatasetError naming ``where`` and the field."""
+    value = row.get(name) if isinstance(row, Mapping) else None
+    if _missing(value):
+        raise DatasetError(f"{where}: missing field {name!r}")
+    if not isinstance(value, kinds):
+        raise DatasetError(f"{where}: field {name!r} must be {' or '.join(k.__name__ for k in kinds)}, got {type(value).__name__}")
+    return value
+
+
+def optional(row: Mapping[str, Any], *names: str) -> Any:
+    """The first of ``names`` that is present and not blank/NaN, else None."""
+    for name in names:
+        value = row.get(name)
+        if not _missing(value):
+            return value
+    return None
+
+
+def image_png(value: Any, base: Path, where: str, name: str) -> bytes:
+    """PNG bytes of an image given as a path (relative to ``base``), raw bytes, or a ``data:image/...;base64,`` URL.
+
+    Bad images raise :class:`envs.image_io.ImageInputError` whose message starts with ``where`` and the field and
+    then names the image file and the problem.
+    """
+    try:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            image = load_image(bytes(value))
+        elif isinstance(value, str) and value.strip().lower().startswith("data:"):
+            image = decode_base64_image(value)
+        elif isinstance(value, str):
+            path = Path(value)
+            image = load_image(path if path.is_absolute() else base / path)
+        else:
+            raise DatasetError(f"{where}: field {name!r} must be an image path or image bytes, got {type(value).__name__}")
+    except ImageInputError as err:
+        raise ImageInputError(f"{where}: field {name!r}: {err}") from None
+    return encode_png(image)
+
+
+def image_list(value: Any, where: str, name: str) -> list[Any]:
+    """A field that holds one image or a list of them, as a list (blank entries dropped)."""
+    if isinstance(value, (list, tuple)):
+        items = [v for v in value if not _missing(v)]
+    else:
+        items = [] if _missing(value) else [value]
+    if not items:
+        raise DatasetError(f"{where}: missing field {name!r}")
+    return items

@@ -1,0 +1,108 @@
+"""KRIS-Bench from a local folder.
+
+Layout (as the benchmark ships it, ``KRIS_Bench/``)::
+
+    KRIS_Bench/
+      color_change/
+        annotation.json        {"1": {"ori_img": "1.jpg", "gt_img": "1_gt.jpg", "ins_en": "...", "explain_en": "..."}, ...}
+        1.jpg  1_gt.jpg  ...
+      count_change/
+        annotation.json
+      ...
+
+One ``annotation.json`` per category, mapping an item id to ``ori_img`` (a file name, or a list of them for
+multi-image items), ``gt_img`` (the reference result, when there is one), ``ins_en`` (the instruction) and
+``explain_en`` (the explanation of the intended result). Image paths are relative to the category folder. A single
+category folder (one with ``annotation.json`` directly in it) loads too.
+
+Each item becomes an :class:`envs.task.EditTask`: ``task_id`` ``kris/<category>/<id>``, ``instruction`` = ``ins_en``,
+``source_png`` = ``ori_img``, ``target_png`` = ``gt_img``, ``reference`` = ``explain_en``, ``category`` = the folder
+name, ``split`` = ``"test"``, ``n_steps`` = 0 (the benchmark does not count steps).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from envs.datasets.common import MULTI_IMAGE, DatasetError, field, image_list, image_png, optional, read_json
+from envs.task import EditTask
+
+__all__ = ["load_kris", "is_kris_folder", "kris_category_folders"]
+
+ANNOTATION = "annotation.json"
+
+
+def kris_category_folders(root: Path) -> list[Path]:
+    """The category folders under ``root`` (each holds an annotation.json); ``[root]`` for a single category."""
+    if (root / ANNOTATION).is_file():
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / ANNOTATION).is_file())
+
+
+def is_kris_folder(root: Path) -> bool:
+    return root.is_dir() and bool(kris_category_folders(root))
+
+
+def _id_key(key: str) -> tuple[int, Any]:
+    return (0, int(key)) if str(key).isdigit() else (1, str(key))
+
+
+def load_kris(root: str | Path, limit: int | None = None, multi_image: str = "skip") -> list[EditTask]:
+    """KRIS-Bench items as tasks (module docstring); categories and ids in sorted order.
+
+    Args:
+        root: the ``KRIS_Bench`` folder, or one category folder.
+        limit: at most this many tasks.
+        multi_image: items with several ``ori_img``: ``"skip"`` (warns with the count), ``"first"`` or ``"error"``.
+    """
+    root = Path(root)
+    if multi_image not in MULTI_IMAGE:
+        raise ValueError(f"multi_image must be one of {', '.join(MULTI_IMAGE)}, got {multi_image!r}")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder; pass the KRIS_Bench folder (one sub-folder per category with {ANNOTATION})")
+    folders = kris_category_folders(root)
+    if not folders:
+        raise DatasetError(f"{root}: no {ANNOTATION} in it or in its sub-folders; this is not a KRIS-Bench folder")
+    tasks: list[EditTask] = []
+    skipped: list[str] = []
+    for folder in folders:
+        annotation = folder / ANNOTATION
+        data = read_json(annotation)
+        if isinstance(data, list):  # tolerate a list of items with an "id"
+            data = {str(item.get("id", i)) if isinstance(item, dict) else str(i): item for i, item in enumerate(data)}
+        if not isinstance(data, dict):
+            raise DatasetError(f"{annotation}: expected an object mapping item ids to annotations, got {type(data).__name__}")
+        for key in sorted(data, key=_id_key):
+            if limit is not None and len(tasks) >= limit:
+                break
+            item = data[key]
+            where = f"{annotation}: item {key!r}"
+            if not isinstance(item, dict):
+                raise DatasetError(f"{where}: expected an object with ori_img and ins_en, got {type(item).__name__}")
+            instruction = field(item, "ins_en", where)
+            sources = image_list(item.get("ori_img"), where, "ori_img")
+            if len(sources) > 1:
+                if multi_image == "error":
+                    raise DatasetError(f"{where}: field 'ori_img' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
+                if multi_image == "skip":
+                    skipped.append(f"{folder.name}/{key}")
+                    continue
+            gt = optional(item, "gt_img")
+            if isinstance(gt, list):
+                gt = gt[0] if gt else None
+            tasks.append(EditTask(
+                task_id=f"kris/{folder.name}/{key}",
+                instruction=instruction,
+                source_png=image_png(sources[0], folder, where, "ori_img"),
+                target_png=image_png(gt, folder, where, "gt_img") if gt is not None else None,
+                reference=optional(item, "explain_en"),
+                category=folder.name,
+                split="test",
+                n_steps=0,
+            ))
+    if skipped:
+        warnings.warn(f"{root}: skipped {len(skipped)} multi-image item(s) ({', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}); "
+                      "pass multi_image='first' to keep them with their first image", stacklevel=2)
+    return tasks
