@@ -171,6 +171,10 @@ class Perception:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+#: Most blobs analysed in one image (the largest ones); see `perceive`.
+_MAX_BLOBS = 24
+
+
 def perceive(image: Image.Image | NDArray[np.uint8]) -> Perception:
     """Find the background and every object in `image` (a PIL image or an RGB uint8 array of shape H x W x 3).
 
@@ -212,15 +216,20 @@ def perceive(image: Image.Image | NDArray[np.uint8]) -> Perception:
     # pixels per blob pixel, so under 4.2x its pixel count: blobs of fewer than min_area / 5 pixels are noise without
     # a closer look, which keeps speckled images fast.
     counts = np.bincount(labels.ravel())
+    candidates = np.flatnonzero(counts[1:] * 5 >= min_area) + 1
+    spurious = int(labels.max()) - len(candidates)
+    if len(candidates) > _MAX_BLOBS:
+        # A Canvas image holds at most 6 objects; thousands of blobs mean noise or a photograph. Looking closer
+        # at only the largest few keeps perception's cost bounded on any input (a served request must not spend
+        # seconds here); the rest count as spurious.
+        keep = candidates[np.argsort(counts[candidates], kind="stable")[::-1][:_MAX_BLOBS]]
+        spurious += len(candidates) - len(keep)
+        candidates = np.sort(keep)
+    slices = ndimage.find_objects(labels)
     objects: list[PerceivedObject] = []
-    spurious = 0
-    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        if counts[k] * 5 < min_area:
-            spurious += 1
-            continue
-        for obj in _analyse_blob(diff, labels, k, sl, dirs, w, h, min_area):
+    for k in candidates:
+        sl = slices[k - 1]
+        for obj in _analyse_blob(diff, labels, int(k), sl, dirs, w, h, min_area):
             if obj is None:
                 spurious += 1
             else:
@@ -317,7 +326,13 @@ def _analyse_blob(
     for c in major:
         assigned[own] = per_pixel == c
         parts, n_parts = _label(assigned, connectivity=2, return_num=True)
-        for j in range(1, n_parts + 1):
+        sizes = np.bincount(parts.ravel())
+        # Specks left by the split are noise without a closer look (same bound as in `perceive`), and at most the
+        # _MAX_BLOBS largest parts are fitted, so a noisy image cannot cost a fit per pixel cluster.
+        big = np.flatnonzero(sizes[1:] * 5 >= min_area) + 1
+        big = big[np.argsort(sizes[big], kind="stable")[::-1][:_MAX_BLOBS]]
+        results.extend([None] * (n_parts - len(big)))
+        for j in sorted(big):
             part = parts == j
             results.append(_fit_object(d, part, blocked | (own & ~part), int(c), dirs, norm2, x0, y0, w, h, min_area))
     return results

@@ -228,3 +228,16 @@ def test_off_scale_objects_keep_their_shape() -> None:
         moved = Scene(scene.background, tuple(o.with_(x=(o.x * 128 + 20) / 170) for o in scene.objects))
         score = compare_to_scene(perceive(canvas), moved)
         assert (score.shape_errors, score.color_errors, score.missed, score.spurious) == (0, 0, 0, 0), (seed, score)
+
+
+def test_noise_images_cost_milliseconds_not_seconds():
+    # Thousands of colour specks used to cost one shape fit each (12 s for 300x200); a served request must not.
+    import time
+
+    import numpy as np
+
+    img = np.random.default_rng(0).integers(0, 256, size=(300, 200, 3), dtype=np.uint8)
+    start = time.process_time()
+    result = perceive(img)
+    assert time.process_time() - start < 2.0
+    assert result.spurious > 1000
