@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMANDS = ("data", "perceive", "edit", "serve")
+COMMANDS = ("data", "perceive", "edit", "serve", "train")
 
 
 class CLIError(Exception):

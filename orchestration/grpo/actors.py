@@ -1,0 +1,144 @@
+"""Policy actors: the trainable agents as Ray actors that sample GRPO groups and take weights from the learner.
+
+A ``PolicyActor`` hosts one LM agent (``agents.lm.policy.LMThinker`` / ``LMDecomposer``) built from the pipeline
+config, like ``orchestration.actors.AgentActor``, and adds what training needs:
+
+- ``sample(states, n, ...)``: ``n`` completions per state in one batched generation call, returned as the parsed
+  agent outputs plus plain numpy arrays (token ids, masks, the sampler's log-probs) for the learner;
+- ``act_batch(states)``: the agent's ordinary behaviour (its own temperature), for episodes in which it is not the
+  agent being grouped (an upstream thinker while the decomposer trains, reflection rounds);
+- ``set_weights(ref, version)``: load the learner's new parameters (a ``ray.put`` of the state dict, fetched
+  once per actor);
+- ``get_rng_state`` / ``set_rng_state``: the sampler's ``torch.Generator``, so a resumed run samples what the
+  uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import ray
+
+from agents.base import AgentOutput, EpisodeState
+
+
+@ray.remote
+class PolicyActor:
+    """One LM agent that samples groups and accepts weight syncs."""
+
+    def __init__(self, agent_cls: type, kwargs: dict[str, Any], threads: int | None = None) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.agent = agent_cls(**kwargs)
+        self.version = 0
+
+    def sample(self, states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
+               max_new_tokens: int) -> tuple[list[AgentOutput], dict[str, Any]]:
+        """``n`` completions per state (state-major rows), as parsed outputs and numpy arrays.
+
+        Arrays: ``prompt_ids``/``prompt_mask`` [N, P], ``completion_ids``/``completion_mask`` [N, T],
+        ``logprobs`` [N, T] float32, ``finished`` [N] bool; plus ``texts`` (completions), ``prompts`` (one per
+        state), ``version`` (the weights that sampled them) and ``tokens`` (generated tokens).
+        """
+        previous_top_p = self.agent.top_p
+        self.agent.top_p = float(top_p)
+        try:
+            outputs, gen = self.agent.sample(list(states), num_return_sequences=n, temperature=temperature,
+                                             max_new_tokens=max_new_tokens)
+        finally:
+            self.agent.top_p = previous_top_p
+        arrays = {
+            "prompt_ids": gen.prompt_ids.cpu().numpy(),
+            "prompt_mask": gen.prompt_mask.cpu().numpy(),
+            "completion_ids": gen.completion_ids.cpu().numpy(),
+            "completion_mask": gen.completion_mask.cpu().numpy(),
+            "logprobs": gen.logprobs.cpu().numpy().astype(np.float32),
+            "finished": gen.finished.cpu().numpy(),
+            "texts": list(gen.texts),
+            "prompts": [self.agent.prompt(s) for s in states],
+            "version": self.version,
+            "tokens": gen.num_generated_tokens,
+        }
+        return outputs, arrays
+
+    def act_batch(self, states: Sequence[EpisodeState]) -> list[AgentOutput]:
+        return self.agent.act_batch(list(states))
+
+    def set_weights(self, weights: dict[str, Any], version: int) -> int:
+        import torch
+
+        state = {k: torch.as_tensor(v) for k, v in weights.items()}
+        self.agent.set_weights(state)
+        self.version = int(version)
+        return self.version
+
+    def get_weights(self) -> dict[str, Any]:
+        return self.agent.get_weights()
+
+    def get_rng_state(self) -> Any:
+        return self.agent.generator.get_state()
+
+    def set_rng_state(self, state: Any) -> None:
+        self.agent.generator.set_state(state)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.agent.describe(), "weights_version": self.version}
+
+
+def start_policy_actors(agent_cls: type, kwargs: dict[str, Any], replicas: int, *, num_cpus: float = 0.0,
+                        num_gpus: float = 0.0, seed: int = 0, threads: int | None = None) -> list[Any]:
+    """``replicas`` policy actors; replica ``i`` seeds its sampler with ``seed + i`` (distinct, reproducible)."""
+    actors = []
+    for i in range(replicas):
+        actor_kwargs = {**kwargs, "seed": int(seed) + i}
+        actors.append(PolicyActor.options(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=0).remote(agent_cls, actor_kwargs, threads))
+    return actors
+
+
+def pad_left(arrays: Sequence[np.ndarray], value: int = 0) -> np.ndarray:
+    """Stack 2-D arrays of different widths, padding on the left (prompts end at the same column).
+
+    >>> pad_left([np.array([[1, 2]]), np.array([[3]])]).tolist()
+    [[1, 2], [0, 3]]
+    """
+    width = max(a.shape[1] for a in arrays)
+    return np.concatenate([np.pad(a, ((0, 0), (width - a.shape[1], 0)), constant_values=value) for a in arrays])
+
+
+def pad_right(arrays: Sequence[np.ndarray], value: Any = 0) -> np.ndarray:
+    """Stack 2-D arrays of different widths, padding on the right (completions start at the same column).
+
+    >>> pad_right([np.array([[1, 2]]), np.array([[3]])]).tolist()
+    [[1, 2], [3, 0]]
+    """
+    width = max(a.shape[1] for a in arrays)
+    return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=value) for a in arrays])
+
+
+def sample_groups(actors: Sequence[Any], states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
+                  max_new_tokens: int, pad_id: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
+    """Split ``states`` over the actors, sample ``n`` per state, and join the shards in the order of ``states``."""
+    shards = [list(range(len(states)))[i:: len(actors)] for i in range(len(actors))]
+    shards = [s for s in shards if s]
+    refs = [actors[k].sample.remote([states[i] for i in shard], n, temperature, top_p, max_new_tokens) for k, shard in enumerate(shards)]
+    results = ray.get(refs)
+    # Rows of state i in shard k: position p of i in the shard -> rows p*n .. p*n+n-1.
+    where: dict[int, tuple[int, int]] = {i: (k, p) for k, shard in enumerate(shards) for p, i in enumerate(shard)}
+    order = [(where[i][0], where[i][1] * n + g) for i in range(len(states)) for g in range(n)]
+    outputs = [results[k][0][row] for k, row in order]
+    offsets = np.cumsum([0] + [len(r[1]["texts"]) for r in results])
+    rows = [int(offsets[k]) + row for k, row in order]
+    arrays: dict[str, Any] = {}
+    for key, pad in (("prompt_ids", pad_left), ("prompt_mask", pad_left), ("completion_ids", pad_right),
+                     ("completion_mask", pad_right), ("logprobs", pad_right)):
+        fill = pad_id if key in ("prompt_ids", "completion_ids") else 0
+        arrays[key] = pad([r[1][key] for r in results], fill)[rows]
+    arrays["finished"] = np.concatenate([r[1]["finished"] for r in results])[rows]
+    arrays["texts"] = [results[k][1]["texts"][row] for k, row in order]
+    arrays["prompts"] = [results[where[i][0]][1]["prompts"][where[i][1]] for i in range(len(states))]
+    arrays["versions"] = [r[1]["version"] for r in results]
+    arrays["tokens"] = sum(r[1]["tokens"] for r in results)
+    return outputs, arrays

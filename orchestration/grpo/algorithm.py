@@ -1,0 +1,367 @@
+"""GRPO on RLlib's new API stack for the editing agents: one ``training_step``, readable top to bottom.
+
+Per iteration (``training_step``):
+
+1. draw ``tasks_per_iteration`` train tasks (without replacement; from the curriculum pool when the difficulty
+   filter is on);
+2. for each trainable agent: sample ``group_size`` completions per task through its policy actors, finish every
+   episode through the rest of the graph, score it with the agent's reward terms (:mod:`.rollout`);
+3. advantages per group (:mod:`.core` / :mod:`rewards`): GRPO on the weighted sum, DDA-Thinker's dual-atomic
+   (each term in its own group), or ThinkRL-Edit's UCPG; groups with zero reward variance are counted and left out;
+4. ``learner_group.update(batch=...)`` for ``num_epochs`` passes (minibatches of ``minibatch_size``): the
+   :class:`~.learner.GRPOTorchLearner` computes the clipped surrogate (+ KL) on the :class:`~.module.CausalLMModule`;
+5. sync the trained modules' parameters to their policy actors (one ``ray.put`` per module).
+
+Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
+
+- One group per (task, trained agent); every other agent acts with its own settings (greedy for the packaged LM
+  configs). With several trainable agents, each agent's groups are sampled separately on the same tasks, so the
+  baseline of a group never mixes two agents' randomness (the papers train one agent at a time).
+- Old log-probs are the sampler's (computed from the logits that chose each token, same temperature, no top-p
+  truncation), not a recomputation by the learner: with ``num_epochs=1`` the ratio is 1 up to float noise, which the
+  learner logs as ``kl_old``.
+- Groups with zero reward variance are dropped from the loss (TRL and verl keep them with advantage 0, which only
+  dilutes token-mean losses); failed episodes are dropped too, and their group is normalised over the rest.
+- Reflection rounds (ThinkRL-Edit) run inside the episode, but only the first-round completion of the trained agent
+  is trained; its later rounds use the agent's ordinary (greedy) behaviour.
+- The difficulty filter (DDA-Thinker's curriculum) runs online: a task leaves the pool once its solve rate over
+  ``min_visits`` groups is <= ``low`` or >= ``high``; "solved" is the pipeline's own verifier passing every item.
+- The reference model for the KL term is the starting policy, loaded only when ``kl_coef > 0``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from functools import partial
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from orchestration.graph import build_graph
+from orchestration.grpo.actors import sample_groups, start_policy_actors
+from orchestration.grpo.config import GRPOConfig
+from orchestration.grpo.core import group_advantages, zero_variance_groups
+from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
+from orchestration.pipeline import agent_kwargs
+from orchestration.scoring import judge_episode
+from rewards import dual_atomic_advantages, ucpg_advantages
+
+#: Key of this algorithm's own metrics in the result dict of ``train()``.
+GRPO_RESULTS = "grpo"
+
+
+def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: float) -> tuple[np.ndarray, set[str]]:
+    """Advantages [N] over the rows that finished, and the ids of the zero-variance groups.
+
+    Failed rows get advantage 0 and do not take part in their group's statistics.
+    """
+    ok = rollouts.ok
+    adv = np.zeros(len(ok))
+    if not ok.any():
+        return adv, set()
+    groups = [g for g, good in zip(rollouts.group_ids, ok) if good]
+    matrix = rollouts.reward_matrix[ok]
+    if mode == "grpo":
+        totals = matrix @ rollouts.reward_weights
+        zero = zero_variance_groups(totals, groups)
+        adv[ok] = group_advantages(totals, groups, scale=scale, eps=eps)
+    else:
+        # A group carries no signal when every term is constant in it.
+        zero = set.intersection(*(zero_variance_groups(matrix[:, j], groups) for j in range(matrix.shape[1])))
+        if mode == "dual_atomic":
+            adv[ok] = dual_atomic_advantages(matrix, groups, rollouts.reward_weights, scale_by_std=scale != "none", eps=eps)
+        elif mode == "ucpg":
+            adv[ok] = ucpg_advantages(matrix, groups)
+        else:
+            raise ValueError(f"unknown advantage mode {mode!r}; use grpo, dual_atomic or ucpg")
+    return adv, zero
+
+
+def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The learner's columns for ``rows``, with all-padding columns trimmed (prompts left, completions right)."""
+    a = rollouts.arrays
+    prompt_mask = a["prompt_mask"][rows]
+    completion_mask = a["completion_mask"][rows]
+    first = int(np.argmax(prompt_mask.any(axis=0)))
+    last = int(completion_mask.any(axis=0).nonzero()[0].max()) + 1 if completion_mask.any() else 1
+    return {
+        "prompt_ids": a["prompt_ids"][rows, first:].astype(np.int64),
+        "prompt_mask": prompt_mask[:, first:].astype(np.int64),
+        "completion_ids": a["completion_ids"][rows, :last].astype(np.int64),
+        "completion_mask": completion_mask[:, :last].astype(np.int64),
+        "old_logp": a["logprobs"][rows, :last].astype(np.float32),
+        "advantages": advantages[rows].astype(np.float32),
+    }
+
+
+class TaskPool:
+    """Train tasks by index: a loaded list, or Canvas tasks generated on first use (generation is deterministic per
+    index, so a run of 40 iterations generates the few hundred tasks it draws, not the whole pool)."""
+
+    def __init__(self, tasks: list[Any] | None, n: int = 0, seed: int = 0, size: int = 128) -> None:
+        self._tasks = tasks
+        self._n = len(tasks) if tasks is not None else n
+        self._seed, self._size = seed, size
+        self._cache: dict[int, Any] = {}
+        if self._n < 1:
+            raise ValueError("no train tasks: set train_tasks >= 1 or point train_data at a non-empty file")
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int) -> Any:
+        if self._tasks is not None:
+            return self._tasks[index]
+        if index not in self._cache:
+            from envs.canvas.generator import GeneratorConfig, generate_task
+
+            self._cache[index] = generate_task(index, self._seed, "train", GeneratorConfig(size=self._size))
+        return self._cache[index]
+
+
+class GRPO(Algorithm):
+    """Group Relative Policy Optimization for the LM agents of an editing pipeline (see the module docstring)."""
+
+    config: GRPOConfig
+
+    @classmethod
+    def get_default_config(cls) -> GRPOConfig:
+        return GRPOConfig()
+
+    # -- setup -----------------------------------------------------------------------------------------------------
+
+    def setup(self, config: GRPOConfig) -> None:
+        super().setup(config)  # the learner group (one CausalLMModule per trained agent) and the local EnvRunner
+        cfg = self.config
+        self.pipeline = cfg.pipeline()
+        self.graph = build_graph(self.pipeline)
+        self.trainable = cfg.resolved_trainable()
+        seed = int(cfg.seed or 0)
+        self.tasks = self._load_tasks()
+        self.task_rng = np.random.default_rng(seed)
+        self.pool = list(range(len(self.tasks)))
+        self.task_stats: dict[int, list[float]] = {}  # task index -> [solved, tries, groups]
+        self.weights_version = 0
+        self._actors_synced = False
+        self.last_rollouts: list[dict[str, Any]] = []
+        self.last_metrics: dict[str, float] = {}
+
+        self.policy_actors: dict[str, list[Any]] = {}
+        handles: dict[str, Any] = {}
+        for k, node in enumerate(self.graph.order):
+            agent = self.pipeline.agents[node]
+            kwargs = agent_kwargs(agent, self.pipeline)
+            if node in self.trainable:
+                actors = start_policy_actors(self.graph.classes[node], kwargs, agent.replicas, num_cpus=agent.num_cpus,
+                                             num_gpus=agent.num_gpus, seed=seed * 1000 + 100 * k, threads=cfg.sampler_threads)
+                self.policy_actors[node] = actors
+                handles[node] = ActorNode(actors)
+            else:  # fixed nodes run in this process: no serialisation of images on a small machine
+                handles[node] = LocalNode(self.graph.classes[node](**kwargs))
+        self.runner = EpisodeRunner(self.graph, handles)
+
+    def _load_tasks(self) -> "TaskPool":
+        cfg = self.config
+        if cfg.train_data:
+            from envs.dataset import read_tasks
+
+            return TaskPool(list(read_tasks(cfg.train_data)))
+        return TaskPool(None, n=cfg.train_tasks, seed=cfg.data_seed, size=self.pipeline.image_size)
+
+    # -- one iteration ---------------------------------------------------------------------------------------------
+
+    def training_step(self) -> None:
+        cfg = self.config
+        metrics: dict[str, float] = {}
+        timings = {"generate_s": 0.0, "reward_s": 0.0, "update_s": 0.0, "sync_s": 0.0}
+        start = time.perf_counter()
+        if not self._actors_synced:  # first step after setup or restore: the actors still hold the starting weights
+            timings["sync_s"] += self._sync_weights()
+
+        tasks = self._draw_tasks()
+        batches: dict[str, dict[str, np.ndarray]] = {}
+        tokens = 0
+        self.last_rollouts = []
+        for node, spec in self.trainable.items():
+            actors = self.policy_actors[node]
+            sampler = partial(sample_groups, actors, temperature=cfg.temperature, top_p=cfg.top_p,
+                              max_new_tokens=cfg.max_new_tokens)
+            rollouts = collect_groups(self.runner, node, [self.tasks[i] for i in tasks], sampler, cfg.group_size,
+                                      spec["rewards"], tag=f"{self.iteration}/")
+            timings["generate_s"] += rollouts.timings["generate_s"]
+            timings["reward_s"] += rollouts.timings["upstream_s"] + rollouts.timings["finish_s"] + rollouts.timings["reward_s"]
+            tokens += int(rollouts.arrays["tokens"])
+
+            adv, zero = compute_advantages(rollouts, spec["advantage"], cfg.scale_rewards, cfg.adv_eps)
+            keep = rollouts.ok.copy()
+            if cfg.drop_zero_variance_groups:
+                keep &= np.array([g not in zero for g in rollouts.group_ids])
+            if keep.any():
+                batches[node] = module_batch(rollouts, adv, np.flatnonzero(keep))
+            metrics.update(self._rollout_metrics(node, rollouts, adv, zero, keep))
+            self._update_difficulty(tasks, rollouts)
+            self.last_rollouts.extend(self._rollout_samples(node, rollouts, adv))
+
+        if batches:
+            t0 = time.perf_counter()
+            self._update(batches)
+            timings["update_s"] += time.perf_counter() - t0
+            timings["sync_s"] += self._sync_weights()
+        timings["step_s"] = time.perf_counter() - start
+        metrics.update(timings)
+        metrics["tokens_per_s"] = tokens / timings["generate_s"] if timings["generate_s"] > 0 else 0.0
+        metrics["generated_tokens"] = float(tokens)
+        metrics["pool_size"] = float(len(self.pool))
+        metrics["weights_version"] = float(self.weights_version)
+        self.last_metrics = metrics
+        for key, value in metrics.items():
+            self.metrics.log_value((GRPO_RESULTS, key), float(value), window=1)
+
+    def _draw_tasks(self) -> list[int]:
+        if len(self.pool) == 0:  # the curriculum removed everything: start over rather than stop
+            self.pool = list(range(len(self.tasks)))
+        n = min(self.config.tasks_per_iteration, len(self.pool))
+        return [int(i) for i in self.task_rng.choice(self.pool, size=n, replace=False)]
+
+    def _update(self, batches: dict[str, dict[str, np.ndarray]]) -> None:
+        """``num_epochs`` passes over the batch, in minibatches of ``minibatch_size`` rows per module."""
+        cfg = self.config
+        for _ in range(cfg.num_epochs):
+            chunks: dict[str, list[np.ndarray]] = {}
+            for node, cols in batches.items():
+                n = len(cols["advantages"])
+                size = cfg.minibatch_size or n
+                order = self.task_rng.permutation(n) if size < n else np.arange(n)
+                chunks[node] = [order[i:i + size] for i in range(0, n, size)]
+            for step in range(max(len(c) for c in chunks.values())):
+                policy_batches = {node: SampleBatch({k: v[chunks[node][step]] for k, v in batches[node].items()})
+                                  for node in batches if step < len(chunks[node])}
+                rows = sum(len(b) for b in policy_batches.values())
+                results = self.learner_group.update(
+                    batch=MultiAgentBatch(policy_batches, env_steps=rows),
+                    timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.iteration},
+                )
+                self.metrics.aggregate(results, key=LEARNER_RESULTS)
+
+    def _sync_weights(self) -> float:
+        """Learner -> policy actors: the trained modules' parameters, one ``ray.put`` each. Returns seconds taken."""
+        t0 = time.perf_counter()
+        self.weights_version += 1
+        weights = self.learner_group.get_weights(module_ids=list(self.policy_actors))
+        refs = []
+        for node, actors in self.policy_actors.items():
+            state = {k[len("model."):]: torch.from_numpy(np.asarray(v)) for k, v in weights[node].items() if k.startswith("model.")}
+            ref = ray.put(state)
+            refs += [a.set_weights.remote(ref, self.weights_version) for a in actors]
+        ray.get(refs)
+        self._actors_synced = True
+        return time.perf_counter() - t0
+
+    # -- metrics and curriculum ------------------------------------------------------------------------------------
+
+    def _rollout_metrics(self, node: str, rollouts: GroupRollouts, adv: np.ndarray, zero: set[str], keep: np.ndarray) -> dict[str, float]:
+        ok = rollouts.ok
+        groups = set(rollouts.group_ids)
+        out = {
+            f"{node}/reward": float(np.mean(rollouts.rewards[ok])) if ok.any() else float("nan"),
+            f"{node}/reward_std": float(np.std(rollouts.rewards[ok])) if ok.any() else float("nan"),
+            f"{node}/groups": float(len(groups)),
+            f"{node}/zero_variance_share": len(zero) / max(1, len(groups)),
+            f"{node}/failed_episodes": float((~ok).sum()),
+            f"{node}/trained_completions": float(keep.sum()),
+            f"{node}/adv_abs_mean": float(np.abs(adv[keep]).mean()) if keep.any() else 0.0,
+            f"{node}/solved": float(rollouts.solved.mean()),
+        }
+        for j, name in enumerate(rollouts.reward_names):
+            out[f"{node}/reward/{name}"] = float(np.mean(rollouts.reward_matrix[ok, j])) if ok.any() else float("nan")
+        mask = rollouts.arrays["completion_mask"]
+        out[f"{node}/completion_tokens"] = float(mask.sum(axis=1).mean())
+        out[f"{node}/truncated_share"] = float(1.0 - np.mean(rollouts.arrays["finished"]))
+        judged = [judge_episode(e.task, e.state) for e in rollouts.episodes if e.error is None]
+        for key in ("f1_overall", "checklist_pass", "full_success"):
+            values = [float(j[key]) for j in judged if j[key] is not None]
+            out[f"{node}/{key}"] = float(np.mean(values)) if values else float("nan")
+        return out
+
+    def _rollout_samples(self, node: str, rollouts: GroupRollouts, adv: np.ndarray) -> list[dict[str, Any]]:
+        n = min(self.config.rollout_samples, len(rollouts.episodes))
+        rows = []
+        for row in range(n):
+            task_pos = row // self.config.group_size
+            rows.append({
+                "iteration": int(self.iteration) + 1,
+                "agent": node,
+                "task_id": rollouts.episodes[row].task.task_id,
+                "group": rollouts.group_ids[row],
+                "prompt": rollouts.arrays["prompts"][task_pos],
+                "completion": rollouts.arrays["texts"][row],
+                "reward": float(rollouts.rewards[row]),
+                "rewards": {name: float(rollouts.reward_matrix[row, j]) for j, name in enumerate(rollouts.reward_names)},
+                "advantage": float(adv[row]),
+                "error": rollouts.episodes[row].error,
+            })
+        return rows
+
+    def _update_difficulty(self, tasks: list[int], rollouts: GroupRollouts) -> None:
+        spec = self.config.difficulty_filter
+        if spec is None:
+            return
+        index_of = {self.tasks[i].task_id: i for i in tasks}
+        per_task: dict[int, list[bool]] = {}
+        for episode, solved in zip(rollouts.episodes, rollouts.solved):
+            if episode.error is None:
+                per_task.setdefault(index_of[episode.task.task_id], []).append(bool(solved))
+        for index, values in per_task.items():
+            stats = self.task_stats.setdefault(index, [0.0, 0.0, 0.0])
+            stats[0] += sum(values)
+            stats[1] += len(values)
+            stats[2] += 1
+            rate = stats[0] / stats[1]
+            if stats[2] >= spec.get("min_visits", 1) and (rate <= spec.get("low", 0.0) or rate >= spec.get("high", 1.0)):
+                if index in self.pool:
+                    self.pool.remove(index)
+
+    # -- checkpoint state ------------------------------------------------------------------------------------------
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[GRPO_RESULTS] = {
+            "task_rng": self.task_rng.bit_generator.state,
+            "pool": list(self.pool),
+            "task_stats": {k: list(v) for k, v in self.task_stats.items()},
+            "weights_version": self.weights_version,
+            "sampler_rng": {node: ray.get([a.get_rng_state.remote() for a in actors]) for node, actors in self.policy_actors.items()},
+            "python_rng": random.getstate(),
+            "numpy_rng": np.random.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        extra = state.get(GRPO_RESULTS)
+        if extra is None:
+            return
+        self.task_rng.bit_generator.state = extra["task_rng"]
+        self.pool = list(extra["pool"])
+        self.task_stats = {int(k): list(v) for k, v in extra["task_stats"].items()}
+        self.weights_version = int(extra["weights_version"])
+        for node, rng_states in extra["sampler_rng"].items():
+            actors = self.policy_actors.get(node, [])
+            ray.get([a.set_rng_state.remote(s) for a, s in zip(actors, rng_states)])
+        random.setstate(extra["python_rng"])
+        np.random.set_state(extra["numpy_rng"])
+        torch.set_rng_state(extra["torch_rng"])
+        self._actors_synced = False  # the restored weights reach the actors at the next step
+
+    def cleanup(self) -> None:
+        for actors in getattr(self, "policy_actors", {}).values():
+            for actor in actors:
+                ray.kill(actor)
+        super().cleanup()

@@ -1,0 +1,92 @@
+"""Checkpoints of a GRPO run: the RLlib checkpoint plus each trained policy in Hugging Face format, written atomically.
+
+Layout under ``<run_dir>/checkpoints/``::
+
+    iter_000020/
+        rllib/                    Algorithm.save_to_path: learner (modules + optimizer state), iteration counter,
+                                  the GRPO state (task sampler, curriculum, python/numpy/torch and sampler RNGs)
+        policies/<agent>/         save_pretrained (safetensors) + tokenizer: AutoModelForCausalLM.from_pretrained
+                                  and agents.lm.model.load_policy read it
+        meta.json                 iteration, time, metrics of that iteration
+    latest                        the name of the newest complete checkpoint (written last, atomically)
+
+A checkpoint is written to a hidden temporary folder and renamed into place, so a crash mid-write never leaves a
+half checkpoint that ``latest`` points to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+LATEST = "latest"
+
+
+def checkpoint_root(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def save_checkpoint(algo: Any, run_dir: str | Path, keep: int = 2, metrics: dict[str, Any] | None = None) -> Path:
+    """Write the checkpoint of ``algo``'s current iteration; returns its folder. Keeps the newest ``keep``."""
+    root = checkpoint_root(run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    iteration = int(algo.iteration)
+    name = f"iter_{iteration:06d}"
+    final = root / name
+    tmp = root / f".tmp_{name}_{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    algo.save_to_path(str((tmp / "rllib").resolve()))
+    save_policies(algo, tmp / "policies")
+    meta = {"iteration": iteration, "saved_at": time.time(), "agents": list(algo.policy_actors), "metrics": metrics or {}}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=float))
+    if final.exists():  # re-saving the same iteration (e.g. after a resume): replace it
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _write_atomic(root / LATEST, name)
+    _prune(root, keep)
+    return final
+
+
+def save_policies(algo: Any, out_dir: str | Path) -> dict[str, str]:
+    """Each trained module's model and tokenizer in Hugging Face format, saved where the learner holds them."""
+    out_dir = Path(out_dir).resolve()
+    paths = {}
+    for node in algo.policy_actors:
+        path = out_dir / node
+
+        def save(learner: Any, node: str = node, path: Path = path) -> str:
+            module = learner.module[node]
+            module.model.save_pretrained(str(path))
+            module.tokenizer.save_pretrained(str(path))
+            return str(path)
+
+        algo.learner_group.foreach_learner(save)
+        paths[node] = str(path)
+    return paths
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint of a run, or None."""
+    root = checkpoint_root(run_dir)
+    pointer = root / LATEST
+    if not pointer.is_file():
+        return None
+    path = root / pointer.read_text().strip()
+    return path if (path / "rllib").is_dir() else None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _prune(root: Path, keep: int) -> None:
+    done = sorted(p for p in root.glob("iter_*") if p.is_dir())
+    for old in done[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

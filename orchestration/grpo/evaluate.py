@@ -1,0 +1,68 @@
+"""Before/after evaluation of trained policies: whole episodes on held-out tasks, judged against ground truth.
+
+Every agent runs in this process with its configured settings (the packaged LM configs decode greedily), one
+batched call per node, and each episode is judged by :func:`orchestration.scoring.judge_episode`: structured F1 of
+the decomposition against the task's components, and the task's reference checklist answered by perceiving the
+edited image ("full success" = every item passes) - the same judge as ``editrl eval`` and ``benchmarks/pipelines.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+from envs.task import EditTask
+from orchestration.config import PipelineConfig
+from orchestration.graph import build_graph
+from orchestration.grpo.rollout import EpisodeRunner, LocalNode
+from orchestration.pipeline import agent_kwargs
+from orchestration.scoring import judge_episode
+
+METRICS = ("f1_action", "f1_subject", "f1_target", "f1_overall", "checklist_pass", "full_success")
+
+
+def held_out_tasks(n: int, seed: int = 0, size: int = 128) -> list[EditTask]:
+    """``n`` test-split Canvas tasks (templates never seen in training)."""
+    from envs.canvas.generator import GeneratorConfig, generate_tasks
+
+    return list(generate_tasks(n, seed=seed, split="test", cfg=GeneratorConfig(size=size)))
+
+
+def evaluate_pipeline(pipeline: PipelineConfig, tasks: Sequence[EditTask], models: dict[str, str] | None = None,
+                      chunk: int = 100) -> dict[str, Any]:
+    """Run ``pipeline`` on ``tasks`` (``models`` replaces agents' model paths) and judge every episode.
+
+    Returns ``{"summary": {metric: mean, "episodes", "failed", "wall_s"}, "rows": [per-episode dict]}``.
+    """
+    start = time.perf_counter()
+    graph = build_graph(pipeline)
+    handles = {}
+    for node in graph.order:
+        kwargs = agent_kwargs(pipeline.agents[node], pipeline)
+        if models and node in models:
+            kwargs["model"] = str(models[node])
+        handles[node] = LocalNode(graph.classes[node](**kwargs), chunk=chunk)
+    episodes = EpisodeRunner(graph, handles).run(tasks)
+    rows = []
+    for e in episodes:
+        judged = judge_episode(e.task, e.state if e.error is None else None)
+        rows.append({"task_id": e.task.task_id, "category": e.task.category, "n_steps": e.task.n_steps, "error": e.error, **judged})
+    summary: dict[str, Any] = {"episodes": len(rows), "failed": sum(r["error"] is not None for r in rows)}
+    for metric in METRICS:
+        values = [float(r[metric]) for r in rows if r[metric] is not None]
+        summary[metric] = sum(values) / len(values) if values else None
+    summary["wall_s"] = time.perf_counter() - start
+    return {"summary": summary, "rows": rows}
+
+
+def format_table(results: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table: one row per evaluated variant, the judge's metrics as columns."""
+    head = "| variant | F1 action | F1 subject | F1 target | F1 overall | checklist pass | full success | failed |"
+    lines = [head, "|" + "---|" * 8]
+
+    def fmt(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for name, summary in results.items():
+        lines.append(f"| {name} | " + " | ".join(fmt(summary.get(m)) for m in METRICS) + f" | {summary.get('failed', 0)} |")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Per-iteration metrics of a GRPO run: TensorBoard events, a Parquet log, a Parquet sample of rollouts, progress.
+
+Files under the run folder:
+
+- ``tb/``: TensorBoard events (tensorboardX), one scalar per metric, step = iteration;
+- ``metrics.parquet``: one row per iteration (``iteration``, ``time_s`` and every metric, flat names such as
+  ``decomposer/reward/f1``, ``learner/decomposer/clip_fraction``, ``generate_s``);
+- ``rollouts.parquet``: a few rollouts per iteration and agent (prompt, completion, total and per-term rewards,
+  advantage).
+
+Parquet files are rewritten whole after each iteration (they are small) through a temporary file, so they are
+always readable; on resume, rows after the restored iteration are dropped and the logs continue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested dict as ``{"a/b/c": float}``.
+
+    >>> flatten({"a": {"b": 1, "c": "x"}, "d": 2.5})
+    {'a/b': 1.0, 'd': 2.5}
+    """
+    out: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "/"))
+        else:
+            try:
+                out[name] = float(value)
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def iteration_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """The metrics worth keeping from one ``algo.train()`` result: GRPO's own and the learner's per-module ones."""
+    metrics = dict(flatten(result.get("grpo", {})))
+    for module, values in (result.get("learners") or {}).items():
+        if module.startswith("__") or not isinstance(values, dict):
+            continue
+        for key in ("policy_loss", "clip_fraction", "ratio_mean", "entropy", "kl_old", "kl_ref", "total_loss"):
+            if key in values:
+                metrics[f"learner/{module}/{key}"] = float(values[key])
+    return metrics
+
+
+def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, path)
+
+
+class MetricsLog:
+    """Writes the per-iteration metrics and rollout samples of one run (see the module docstring)."""
+
+    def __init__(self, run_dir: str | Path, start_iteration: int = 0, tensorboard: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.run_dir / "metrics.parquet"
+        self.rollouts_path = self.run_dir / "rollouts.parquet"
+        self.rows = self._read(self.metrics_path, start_iteration)
+        self.rollouts = self._read(self.rollouts_path, start_iteration)
+        self.writer = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            # purge_step drops events logged after the restored iteration by an interrupted run
+            self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_iteration + 1 if start_iteration else None)
+
+    @staticmethod
+    def _read(path: Path, upto: int) -> list[dict[str, Any]]:
+        if not path.is_file() or upto <= 0:
+            return []
+        return [r for r in pq.read_table(path).to_pylist() if r.get("iteration", 0) <= upto]
+
+    def log(self, iteration: int, metrics: dict[str, float], rollouts: list[dict[str, Any]], time_s: float) -> None:
+        row = {"iteration": int(iteration), "time_s": float(time_s), **{k: float(v) for k, v in metrics.items()}}
+        self.rows.append(row)
+        _write_parquet(self.rows, self.metrics_path)
+        if rollouts:
+            self.rollouts.extend({**r, "rewards": json.dumps(r.get("rewards", {}))} for r in rollouts)
+            _write_parquet(self.rollouts, self.rollouts_path)
+        if self.writer is not None:
+            for key, value in metrics.items():
+                if math.isfinite(value):
+                    self.writer.add_scalar(key, value, iteration)
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Progress:
+    """One line per iteration: a tqdm bar on a terminal, plain lines otherwise (job logs)."""
+
+    def __init__(self, total: int, initial: int = 0, enabled: bool = True, agents: list[str] | None = None) -> None:
+        self.enabled = enabled
+        self.agents = agents or []
+        self.bar = None
+        if enabled and sys.stdout.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, file=sys.stdout)
+
+    def summary(self, metrics: dict[str, float]) -> str:
+        parts = []
+        for agent in self.agents:
+            parts.append(f"{agent}: reward {metrics.get(f'{agent}/reward', float('nan')):.3f}")
+            f1 = metrics.get(f"{agent}/f1_overall")
+            if f1 is not None and math.isfinite(f1):
+                parts.append(f"F1 {f1:.3f}")
+            parts.append(f"zero-var {metrics.get(f'{agent}/zero_variance_share', 0.0):.2f}")
+        parts.append(f"gen {metrics.get('generate_s', 0.0):.1f}s upd {metrics.get('update_s', 0.0):.1f}s "
+                     f"sync {metrics.get('sync_s', 0.0) * 1000:.0f}ms {metrics.get('tokens_per_s', 0.0):.0f} tok/s")
+        return " | ".join(parts)
+
+    def update(self, iteration: int, metrics: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.summary(metrics), refresh=False)
+            self.bar.update(1)
+        else:
+            print(f"iter {iteration:4d} | {self.summary(metrics)}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

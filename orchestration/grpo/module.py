@@ -1,0 +1,117 @@
+"""The RLModule that wraps a transformers causal LM for the learner, and the placeholder environment RLlib needs.
+
+``CausalLMModule.forward_train`` takes a batch of prompt and completion token ids (the layout of
+:class:`agents.lm.generation.GenerationOutput`: prompts left-padded, completions right-padded) and returns, per
+completion token, the log-prob under the current policy (with gradients), the entropy of the policy there, and -
+only when the KL coefficient is above zero - the log-prob under the frozen reference policy. It computes them
+exactly as :func:`agents.lm.generation.sequence_logprobs` does (same positions, same temperature), with the logits
+kept once for the entropy.
+
+The reference model is loaded only when the spec asks for it (``model_config["reference"]``), and it is kept out
+of the module's parameters and state dict: it is never trained, never checkpointed (it is the starting policy,
+reloaded from the same path), and never synced.
+
+RLlib builds one local EnvRunner even with ``num_env_runners=0``; it gets :class:`PlaceholderEnv` and an
+inference-only copy of this module with no model at all (rollouts go through the project's agent actors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
+from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+
+from agents.lm.generation import positions_from_mask
+from orchestration.grpo.core import entropy_from_logits
+
+#: Observation and action space of every module: the modules read token ids from the batch, not observations.
+PLACEHOLDER_SPACE = gym.spaces.Discrete(1)
+
+
+class PlaceholderEnv(gym.Env):
+    """A one-step environment that only exists because RLlib builds a local EnvRunner; it is never stepped."""
+
+    observation_space = PLACEHOLDER_SPACE
+    action_space = PLACEHOLDER_SPACE
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        return 0, {}
+
+    def step(self, action):
+        return 0, 0.0, True, False, {}
+
+
+def completion_logits(model: torch.nn.Module, prompt_ids: torch.Tensor, completion_ids: torch.Tensor,
+                      prompt_mask: torch.Tensor, completion_mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Logits ``[N, T, V]`` (float32, divided by ``temperature``) that predict each completion token."""
+    t = completion_ids.shape[1]
+    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+    mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
+    logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions_from_mask(mask), logits_to_keep=t + 1).logits
+    return logits[:, :-1, :].float() / temperature
+
+
+def token_logprobs(logits: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Log-prob ``[N, T]`` of each completion token (0 on padding); same formula as ``sequence_logprobs``."""
+    token_logits = logits.gather(-1, completion_ids[..., None]).squeeze(-1)
+    return (token_logits - torch.logsumexp(logits, dim=-1)) * completion_mask.to(torch.float32)
+
+
+class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
+    """A transformers causal LM as an RLlib ``TorchRLModule``.
+
+    ``model_config``: ``model`` (a directory or hub name for :func:`agents.lm.model.load_policy`), ``temperature``
+    (the sampling temperature, so recomputed log-probs match the sampler's), ``reference`` (load a frozen copy for
+    the KL term).
+    """
+
+    def setup(self) -> None:
+        cfg = dict(self.model_config or {})
+        self.temperature = float(cfg.get("temperature", 1.0))
+        self._reference: list[torch.nn.Module] = []  # a list, so the reference is not a registered submodule
+        if self.inference_only:
+            return  # EnvRunner copy: never samples, holds nothing
+        from agents.lm.model import load_policy
+
+        if not cfg.get("model"):
+            raise ValueError("CausalLMModule needs model_config['model'] (a policy directory or hub name)")
+        self.model, self.tokenizer = load_policy(cfg["model"])
+        if cfg.get("reference"):
+            reference, _ = load_policy(cfg["model"])
+            reference.requires_grad_(False)
+            self._reference.append(reference.eval())
+
+    def get_non_inference_attributes(self) -> list[str]:
+        return ["model"]
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if self.inference_only:
+            return  # nothing to hold (see setup)
+        super().set_state(state)
+
+    @property
+    def has_reference(self) -> bool:
+        return bool(self._reference)
+
+    def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        raise NotImplementedError("CausalLMModule does not act through RLlib; sample with the agent actors")
+
+    def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        """``logp`` [N, T] with gradients, ``entropy`` [N, T] and (with a reference) ``ref_logp`` [N, T], no gradients."""
+        self.model.eval()  # no dropout: the ratio must compare like with like (gradients still flow)
+        prompt_ids, prompt_mask = batch["prompt_ids"].long(), batch["prompt_mask"].long()
+        completion_ids, completion_mask = batch["completion_ids"].long(), batch["completion_mask"].long()
+        logits = completion_logits(self.model, prompt_ids, completion_ids, prompt_mask, completion_mask, self.temperature)
+        out = {"logp": token_logprobs(logits, completion_ids, completion_mask)}
+        with torch.no_grad():
+            out["entropy"] = entropy_from_logits(logits.detach())
+            if self._reference:
+                ref_logits = completion_logits(self._reference[0], prompt_ids, completion_ids, prompt_mask, completion_mask, self.temperature)
+                out["ref_logp"] = token_logprobs(ref_logits, completion_ids, completion_mask)
+        return out

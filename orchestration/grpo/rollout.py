@@ -1,0 +1,230 @@
+"""Rollouts for GRPO: run the agent graph over many episodes at once, fork each task into a group at the trained
+node, finish every episode through the downstream nodes, and score it with the agent's reward terms.
+
+For a trained node ``k`` and a batch of tasks:
+
+1. every node before ``k`` runs on one episode per task (batched per node);
+2. the policy actors sample ``G`` completions per task at ``k`` (one generation call per actor);
+3. each completion is parsed into the node's output and becomes its own episode, which the nodes after ``k`` finish
+   - with the pipeline's bounded reflection, exactly as :class:`orchestration.pipeline.Pipeline` and
+   :class:`envs.editing_env.EditingEnv` run an episode (the reflection target re-runs with the verifier's feedback;
+   when that is the trained node itself, its later rounds use its ordinary ``act_batch``, and only the first-round
+   completion is trained);
+4. each finished episode is scored with the node's reward terms through
+   :func:`envs.editing_env.reward_context` and the ``rewards`` registry (the terms the environment sums), kept per
+   term so that dual-atomic and UCPG advantages can use them separately.
+
+The environment steps one episode at a time and cannot fork a state into G copies, so the batched runner here
+reproduces its semantics (``tests/orchestration/grpo/test_rollout.py`` checks that both give the same reward).
+Failed agent calls end their episode only: the episode is recorded with its error and left out of the loss.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import ray
+
+from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
+from envs.editing_env import reward_context, task_to_state
+from envs.task import EditTask
+from orchestration.graph import AgentGraph
+from rewards import get_reward
+
+
+class LocalNode:
+    """An agent object in this process (the fixed nodes: sorter, editor, verifier, rule agents)."""
+
+    def __init__(self, agent: Any, chunk: int = 128) -> None:
+        self.agent = agent
+        self.chunk = chunk
+
+    def call_batch(self, states: list[EpisodeState]) -> list[AgentOutput | Exception]:
+        results: list[AgentOutput | Exception] = []
+        for start in range(0, len(states), self.chunk):  # bounded batches: LM agents generate each in one call
+            results.extend(self._call(states[start:start + self.chunk]))
+        return results
+
+    def _call(self, states: list[EpisodeState]) -> list[AgentOutput | Exception]:
+        try:
+            outputs = self.agent.act_batch(states)
+            if len(outputs) != len(states):
+                raise RuntimeError(f"act_batch returned {len(outputs)} outputs for {len(states)} states")
+            return list(outputs)
+        except Exception:  # one bad episode must not fail the batch: retry one by one, keep each error
+            results: list[AgentOutput | Exception] = []
+            for state in states:
+                try:
+                    results.append(self.agent.act(state))
+                except Exception as err:
+                    results.append(err)
+            return results
+
+
+class ActorNode:
+    """A pool of policy actors acting with the agent's own settings (``act_batch``), shards in parallel."""
+
+    def __init__(self, actors: Sequence[Any], chunk: int = 64) -> None:
+        self.actors = list(actors)
+        self.chunk = chunk
+
+    def call_batch(self, states: list[EpisodeState]) -> list[AgentOutput | Exception]:
+        chunks = [list(range(i, min(i + self.chunk, len(states)))) for i in range(0, len(states), self.chunk)]
+        refs = [self.actors[k % len(self.actors)].act_batch.remote([states[i] for i in idx]) for k, idx in enumerate(chunks)]
+        results: list[AgentOutput | Exception] = [RuntimeError("not run")] * len(states)
+        for idx, ref in zip(chunks, refs):
+            try:
+                outputs = ray.get(ref)
+            except Exception as err:
+                outputs = [err] * len(idx)
+            for i, out in zip(idx, outputs):
+                results[i] = out
+        return results
+
+
+@dataclass
+class Episode:
+    """One episode in flight: its task, its state, and the error that ended it (if any)."""
+
+    task: EditTask
+    state: EpisodeState
+    error: str | None = None
+
+
+class EpisodeRunner:
+    """Runs nodes of the graph over many episodes, one batched call per node."""
+
+    def __init__(self, graph: AgentGraph, handles: dict[str, Any]) -> None:
+        self.graph = graph
+        self.handles = handles
+
+    def run_nodes(self, episodes: list[Episode], nodes: Sequence[str]) -> list[Episode]:
+        """Run ``nodes`` in order on the episodes that have not failed (in place; returns them)."""
+        for node in nodes:
+            live = [e for e in episodes if e.error is None]
+            if not live:
+                break
+            outputs = self.handles[node].call_batch([e.state for e in live])
+            field_name = PROVIDES[self.graph.roles[node]]
+            for episode, output in zip(live, outputs):
+                if isinstance(output, Exception):
+                    episode.error = f"agent {node!r}: {type(output).__name__}: {output}"
+                else:
+                    episode.state = episode.state.model_copy(update={field_name: output})
+        return episodes
+
+    def reflect(self, episodes: list[Episode]) -> list[Episode]:
+        """The bounded reflection rounds of :meth:`Pipeline.run`, for every episode whose verifier failed."""
+        source, target = self.graph.reflection_source, self.graph.reflection_target
+        if source is None or target is None:
+            return episodes
+        rerun = self.graph.nodes_from(target)
+        while True:
+            todo = [e for e in episodes if e.error is None and e.state.verdict is not None and not e.state.verdict.passed
+                    and e.state.round < self.graph.max_rounds]
+            if not todo:
+                return episodes
+            cleared = {PROVIDES[self.graph.roles[n]]: None for n in rerun}
+            for e in todo:
+                s = e.state
+                record = RoundRecord(plan=s.plan, edit=s.edit, verdict=s.verdict)
+                e.state = s.model_copy(update={**cleared, "history": s.history + [record], "feedback": s.verdict.feedback,
+                                               "round": s.round + 1})
+            self.run_nodes(todo, rerun)
+
+    def run(self, tasks: Sequence[EditTask]) -> list[Episode]:
+        """Whole episodes (every node, then reflection), as :meth:`Pipeline.run` would run them."""
+        episodes = [Episode(task, task_to_state(task)) for task in tasks]
+        self.run_nodes(episodes, self.graph.order)
+        return self.reflect(episodes)
+
+
+def reward_terms(episode: Episode, completion: str, kind: str, terms: Sequence[tuple[str, float]]) -> list[float]:
+    """The value of each reward term for a finished episode (the environment's ``_final_reward`` sums them)."""
+    ctx = reward_context(episode.task, episode.state, completion, kind)
+    return [float(get_reward(name)(ctx)) for name, _ in terms]
+
+
+@dataclass
+class GroupRollouts:
+    """The rollouts of one trained node in one iteration: ``N = tasks * G`` rows, groups in adjacent rows."""
+
+    node: str
+    episodes: list[Episode]
+    group_ids: list[str]
+    reward_names: list[str]
+    reward_weights: np.ndarray          # [K]
+    reward_matrix: np.ndarray           # [N, K]; NaN where the episode failed
+    arrays: dict[str, Any]              # sampler output (see actors.PolicyActor.sample)
+    timings: dict[str, float] = field(default_factory=dict)
+    failed_tasks: int = 0               # tasks lost before sampling (an upstream node failed)
+
+    @property
+    def rewards(self) -> np.ndarray:
+        """[N] weighted sum of the terms (NaN for failed episodes)."""
+        return self.reward_matrix @ self.reward_weights
+
+    @property
+    def ok(self) -> np.ndarray:
+        """[N] bool: the episode finished and was scored."""
+        return np.array([e.error is None for e in self.episodes]) & np.isfinite(self.reward_matrix).all(axis=1)
+
+    @property
+    def solved(self) -> np.ndarray:
+        """[N] bool: the pipeline's own verifier passed every item (False without a verdict)."""
+        return np.array([e.error is None and e.state.verdict is not None and e.state.verdict.passed for e in self.episodes])
+
+
+def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], sample: Callable[..., tuple[list, dict]],
+                   group_size: int, terms: Sequence[tuple[str, float]], tag: str = "") -> GroupRollouts:
+    """Sample ``group_size`` completions of ``node`` per task and finish and score every episode.
+
+    Args:
+        runner: runs the other nodes (fixed agents in-process, LM agents through their actors).
+        node: the trained node.
+        tasks: the iteration's tasks (one group each).
+        sample: ``sample(states, n) -> (outputs, arrays)``, e.g. :func:`orchestration.grpo.actors.sample_groups`
+            bound to the node's actors and the sampling settings.
+        group_size: G.
+        terms: ``[(reward name, weight)]``.
+        tag: prefix of the group ids (e.g. the iteration), so that ids are unique across iterations.
+    """
+    graph = runner.graph
+    k = graph.order.index(node)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    base = runner.run_nodes([Episode(t, task_to_state(t)) for t in tasks], graph.order[:k])
+    base = [e for e in base if e.error is None]
+    failed_tasks = len(tasks) - len(base)
+    timings["upstream_s"] = time.perf_counter() - t0
+    if not base:
+        raise RuntimeError(f"every task failed before {node!r} could act; see the upstream agents' errors")
+
+    t0 = time.perf_counter()
+    outputs, arrays = sample([e.state for e in base], group_size)
+    timings["generate_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    field_name = PROVIDES[graph.roles[node]]
+    episodes = [Episode(e.task, e.state.model_copy(update={field_name: outputs[i * group_size + g]}))
+                for i, e in enumerate(base) for g in range(group_size)]
+    runner.run_nodes(episodes, graph.order[k + 1:])
+    runner.reflect(episodes)
+    timings["finish_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    kind = "plan" if graph.roles[node] == "thinker" else "components"
+    matrix = np.full((len(episodes), len(terms)), np.nan)
+    for row, episode in enumerate(episodes):
+        if episode.error is None:
+            try:
+                matrix[row] = reward_terms(episode, arrays["texts"][row], kind, terms)
+            except ValueError as err:  # a reward whose inputs the episode lacks: record, leave out of the loss
+                episode.error = f"reward: {err}"
+    timings["reward_s"] = time.perf_counter() - t0
+    group_ids = [f"{tag}{node}/{e.task.task_id}" for e in base for _ in range(group_size)]
+    return GroupRollouts(node, episodes, group_ids, [n for n, _ in terms], np.array([w for _, w in terms], dtype=np.float64),
+                         matrix, arrays, timings, failed_tasks)

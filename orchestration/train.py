@@ -1,0 +1,237 @@
+"""Training entry point: SFT cold start, GRPO on RLlib, checkpoints, metrics, before/after evaluation.
+
+``python -m orchestration.train --config CFG [...]`` and ``editrl train --config CFG [...]`` do the same thing (the
+CLI calls :func:`main`), and so does ``ray job submit --working-dir . -- python -m orchestration.train ...``: inside
+a Ray job the driver connects to the job's cluster (``RAY_ADDRESS``), otherwise it starts a local one.
+
+A run writes, under ``train.run_dir`` (default ``runs/<pipeline name>``): ``config.yaml`` (the resolved pipeline
+config), ``checkpoints/`` (see :mod:`orchestration.grpo.checkpoint`), ``metrics.parquet``, ``rollouts.parquet``
+and ``tb/`` (see :mod:`orchestration.grpo.metrics`), and with ``eval_tasks > 0`` ``eval.json`` / ``eval.md`` (the
+before/after table on held-out test tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import yaml
+
+from orchestration.config import ConfigError, PipelineConfig, load_config
+from orchestration.grpo.config import TrainSection, build_grpo_config, train_section
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The `train` arguments (shared by `editrl train` and `python -m orchestration.train`)."""
+    p.add_argument("--config", required=True, help="pipeline YAML path or packaged name (imageedit_r1, dda_thinker, thinkrl_edit)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.group_size=4 (repeatable)")
+    p.add_argument("--run-dir", default=None, help="output folder (default: train.run_dir, else runs/<pipeline name>)")
+    p.add_argument("--iterations", type=int, default=None, help="total GRPO iterations (default: train.iterations)")
+    p.add_argument("--time-budget", type=float, default=None, help="stop GRPO after this many seconds (default: train.time_budget_s)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint (same iteration counter, "
+                                                          "optimizer and random state)")
+    p.add_argument("--overwrite", action="store_true", help="start afresh in the run folder, deleting its checkpoints and logs")
+    p.add_argument("--sft-first", action="store_true", help="run the SFT cold start (train.sft) first and train from its policies")
+    p.add_argument("--eval-tasks", type=int, default=None, help="held-out test tasks for the before/after table (default: train.eval_tasks)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def add_sft_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="pipeline YAML; its train.sft section says what to cold-start")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--out", default=None, help="output folder (default: train.sft.out_dir)")
+    p.add_argument("--steps", type=int, default=None, help="SFT steps per role (default: train.sft.steps)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+# -- SFT ---------------------------------------------------------------------------------------------------------
+
+
+def run_sft(config: PipelineConfig, section: TrainSection, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The supervised cold start of ``section.sft``: tokenizer + one tiny LM per role, saved to ``out_dir/<role>``."""
+    from agents.lm.sft import cold_start
+
+    sft = section.sft
+    optional = {k: v for k, v in (("n_tasks", sft.n_tasks), ("steps", sft.steps), ("lr", sft.lr)) if v is not None}
+    log(f"SFT cold start: roles {', '.join(sft.roles)} -> {sft.out_dir}" + (f" ({optional})" if optional else ""))
+    return cold_start(sft.out_dir, roles=tuple(sft.roles), seed=sft.seed, eval_tasks=sft.eval_tasks, log=log, **optional)
+
+
+def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:
+    """The pipeline with every LM agent whose role the SFT trained pointed at ``sft.out_dir/<role>``."""
+    data = config.model_dump(mode="json")
+    for name, agent in data["agents"].items():
+        if agent["backend"] == "transformers" and agent.get("cls") is None and agent["role"] in section.sft.roles:
+            agent["model"] = str(Path(section.sft.out_dir) / agent["role"])
+    return PipelineConfig.model_validate(data)
+
+
+# -- GRPO --------------------------------------------------------------------------------------------------------
+
+
+def init_ray() -> None:
+    """Connect to the job's cluster inside `ray job submit` (RAY_ADDRESS is set), else start a local one."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False)
+
+
+def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str | Path, resume: bool = False,
+                 log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
+    """GRPO for ``section.iterations`` iterations (or ``time_budget_s``), with checkpoints, metrics and evaluation.
+
+    Returns the run summary (also written to ``<run_dir>/summary.json``).
+    """
+    from orchestration.grpo.algorithm import GRPO
+    from orchestration.grpo.checkpoint import latest_checkpoint, save_checkpoint
+    from orchestration.grpo.evaluate import evaluate_pipeline, format_table, held_out_tasks
+    from orchestration.grpo.metrics import MetricsLog, Progress, iteration_metrics
+
+    run_dir = Path(run_dir)
+    grpo_config = build_grpo_config(config, section)
+    grpo_config.validate()  # config errors before any actor starts
+    checkpoint = latest_checkpoint(run_dir)
+    if resume and checkpoint is None:
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume from; run without --resume first")
+    if not resume and checkpoint is not None:
+        raise ConfigError(f"{run_dir} already holds checkpoints; pass --resume to continue that run or --run-dir for a new one")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+    eval_rows: dict[str, Any] = json.loads((run_dir / "eval.json").read_text()) if (run_dir / "eval.json").is_file() else {}
+    tasks = held_out_tasks(section.eval_tasks, section.eval_seed, config.image_size) if section.eval_tasks else []
+    if tasks and "before" not in eval_rows:
+        log(f"evaluating the starting policies on {len(tasks)} held-out test tasks (seed {section.eval_seed}) ...")
+        eval_rows["before"] = evaluate_pipeline(config, tasks)["summary"]
+        (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
+
+    init_ray()
+    if checkpoint is not None:
+        log(f"resuming from {checkpoint}")
+        algo = GRPO.from_checkpoint(str((checkpoint / "rllib").resolve()))
+    else:
+        algo = grpo_config.build_algo()
+    agents = list(algo.trainable)
+    metrics_log = MetricsLog(run_dir, start_iteration=algo.iteration)
+    bar = Progress(section.iterations, initial=algo.iteration, enabled=progress, agents=agents)
+    start = time.perf_counter()
+    last_saved = None
+    metrics: dict[str, float] = {}
+    try:
+        while algo.iteration < section.iterations:
+            if section.time_budget_s is not None and time.perf_counter() - start >= section.time_budget_s:
+                log(f"time budget of {section.time_budget_s:.0f} s reached after iteration {algo.iteration}")
+                break
+            result = algo.train()
+            metrics = iteration_metrics(result)
+            metrics_log.log(algo.iteration, metrics, algo.last_rollouts, time.perf_counter() - start)
+            bar.update(algo.iteration, metrics)
+            if section.checkpoint_every and algo.iteration % section.checkpoint_every == 0:
+                last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
+        bar.close()
+        grpo_s = time.perf_counter() - start
+        if last_saved is None or not last_saved.name.endswith(f"{algo.iteration:06d}"):
+            last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
+        log(f"GRPO: {algo.iteration} iterations, {grpo_s:.0f} s this session; checkpoint {last_saved}")
+    finally:
+        metrics_log.close()
+        algo.stop()
+
+    policies = {node: str(last_saved / "policies" / node) for node in agents}
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "iterations": algo.iteration, "grpo_s": round(grpo_s, 1),
+                               "checkpoint": str(last_saved), "policies": policies, "final_metrics": metrics}
+    if tasks:
+        log(f"evaluating the trained policies on {len(tasks)} held-out test tasks ...")
+        eval_rows["after"] = evaluate_pipeline(config, tasks, models=policies)["summary"]
+        eval_rows["after"]["iterations"] = algo.iteration
+        (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
+        table = format_table({"before (starting policy)": eval_rows["before"], f"after GRPO ({algo.iteration} it)": eval_rows["after"]})
+        (run_dir / "eval.md").write_text(table + "\n")
+        summary["eval"] = eval_rows
+        log(table)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    return summary
+
+
+def clear_run_dir(run_dir: str | Path) -> None:
+    """Delete what a previous run wrote in ``run_dir`` (only the files a run writes; anything else is kept)."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    for name in ("checkpoints", "tb"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for name in ("metrics.parquet", "rollouts.parquet", "eval.json", "eval.md", "summary.json", "config.yaml"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """`editrl train` / `python -m orchestration.train`."""
+    config = load_config(args.config, args.overrides)
+    section = train_section(config)
+    updates: dict[str, Any] = {}
+    if args.iterations is not None:
+        updates["iterations"] = args.iterations
+    if args.time_budget is not None:
+        updates["time_budget_s"] = args.time_budget
+    if args.eval_tasks is not None:
+        updates["eval_tasks"] = args.eval_tasks
+    section = TrainSection.model_validate({**section.model_dump(), **updates})
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
+    run_dir = args.run_dir or section.run_dir or f"runs/{config.name}"
+    if args.overwrite and args.resume:
+        raise ConfigError("--overwrite and --resume contradict each other; pick one")
+    if args.overwrite:
+        clear_run_dir(run_dir)
+    t0 = time.perf_counter()
+    if args.sft_first:
+        if args.resume:
+            raise ConfigError("--sft-first would replace the policies a resumed run started from; drop one of --sft-first / --resume")
+        config = use_sft_policies(config, section)
+        build_grpo_config(config, section).validate()  # config errors now, not after minutes of SFT
+        run_sft(config, section, log)
+    summary = run_training(config, section, run_dir=run_dir, resume=args.resume, log=log, progress=not args.quiet)
+    log(f"done in {time.perf_counter() - t0:.0f} s; outputs in {summary['run_dir']}")
+    return 0
+
+
+def sft_command(args: argparse.Namespace) -> int:
+    """`editrl sft`."""
+    config = load_config(args.config, args.overrides)
+    section = train_section(config)
+    sft = section.sft.model_dump()
+    if args.out is not None:
+        sft["out_dir"] = args.out
+    if args.steps is not None:
+        sft["steps"] = args.steps
+    section = TrainSection.model_validate({**section.model_dump(), "sft": sft})
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
+    report = run_sft(config, section, log)
+    print(json.dumps({role: {k: v for k, v in entry.items() if k != "path"} | {"path": entry["path"]}
+                      for role, entry in report["roles"].items()}, indent=1))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.train", description="SFT cold start + GRPO for an editing pipeline.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return train_command(args)
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Bad configs are rejected with the field's name and what to change; good ones become a GRPOConfig."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestration.config import ConfigError, load_config
+from orchestration.grpo.config import GRPOConfig, TrainSection, build_grpo_config, train_section
+
+
+def test_packaged_configs_have_valid_train_sections(make_pipeline):
+    for name in ("imageedit_r1", "dda_thinker", "thinkrl_edit"):
+        section = train_section(load_config(name))
+        assert isinstance(section, TrainSection)
+        config = build_grpo_config(make_pipeline(name))
+        assert config.grpo_errors() == []
+        assert config.module_ids == ["thinker" if name != "imageedit_r1" else "decomposer"]
+
+
+def test_train_section_maps_to_rllib_fields(make_pipeline):
+    config = build_grpo_config(make_pipeline(train={"lr": 3e-4, "epochs_per_batch": 2, "minibatch_size": 4, "grad_clip": 0.5, "seed": 7}))
+    assert (config.lr, config.num_epochs, config.minibatch_size, config.grad_clip, config.seed) == (3e-4, 2, 4, 0.5, 7)
+    assert config.resolved_trainable() == {"decomposer": {"rewards": [("format", 0.2), ("f1", 1.0)], "advantage": "grpo"}}
+
+
+@pytest.mark.parametrize("key, value, field", [
+    ("train.group_sise", 4, "train.group_sise"),            # typo: unknown key
+    ("train.group_size", 1, "train.group_size"),            # a group of one has no baseline
+    ("train.kl_estimator", "k4", "train.kl_estimator"),
+    ("train.loss_agg", "sum", "train.loss_agg"),
+    ("train.clip_low", 1.5, "train.clip_low"),
+    ("train.sft.roles", "[sorter]", "train.sft.roles"),
+    ("train.difficulty_filter", "{lo: 0.1}", "train.difficulty_filter.lo"),
+])
+def test_bad_train_values_name_the_field(key, value, field):
+    config = load_config("imageedit_r1", [f"{key}={value}"])
+    with pytest.raises(ConfigError) as err:
+        train_section(config)
+    assert field in str(err.value)
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["rewards.decomposer=[{name: f2}]"], "train.agents.decomposer.rewards: unknown reward 'f2'"),
+    (["train.agents={sorter: {}}"], "train.agents.sorter"),
+    (["train.agents={planner: {}}"], "'planner' is not a node of the graph"),
+    (["rewards.decomposer=[]"], "train.agents.decomposer.rewards: no reward terms"),
+    (["train.agents={decomposer: {advantage: dual_atomic, rewards: [{name: f1}]}}"], "dual_atomic needs at least two reward terms"),
+    (["decomposer.model=null"], "agents.decomposer.model is not set"),
+])
+def test_bad_grpo_configs_are_rejected_with_the_field(make_pipeline, overrides, needle):
+    config = build_grpo_config(make_pipeline(overrides=overrides))
+    with pytest.raises(ValueError) as err:
+        config.validate()
+    assert needle in str(err.value)
+
+
+def test_difficulty_filter_needs_a_verifier(make_pipeline):
+    pipeline = make_pipeline(overrides=["graph.nodes=[decomposer, sorter, editor]"], train={"difficulty_filter": {"low": 0.0, "high": 1.0}})
+    errors = build_grpo_config(pipeline).grpo_errors()
+    assert any("difficulty_filter" in e and "verifier" in e for e in errors)
+
+
+def test_builder_fields_are_checked():
+    config = GRPOConfig().editing(pipeline=load_config("imageedit_r1")).grpo(group_size=1, temperature=0.0, top_p=2.0)
+    errors = " ".join(config.grpo_errors())
+    for field in ("group_size=1", "temperature=0.0", "top_p=2.0"):
+        assert field in errors
+    assert "pipeline_config is not set" in " ".join(GRPOConfig().grpo_errors())
+
+
+def test_cli_rejects_bad_configs_before_starting_anything(capsys):
+    from orchestration.cli import main as editrl
+    from orchestration.train import main as train_module
+
+    assert editrl(["train", "--config", "imageedit_r1", "--set", "train.group_size=1"]) == 2
+    assert "train.group_size" in capsys.readouterr().err
+    assert train_module(["--config", "imageedit_r1", "--set", "rewards.decomposer=[{name: nope}]"]) == 2
+    assert "train.agents.decomposer.rewards: unknown reward 'nope'" in capsys.readouterr().err
+    assert editrl(["sft", "--config", "imageedit_r1", "--set", "train.sft.steps=0"]) == 2
+    assert "train.sft.steps" in capsys.readouterr().err
