@@ -72,8 +72,10 @@ def resolve_subjects(component: Component, scene: Scene) -> list[CanvasObject]:
     return chosen
 
 
-def apply_component(scene: Scene, component: Component | dict[str, Any]) -> Scene:
+def apply_component(scene: Scene, component: Component | dict[str, Any], slack: float = 0.0) -> Scene:
     """Return the scene after executing one component; raise EditError if it cannot run unambiguously.
+
+    `slack` loosens the geometry rules (see `envs.canvas.scene.fits`); the ground truth uses none.
 
     >>> s = Scene("white", (CanvasObject("circle", "red", "small", 0.2, 0.2, 0),))
     >>> apply_component(s, {"action": "recolor", "subject": ["the red circle"], "target": ["blue"]}).objects[0].color
@@ -100,7 +102,7 @@ def apply_component(scene: Scene, component: Component | dict[str, Any]) -> Scen
             raise EditError(f"the canvas already holds {MAX_OBJECTS} objects")
         x, y = REGIONS[target]
         new = CanvasObject(desc.shape, desc.color, desc.size, x, y, scene.next_oid())
-        if not fits(new, scene.objects):
+        if not fits(new, scene.objects, slack):
             raise EditError(f"there is no room for {comp.subject[0]} in the {target}")
         return scene.with_object(new)
 
@@ -124,7 +126,7 @@ def apply_component(scene: Scene, component: Component | dict[str, Any]) -> Scen
         scene = scene.replace_object(new)
     for obj in objects:
         moved = scene.by_oid(obj.oid)
-        if not fits(moved, [o for o in scene.objects if o.oid != obj.oid]):
+        if not fits(moved, [o for o in scene.objects if o.oid != obj.oid], slack):
             raise EditError(f"after the {action}, {comp.subject[0]} would overlap another object or the border")
     return scene
 

@@ -149,16 +149,18 @@ class Scene:
         return True
 
 
-def fits(obj: CanvasObject, others: Iterable[CanvasObject]) -> bool:
+def fits(obj: CanvasObject, others: Iterable[CanvasObject], slack: float = 0.0) -> bool:
     """True when `obj` lies inside the canvas margin and keeps MIN_GAP from every object in `others`.
 
-    Circumradii are used, so the test is conservative for every shape.
+    Circumradii are used, so the test is conservative for every shape. `slack` (fraction of the width) loosens both
+    limits: agents that simulate edits on a *perceived* scene use it to absorb perception's sub-pixel error.
     """
     r = obj.radius
-    if not (r + BORDER_MARGIN <= obj.x <= 1 - r - BORDER_MARGIN and r + BORDER_MARGIN <= obj.y <= 1 - r - BORDER_MARGIN):
+    lo, hi = r + BORDER_MARGIN - slack, 1 - r - BORDER_MARGIN + slack
+    if not (lo <= obj.x <= hi and lo <= obj.y <= hi):
         return False
     for other in others:
-        if math.hypot(obj.x - other.x, obj.y - other.y) < r + other.radius + MIN_GAP:
+        if math.hypot(obj.x - other.x, obj.y - other.y) < r + other.radius + MIN_GAP - slack:
             return False
     return True
 
