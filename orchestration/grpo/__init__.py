@@ -1,1 +1,9 @@
-"""GRPO for the editing agents: pure math in `core`, RLlib plumbing in `algorithm`/`learner`/`module`."""
+"""GRPO for the editing agents on RLlib's new API stack.
+
+One job per module: :mod:`.core` (the math: advantages, clipped surrogate, KL, aggregation), :mod:`.config`
+(``GRPOConfig`` and the YAML ``train:`` section), :mod:`.module` (the ``TorchRLModule`` around a transformers LM),
+:mod:`.learner` (the ``TorchLearner``: only the loss), :mod:`.actors` (policy actors that sample groups and take
+weight syncs), :mod:`.rollout` (groups, finished episodes, reward terms), :mod:`.algorithm` (``GRPO`` and its
+``training_step``), :mod:`.checkpoint`, :mod:`.metrics`, :mod:`.evaluate`. The entry point is
+:mod:`orchestration.train`.
+"""

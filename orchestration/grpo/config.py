@@ -380,7 +380,7 @@ class GRPOConfig(AlgorithmConfig):
                     errors.append(f"{where}.rewards: unknown reward {name!r}; known: {', '.join(sorted(known_rewards))}")
             if spec["advantage"] not in ADVANTAGE_MODES:
                 errors.append(f"{where}.advantage={spec['advantage']!r}: use one of {', '.join(ADVANTAGE_MODES)}")
-            if spec["advantage"] != "grpo" and len(spec["rewards"]) < 2 and spec["advantage"] == "dual_atomic":
+            if spec["advantage"] == "dual_atomic" and len(spec["rewards"]) < 2:
                 errors.append(f"{where}.advantage=dual_atomic needs at least two reward terms (one group per term)")
         if self.difficulty_filter is not None and not any(pipeline.agents[n].role == "verifier" for n in graph.order):
             errors.append("difficulty_filter: 'solved' is read from the pipeline's verifier, and the graph has none; "

@@ -55,27 +55,29 @@ def token_cluster():
     temp_dir = tempfile.mkdtemp(prefix="rj", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
     ray_bin = str(Path(sys.executable).with_name("ray"))
+    log = open(Path(temp_dir) / "ray_start.log", "wb")  # a file, not a pipe: a full pipe would block `ray start`
     proc = subprocess.Popen(
         [ray_bin, "start", "--head", "--block", "--num-cpus", "2", "--port", str(gcs), "--dashboard-port", str(dashboard),
          "--include-dashboard", "true", "--dashboard-host", "127.0.0.1", "--ray-client-server-port", str(client),
          "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
          "--metrics-export-port", str(metrics), "--temp-dir", temp_dir],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True)
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_http(f"http://127.0.0.1:{dashboard}/api/version", timeout=120)
         yield f"http://127.0.0.1:{dashboard}", token
     finally:
-        # Stop only this cluster: SIGTERM to the process group we started (ray start --block shuts down its
-        # children), then SIGKILL whatever is left of that group.
+        # Stop only this cluster: SIGTERM to the `ray start --block` process we started (it drains the node and
+        # stops its children in a few seconds), then SIGKILL whatever is left of its process group.
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
             pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
