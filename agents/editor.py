@@ -3,7 +3,10 @@
 `CanvasEditor` plays the part a diffusion editor plays in the papers: good at atomic requests ("make the red circle
 blue"), poor at long, ordered or indirect ones. What it does with a request:
 
-1. **Requests.** `state.subrequests.items` if present, else `state.plan.text`, else `state.instruction`. Texts are
+1. **Requests.** The most refined input an upstream agent provided: `state.subrequests.items` when a sorter ran,
+   else `state.plan.text` when a thinker ran, else (the editor alone) `state.instruction`. An upstream output that
+   is present but empty means "nothing to do": falling back to the raw instruction there would let a decomposer that
+   says nothing be rewarded for the editor's own reading of the request (GRPO learns exactly that). Texts are
    cut into clauses with `agents.canvas_language` and kept *in the order written*: the editor does not reason about
    order words ("B after you A" runs B first).
 2. **Reading.** Each clause is read with the clause grammar (`parse_clause`). Only explicit subjects ("the small red
@@ -72,9 +75,9 @@ class CanvasEditor(Agent):
     @staticmethod
     def requests(state: EpisodeState) -> list[str]:
         """The requests the editor will try, in the order written (module docstring, step 1)."""
-        if state.subrequests is not None and state.subrequests.items:
+        if state.subrequests is not None:
             texts = list(state.subrequests.items)
-        elif state.plan is not None and state.plan.text.strip():
+        elif state.plan is not None:
             texts = [state.plan.text]
         else:
             texts = [state.instruction]

@@ -162,6 +162,19 @@ def test_input_precedence():
     assert CanvasEditor.requests(state) == ["make the circle green"]
 
 
+def test_an_empty_upstream_output_means_nothing_to_do_not_the_raw_instruction():
+    # A decomposer that outputs nothing must not be credited with the editor's own reading of the request: this
+    # fallback is what GRPO on a checklist-only reward learned to exploit (empty decompositions, full checklist).
+    scene = Scene("white", (CanvasObject("circle", "red", "small", 0.2, 0.2, 0),))
+    source = encode_png(render(scene))
+    state = EpisodeState(task_id="e", instruction="remove the circle", source_png=source, subrequests=SubRequests())
+    assert CanvasEditor.requests(state) == []
+    for mode in ("single_pass", "multi_turn"):
+        out = CanvasEditor(mode).act(state)
+        assert out.applied == [] and out.skipped == [] and out.image_png == source
+    assert CanvasEditor.requests(state.model_copy(update={"subrequests": None, "plan": Plan(text=" ")})) == []
+
+
 def test_indirect_and_unknown_requests_are_skipped_with_reasons():
     scene = Scene("white", (CanvasObject("circle", "red", "small", 0.2, 0.2, 0), CanvasObject("circle", "blue", "large", 0.7, 0.7, 1)))
     source = encode_png(render(scene))
