@@ -141,11 +141,43 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return data
 
 
+def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The pydantic model that holds the last key of `loc` (a validation error's location), or None."""
+    import types
+    import typing
+
+    current: Any = PipelineConfig
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]  # `part` is a key of the mapping
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]  # `part` is an index
+        else:
+            return None
+        args = [a for a in typing.get_args(current) if a is not type(None)]
+        if typing.get_origin(current) in (typing.Union, types.UnionType) and len(args) == 1:
+            current = args[0]  # Optional[X] -> X
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
+    import difflib
+
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{path}: {e['msg']}")
+        line = f"{path}: {e['msg']}"
+        holder = _model_at(e["loc"]) if e.get("type") == "extra_forbidden" else None
+        if holder is not None:  # an unknown key: say which keys are known, and the nearest one
+            known = list(holder.model_fields)
+            near = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
+            line += (f" (did you mean {near[0]!r}? " if near else " (") + f"known keys: {', '.join(known)})"
+        lines.append(line)
     return f"invalid config {source}: " + "; ".join(lines)
 
 
@@ -172,3 +204,46 @@ def load_config(name_or_path: str | Path | dict[str, Any], overrides: Sequence[s
 
         build_graph(config)
     return config
+
+
+#: Backends that load `agents.<node>.model` with `from_pretrained`; `check_model_paths` checks their local paths.
+MODEL_BACKENDS = ("transformers", "vlm", "vllm", "diffusers")
+
+
+def looks_local(model: str) -> bool:
+    """Whether `model` can only be a local path (a hub id is `name` or `org/name`, never more).
+
+    >>> [looks_local(m) for m in ["runs/sft/thinker", "./m", "/abs/m", "~/m", "gpt2", "Qwen/Qwen2.5-VL-7B-Instruct"]]
+    [True, True, True, True, False, False]
+    """
+    parts = Path(model).parts
+    return model.startswith((".", "/", "~", "\\")) or len(parts) > 2
+
+
+def check_model_paths(config: PipelineConfig, base: Path | None = None) -> None:
+    """Every model-backed agent of the graph names a model folder that exists, or a hub id; else ConfigError naming
+    the key and the fix. Called before any actor starts (`editrl edit/eval`, `editrl serve`), so a missing checkpoint
+    is one clear line instead of a loader traceback from inside an actor. Not part of `load_config`: the training
+    command loads configs whose model folders SFT has yet to write."""
+    base = Path.cwd() if base is None else base
+    for node in config.graph.nodes:
+        agent = config.agents.get(node)
+        if agent is None or agent.cls is not None or agent.backend not in MODEL_BACKENDS:
+            continue
+        model = agent.model if agent.model is not None else agent.options.get("model")
+        if model is None:
+            raise ConfigError(f"agents.{node}.model is not set, and backend {agent.backend!r} needs one; set it to a "
+                              f"saved model folder or a hub id (--set {node}.model=PATH), or use --set {node}.backend=rule")
+        if not isinstance(model, str):
+            continue  # an object handed over in code, not a path
+        path = Path(model).expanduser()
+        path = path if path.is_absolute() else base / path
+        if path.is_dir():
+            continue
+        if path.exists():
+            raise ConfigError(f"agents.{node}.model: {model!r} is a file; point it at the model's folder (the one "
+                              "holding config.json)")
+        if looks_local(model):
+            raise ConfigError(f"agents.{node}.model: folder {model!r} does not exist (looked in {path.parent}); train "
+                              f"it first (editrl sft --config {config.name}), point it at a saved model folder "
+                              f"(--set {node}.model=PATH), or run without it (--set {node}.backend=rule)")

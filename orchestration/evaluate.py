@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 from agents.base import EpisodeState
 from envs.editing_env import task_to_state
 from envs.task import EditTask
-from orchestration.config import PipelineConfig
+from orchestration.config import PipelineConfig, check_model_paths
 from orchestration.pipeline import EpisodeResult, Pipeline
 from orchestration.scoring import judge_episode
 
@@ -109,6 +109,7 @@ def format_table(summary: dict[str, Any]) -> str:
 
 
 def make_pipeline(config: PipelineConfig, use_ray: bool) -> Pipeline:
+    check_model_paths(config)  # a missing checkpoint is one clear line, before Ray or any agent starts
     if not use_ray:
         return Pipeline.local(config)
     import ray

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestration.config import ConfigError, PipelineConfig, apply_overrides, load_config
+from orchestration.config import ConfigError, PipelineConfig, apply_overrides, check_model_paths, load_config
 
 #: Backends of (vision-)language-model agents: they take a `model` from the checkpoint, and their deployments batch
 #: requests with `@serve.batch` (one padded generation serves many requests).
@@ -182,6 +182,7 @@ def _apply_checkpoint(config: PipelineConfig, checkpoint: str | None) -> Pipelin
 def resolve_pipeline(args: ServeArgs) -> PipelineConfig:
     """The pipeline to serve: loaded, overridden, checkpoint applied, checked for serving."""
     config = _apply_checkpoint(load_config(args.pipeline, args.overrides), args.checkpoint)
+    check_model_paths(config)  # before any replica starts: a replica that cannot load its model would restart forever
     nodes = config.graph.nodes
     unknown = sorted(set(args.deployments) - set(nodes))
     if unknown:
