@@ -47,6 +47,15 @@ def episode_row(task: EditTask, result: EpisodeResult | None, error: str | None 
     return row
 
 
+def unreadable_row(where: str, error: str) -> dict[str, Any]:
+    """A dataset row the loader could not read (`envs.datasets.RowError`), as a failed episode row with the same
+    columns as `episode_row`: results record it instead of losing it, and `summarize` counts it as failed."""
+    row: dict[str, Any] = {"task_id": where, "category": "(unreadable)", "n_steps": 0, "instruction": None, "ok": False,
+                           "error": error, "score": None, "rounds": 0, "timings_ms": "{}", "edited_png": None, "trace": None}
+    row.update({m: None for m in METRICS if m != "score"})
+    return row
+
+
 def run_episodes(pipeline: Pipeline, tasks: Sequence[EditTask], workers: int = 2,
                  on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any] | None] = [None] * len(tasks)

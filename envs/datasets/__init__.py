@@ -19,9 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from envs.dataset import DatasetError
+from envs.datasets.common import RowError
 from envs.task import EditTask
 
-__all__ = ["KINDS", "DatasetError", "detect_kind", "load_tasks"]
+__all__ = ["KINDS", "DatasetError", "RowError", "detect_kind", "load_tasks"]
 
 KINDS = ("auto", "canvas", "generic", "kris", "rise")
 _CANVAS_COLUMNS = ("task_id", "instruction", "source_png")
@@ -69,7 +70,8 @@ def detect_kind(path: str | Path) -> str:
                        "a KRIS-Bench folder or a RISEBench folder")
 
 
-def load_tasks(path: str | Path, kind: str = "auto", limit: int | None = None, *, multi_image: str = "skip") -> list[EditTask]:
+def load_tasks(path: str | Path, kind: str = "auto", limit: int | None = None, *, multi_image: str = "skip",
+               bad_rows: list[RowError] | None = None) -> list[EditTask]:
     """Tasks from a Canvas Parquet file, a generic JSONL/Parquet file, a KRIS-Bench folder or a RISEBench folder.
 
     Args:
@@ -78,6 +80,10 @@ def load_tasks(path: str | Path, kind: str = "auto", limit: int | None = None, *
         limit: the first N tasks only.
         multi_image: KRIS-Bench / RISEBench items with several input images: ``"skip"`` (warns), ``"first"`` or
             ``"error"``.
+        bad_rows: when given, rows of a generic, KRIS-Bench or RISEBench dataset with a missing field or an
+            unreadable image are recorded here (:class:`RowError`: file, row, field, problem) and skipped instead of
+            raising; `editrl eval` records them as failed rows and goes on. A Canvas file's images are decoded by
+            the pipeline, so its bad images become failed episodes anyway.
     """
     if kind not in KINDS:
         raise ValueError(f"dataset kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -93,11 +99,11 @@ def load_tasks(path: str | Path, kind: str = "auto", limit: int | None = None, *
     if kind == "generic":
         from envs.datasets.generic import load_generic
 
-        return load_generic(path, limit=limit)
+        return load_generic(path, limit=limit, bad_rows=bad_rows)
     if kind == "kris":
         from envs.datasets.kris import load_kris
 
-        return load_kris(path.parent if path.is_file() else path, limit=limit, multi_image=multi_image)
+        return load_kris(path.parent if path.is_file() else path, limit=limit, multi_image=multi_image, bad_rows=bad_rows)
     from envs.datasets.rise import load_rise
 
-    return load_rise(path, limit=limit, multi_image=multi_image)
+    return load_rise(path, limit=limit, multi_image=multi_image, bad_rows=bad_rows)

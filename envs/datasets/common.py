@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from envs.dataset import DatasetError
 from envs.image_io import ImageInputError, decode_base64_image, encode_png, load_image
 
-__all__ = ["DatasetError", "MULTI_IMAGE", "read_json", "field", "optional", "image_png", "image_list"]
+__all__ = ["DatasetError", "MULTI_IMAGE", "RowError", "read_json", "field", "optional", "image_png", "image_list"]
 
 #: What to do with an item that has several input images (EditTask has one source image): skip it (with a warning
 #: that counts them), use the first image, or raise.
 MULTI_IMAGE = ("skip", "first", "error")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row a loader could not read (given `bad_rows`, loaders record these and skip the row instead of raising,
+    so `editrl eval` records the row as failed and goes on). File-level problems - a missing file or column, a
+    file that does not parse - still raise: nothing after them could be read."""
+
+    where: str  #: the file and the row, e.g. "tasks.jsonl: line 3"
+    error: str  #: the whole message: file, row, field and problem
 
 
 def read_json(path: Path) -> Any:

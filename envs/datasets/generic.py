@@ -26,7 +26,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from envs.datasets.common import DatasetError, field, image_png, optional
+from envs.datasets.common import DatasetError, RowError, field, image_png, optional
+from envs.image_io import ImageInputError
 from envs.task import EditTask
 
 __all__ = ["load_generic", "FIELDS"]
@@ -68,8 +69,9 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             row_index += 1
 
 
-def load_generic(path: str | Path, limit: int | None = None) -> list[EditTask]:
-    """Tasks from a generic ``.jsonl`` or ``.parquet`` file (module docstring)."""
+def load_generic(path: str | Path, limit: int | None = None, bad_rows: list[RowError] | None = None) -> list[EditTask]:
+    """Tasks from a generic ``.jsonl`` or ``.parquet`` file (module docstring). With ``bad_rows``, a row with a
+    missing field or an unreadable image is recorded there and skipped instead of raising."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset file")
@@ -85,23 +87,33 @@ def load_generic(path: str | Path, limit: int | None = None) -> list[EditTask]:
     for k, (where, row) in enumerate(rows):
         if limit is not None and len(tasks) >= limit:
             break
-        instruction = field(row, "instruction", where)
-        image = row.get("image")
-        if image is None or (isinstance(image, str) and not image.strip()):
-            raise DatasetError(f"{where}: missing field 'image'")
-        task_id = str(optional(row, "id") or f"{path.stem}/{k}")
-        if task_id in ids:
-            raise DatasetError(f"{where}: field 'id': {task_id!r} is used by an earlier row; ids must be unique")
-        ids.add(task_id)
-        reference_image = optional(row, "reference_image")
-        tasks.append(EditTask(
-            task_id=task_id,
-            instruction=instruction,
-            source_png=image_png(image, path.parent, where, "image"),
-            target_png=image_png(reference_image, path.parent, where, "reference_image") if reference_image is not None else None,
-            reference=optional(row, "reference"),
-            category=str(optional(row, "category") or "generic"),
-            split=str(optional(row, "split") or "test"),
-            n_steps=0,
-        ))
+        try:
+            tasks.append(_row_task(row, k, where, path, ids))
+        except (DatasetError, ImageInputError) as err:
+            if bad_rows is None:
+                raise
+            bad_rows.append(RowError(where, str(err)))
     return tasks
+
+
+def _row_task(row: dict[str, Any], k: int, where: str, path: Path, ids: set[str]) -> EditTask:
+    instruction = field(row, "instruction", where)
+    image = row.get("image")
+    if image is None or (isinstance(image, str) and not image.strip()):
+        raise DatasetError(f"{where}: missing field 'image'")
+    task_id = str(optional(row, "id") or f"{path.stem}/{k}")
+    if task_id in ids:
+        raise DatasetError(f"{where}: field 'id': {task_id!r} is used by an earlier row; ids must be unique")
+    reference_image = optional(row, "reference_image")
+    task = EditTask(
+        task_id=task_id,
+        instruction=instruction,
+        source_png=image_png(image, path.parent, where, "image"),
+        target_png=image_png(reference_image, path.parent, where, "reference_image") if reference_image is not None else None,
+        reference=optional(row, "reference"),
+        category=str(optional(row, "category") or "generic"),
+        split=str(optional(row, "split") or "test"),
+        n_steps=0,
+    )
+    ids.add(task_id)
+    return task

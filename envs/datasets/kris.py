@@ -26,7 +26,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from envs.datasets.common import MULTI_IMAGE, DatasetError, field, image_list, image_png, optional, read_json
+from envs.datasets.common import MULTI_IMAGE, DatasetError, RowError, field, image_list, image_png, optional, read_json
+from envs.image_io import ImageInputError
 from envs.task import EditTask
 
 __all__ = ["load_kris", "is_kris_folder", "kris_category_folders"]
@@ -49,13 +50,16 @@ def _id_key(key: str) -> tuple[int, Any]:
     return (0, int(key)) if str(key).isdigit() else (1, str(key))
 
 
-def load_kris(root: str | Path, limit: int | None = None, multi_image: str = "skip") -> list[EditTask]:
+def load_kris(root: str | Path, limit: int | None = None, multi_image: str = "skip",
+              bad_rows: list[RowError] | None = None) -> list[EditTask]:
     """KRIS-Bench items as tasks (module docstring); categories and ids in sorted order.
 
     Args:
         root: the ``KRIS_Bench`` folder, or one category folder.
         limit: at most this many tasks.
         multi_image: items with several ``ori_img``: ``"skip"`` (warns with the count), ``"first"`` or ``"error"``.
+        bad_rows: when given, an item with a missing field or an unreadable image is recorded here and skipped
+            instead of raising.
     """
     root = Path(root)
     if multi_image not in MULTI_IMAGE:
@@ -77,32 +81,45 @@ def load_kris(root: str | Path, limit: int | None = None, multi_image: str = "sk
         for key in sorted(data, key=_id_key):
             if limit is not None and len(tasks) >= limit:
                 break
-            item = data[key]
             where = f"{annotation}: item {key!r}"
-            if not isinstance(item, dict):
-                raise DatasetError(f"{where}: expected an object with ori_img and ins_en, got {type(item).__name__}")
-            instruction = field(item, "ins_en", where)
-            sources = image_list(item.get("ori_img"), where, "ori_img")
-            if len(sources) > 1:
-                if multi_image == "error":
-                    raise DatasetError(f"{where}: field 'ori_img' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
-                if multi_image == "skip":
-                    skipped.append(f"{folder.name}/{key}")
-                    continue
-            gt = optional(item, "gt_img")
-            if isinstance(gt, list):
-                gt = gt[0] if gt else None
-            tasks.append(EditTask(
-                task_id=f"kris/{folder.name}/{key}",
-                instruction=instruction,
-                source_png=image_png(sources[0], folder, where, "ori_img"),
-                target_png=image_png(gt, folder, where, "gt_img") if gt is not None else None,
-                reference=optional(item, "explain_en"),
-                category=folder.name,
-                split="test",
-                n_steps=0,
-            ))
+            try:
+                task = _item_task(data[key], key, folder, where, multi_image)
+            except (DatasetError, ImageInputError) as err:
+                if bad_rows is None:
+                    raise
+                bad_rows.append(RowError(where, str(err)))
+                continue
+            if task is None:
+                skipped.append(f"{folder.name}/{key}")
+            else:
+                tasks.append(task)
     if skipped:
         warnings.warn(f"{root}: skipped {len(skipped)} multi-image item(s) ({', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}); "
                       "pass multi_image='first' to keep them with their first image", stacklevel=2)
     return tasks
+
+
+def _item_task(item: Any, key: str, folder: Path, where: str, multi_image: str) -> EditTask | None:
+    """One annotation item as a task; None for a multi-image item skipped by `multi_image="skip"`."""
+    if not isinstance(item, dict):
+        raise DatasetError(f"{where}: expected an object with ori_img and ins_en, got {type(item).__name__}")
+    instruction = field(item, "ins_en", where)
+    sources = image_list(item.get("ori_img"), where, "ori_img")
+    if len(sources) > 1:
+        if multi_image == "error":
+            raise DatasetError(f"{where}: field 'ori_img' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
+        if multi_image == "skip":
+            return None
+    gt = optional(item, "gt_img")
+    if isinstance(gt, list):
+        gt = gt[0] if gt else None
+    return EditTask(
+        task_id=f"kris/{folder.name}/{key}",
+        instruction=instruction,
+        source_png=image_png(sources[0], folder, where, "ori_img"),
+        target_png=image_png(gt, folder, where, "gt_img") if gt is not None else None,
+        reference=optional(item, "explain_en"),
+        category=folder.name,
+        split="test",
+        n_steps=0,
+    )

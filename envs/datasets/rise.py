@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
-from envs.datasets.common import MULTI_IMAGE, DatasetError, field, image_list, image_png, optional, read_json
+from envs.datasets.common import MULTI_IMAGE, DatasetError, RowError, field, image_list, image_png, optional, read_json
+from envs.image_io import ImageInputError
 from envs.task import EditTask
 
 __all__ = ["load_rise", "find_rise_json", "looks_like_rise"]
@@ -57,13 +59,16 @@ def find_rise_json(folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def load_rise(path: str | Path, limit: int | None = None, multi_image: str = "skip") -> list[EditTask]:
+def load_rise(path: str | Path, limit: int | None = None, multi_image: str = "skip",
+              bad_rows: list[RowError] | None = None) -> list[EditTask]:
     """RISEBench items as tasks (module docstring), in file order.
 
     Args:
         path: the JSON file, or the folder holding it.
         limit: at most this many tasks.
         multi_image: items with several images: ``"skip"`` (warns with the count), ``"first"`` or ``"error"``.
+        bad_rows: when given, an item with a missing field or an unreadable image is recorded here and skipped
+            instead of raising.
     """
     path = Path(path)
     if multi_image not in MULTI_IMAGE:
@@ -83,31 +88,45 @@ def load_rise(path: str | Path, limit: int | None = None, multi_image: str = "sk
         if limit is not None and len(tasks) >= limit:
             break
         where = f"{path}: item {row}"
-        if not isinstance(item, dict):
-            raise DatasetError(f"{where}: expected an object, got {type(item).__name__}")
-        index = str(field(item, "index", where, (str, int)))
-        where = f"{path}: item {row} (index {index!r})"
-        category = field(item, "category", where)
-        instruction = field(item, "instruction", where)
-        sources = image_list(item.get("image"), where, "image")
-        if len(sources) > 1:
-            if multi_image == "error":
-                raise DatasetError(f"{where}: field 'image' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
-            if multi_image == "skip":
-                skipped.append(index)
-                continue
-        ref_img = optional(item, "reference_img")
-        tasks.append(EditTask(
-            task_id=f"rise/{index}",
-            instruction=instruction,
-            source_png=image_png(sources[0], base, where, "image"),
-            target_png=image_png(ref_img, base, where, "reference_img") if ref_img is not None else None,
-            reference=optional(item, "reference", "reference_txt"),
-            category=category,
-            split="test",
-            n_steps=0,
-        ))
+        try:
+            index, task = _item_task(item, where, base, multi_image)
+        except (DatasetError, ImageInputError) as err:
+            if bad_rows is None:
+                raise
+            bad_rows.append(RowError(where, str(err)))
+            continue
+        if task is None:
+            skipped.append(index)
+        else:
+            tasks.append(task)
     if skipped:
         warnings.warn(f"{path}: skipped {len(skipped)} multi-image item(s) ({', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}); "
                       "pass multi_image='first' to keep them with their first image", stacklevel=2)
     return tasks
+
+
+def _item_task(item: Any, where: str, base: Path, multi_image: str) -> tuple[str, EditTask | None]:
+    """(index, task) for one item; the task is None for a multi-image item skipped by `multi_image="skip"`."""
+    if not isinstance(item, dict):
+        raise DatasetError(f"{where}: expected an object, got {type(item).__name__}")
+    index = str(field(item, "index", where, (str, int)))
+    where = f"{where} (index {index!r})"
+    category = field(item, "category", where)
+    instruction = field(item, "instruction", where)
+    sources = image_list(item.get("image"), where, "image")
+    if len(sources) > 1:
+        if multi_image == "error":
+            raise DatasetError(f"{where}: field 'image' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
+        if multi_image == "skip":
+            return index, None
+    ref_img = optional(item, "reference_img")
+    return index, EditTask(
+        task_id=f"rise/{index}",
+        instruction=instruction,
+        source_png=image_png(sources[0], base, where, "image"),
+        target_png=image_png(ref_img, base, where, "reference_img") if ref_img is not None else None,
+        reference=optional(item, "reference", "reference_txt"),
+        category=category,
+        split="test",
+        n_steps=0,
+    )

@@ -100,18 +100,23 @@ def evaluate(args: argparse.Namespace) -> int:
     from envs.datasets import load_tasks
     from orchestration.cli import CLIError
     from orchestration.config import load_config
-    from orchestration.evaluate import format_table, make_pipeline, run_episodes, summarize
+    from orchestration.evaluate import format_table, make_pipeline, run_episodes, summarize, unreadable_row
 
     if args.out.suffix != ".parquet":
         raise CLIError(f"--out must end in .parquet, got {args.out}")
     config = load_config(args.config, args.overrides)
-    tasks = load_tasks(args.data, kind=args.data_kind, limit=args.limit)
-    if not tasks:
+    bad_rows: list = []  # rows with a missing field or an unreadable image: recorded as failed, the rest evaluated
+    tasks = load_tasks(args.data, kind=args.data_kind, limit=args.limit, bad_rows=bad_rows)
+    for bad in bad_rows:
+        print(f"editrl eval: recorded as failed: {bad.error}", file=sys.stderr)
+    if not tasks and not bad_rows:
         raise CLIError(f"{args.data} holds no tasks")
-    pipeline = make_pipeline(config, use_ray=args.ray)
-    bar = tqdm(total=len(tasks), desc=f"eval {config.name}", unit="episode", file=sys.stderr, disable=args.json)
-    rows = run_episodes(pipeline, tasks, workers=args.workers, on_row=lambda _: bar.update(1))
-    bar.close()
+    rows = [unreadable_row(bad.where, bad.error) for bad in bad_rows]
+    if tasks:
+        pipeline = make_pipeline(config, use_ray=args.ray)
+        bar = tqdm(total=len(tasks), desc=f"eval {config.name}", unit="episode", file=sys.stderr, disable=args.json)
+        rows += run_episodes(pipeline, tasks, workers=args.workers, on_row=lambda _: bar.update(1))
+        bar.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), args.out)
     summary = summarize(rows)
