@@ -36,7 +36,8 @@ from torch import Tensor
 
 from agents.lm.generation import GenerationOutput
 
-__all__ = ["VLMGenerationOutput", "encode_prompts", "generate_chat", "completion_logprobs", "eos_ids", "placeholder_ids"]
+__all__ = ["VLMGenerationOutput", "encode_prompts", "generate_chat", "teacher_forced_logits", "completion_logprobs",
+           "eos_ids", "placeholder_ids"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,41 @@ def generate_chat(
     )
 
 
+def teacher_forced_logits(model: Any, prompt_inputs: dict[str, Any], completion_ids: Tensor, completion_mask: Tensor) -> Tensor:
+    """Raw logits ``[N, T, V]`` that predict each completion token, with the prompt (and its images) in front.
+
+    Args:
+        model: the VLM or chat LM.
+        prompt_inputs: the processor's output for the prompts: ``input_ids`` and ``attention_mask`` (left-padded),
+            the image inputs (``pixel_values``, ``image_grid_thw``, ``image_sizes``, ...) and per-token side inputs
+            of the prompt's shape (``mm_token_type_ids``, ...), which are extended with 0 over the completion (text).
+        completion_ids: long ``[N, T]``, right-padded.
+        completion_mask: ``[N, T]``, 1 on completion tokens.
+
+    Positions come from the model's own ``_prepare_position_ids_for_generation`` when it has one (the rule
+    ``generate`` used, e.g. Qwen2-VL's 3-D rotary positions), so the logits are those the sampler saw.
+    """
+    enc = dict(prompt_inputs)
+    prompt_ids, prompt_mask = enc.pop("input_ids"), enc.pop("attention_mask")
+    n_prompt, steps = prompt_ids.shape[1], completion_ids.shape[1]
+    input_ids = torch.cat([prompt_ids, completion_ids.to(prompt_ids.dtype)], dim=1)
+    attention = torch.cat([prompt_mask, completion_mask.to(prompt_mask.dtype)], dim=1)
+    extra: dict[str, Any] = {}
+    for key, value in enc.items():
+        # Per-token side inputs (token_type_ids, mm_token_type_ids, ...) cover the prompt; completions are text (0).
+        if isinstance(value, Tensor) and value.dim() == 2 and value.shape == prompt_ids.shape:
+            value = torch.cat([value, torch.zeros((value.shape[0], steps), dtype=value.dtype, device=value.device)], dim=1)
+        extra[key] = value
+    forward_params = inspect.signature(model.forward).parameters
+    if "position_ids" in forward_params and hasattr(model, "_prepare_position_ids_for_generation"):
+        extra["position_ids"] = model._prepare_position_ids_for_generation(
+            input_ids, {"input_ids": input_ids, "attention_mask": attention, **extra})
+    if "logits_to_keep" in forward_params:
+        extra["logits_to_keep"] = steps + 1
+        return model(input_ids=input_ids, attention_mask=attention, **extra).logits[:, :steps]
+    return model(input_ids=input_ids, attention_mask=attention, **extra).logits[:, n_prompt - 1 : n_prompt - 1 + steps]
+
+
 def completion_logprobs(
     model: Any,
     processor: Any,
@@ -240,24 +276,6 @@ def completion_logprobs(
                          [batch.images[i] for i in prompt_of] if any(batch.images) else None, device)
     completion = batch.completion_ids[rows].to(device)
     cmask = batch.completion_mask[rows].to(device)
-    prompt_ids, prompt_mask = enc.pop("input_ids"), enc.pop("attention_mask")
-    n_prompt, steps = prompt_ids.shape[1], completion.shape[1]
-    input_ids = torch.cat([prompt_ids, completion], dim=1)
-    attention = torch.cat([prompt_mask, cmask.to(prompt_mask.dtype)], dim=1)
-    extra: dict[str, Any] = {}
-    for key, value in enc.items():
-        # Per-token side inputs (token_type_ids, mm_token_type_ids, ...) cover the prompt; completions are text (0).
-        if isinstance(value, Tensor) and value.dim() == 2 and value.shape == prompt_ids.shape:
-            value = torch.cat([value, torch.zeros((value.shape[0], steps), dtype=value.dtype, device=value.device)], dim=1)
-        extra[key] = value
-    forward_params = inspect.signature(model.forward).parameters
-    if "position_ids" in forward_params and hasattr(model, "_prepare_position_ids_for_generation"):
-        extra["position_ids"] = model._prepare_position_ids_for_generation(
-            input_ids, {"input_ids": input_ids, "attention_mask": attention, **extra})
-    if "logits_to_keep" in forward_params:
-        extra["logits_to_keep"] = steps + 1
-        logits = model(input_ids=input_ids, attention_mask=attention, **extra).logits[:, :steps]
-    else:
-        logits = model(input_ids=input_ids, attention_mask=attention, **extra).logits[:, n_prompt - 1 : n_prompt - 1 + steps]
+    logits = teacher_forced_logits(model, enc, completion, cmask)
     logp = _masked_logprobs(logits, temp, placeholder_ids(model, processor)).gather(2, completion.unsqueeze(-1)).squeeze(-1)
     return logp * cmask

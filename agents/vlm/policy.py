@@ -24,10 +24,11 @@ What each role reads and writes (the input precedence of the Canvas agents):
 
 Parsing never raises: an untrained model's noise gives ``well_formed=False``, empty plans, answers ``"unknown"``.
 
-For the learner (GRPO on a VLM policy is a later step; the interface is here): :meth:`VLMPolicy.sample` returns the
-parsed outputs and a :class:`agents.vlm.generation.VLMGenerationOutput` (prompt and completion token ids, masks, the
-old log-prob of each completion token, and the prompts and images); :meth:`VLMPolicy.completion_logprobs` recomputes
-the completion log-probs by teacher forcing, with gradients, so a loss can be put on completion tokens only;
+For the learner (GRPO trains a VLM thinker or decomposer through :mod:`orchestration.grpo` and its ``VLMModule``):
+:meth:`VLMPolicy.sample` returns the parsed outputs and a :class:`agents.vlm.generation.VLMGenerationOutput` (prompt
+and completion token ids, masks, the old log-prob of each completion token, and the prompts and images);
+:meth:`VLMPolicy.completion_logprobs` recomputes the completion log-probs by teacher forcing, with gradients, so a
+loss can be put on completion tokens only;
 :meth:`VLMAgent.get_weights` / :meth:`VLMAgent.set_weights` move CPU state dicts between learner and actors.
 
 ``engine: vllm`` generates with vLLM instead (:mod:`agents.vllm_backend`, GPU only); weights then arrive through

@@ -62,6 +62,10 @@ class PolicyActor:
             "version": self.version,
             "tokens": gen.num_generated_tokens,
         }
+        if hasattr(gen, "images"):  # a VLM policy: its prompts' image inputs, per row, for the learner's forward pass
+            from orchestration.grpo.multimodal import prompt_input_columns
+
+            arrays.update(prompt_input_columns(self.agent.processor, gen))
         return outputs, arrays
 
     def act_batch(self, states: Sequence[EpisodeState]) -> list[AgentOutput]:
@@ -141,4 +145,7 @@ def sample_groups(actors: Sequence[Any], states: Sequence[EpisodeState], n: int,
     arrays["prompts"] = [results[where[i][0]][1]["prompts"][where[i][1]] for i in range(len(states))]
     arrays["versions"] = [r[1]["version"] for r in results]
     arrays["tokens"] = sum(r[1]["tokens"] for r in results)
+    from orchestration.grpo.multimodal import join_columns
+
+    arrays.update(join_columns([r[1] for r in results], rows))  # image inputs of VLM prompts (none for an LM)
     return outputs, arrays

@@ -47,6 +47,7 @@ from orchestration.graph import build_graph
 from orchestration.grpo.actors import sample_groups, start_policy_actors
 from orchestration.grpo.config import GRPOConfig
 from orchestration.grpo.core import group_advantages, zero_variance_groups
+from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
 from orchestration.pipeline import agent_kwargs
 from orchestration.scoring import judge_episode
@@ -91,6 +92,7 @@ def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarr
     first = int(np.argmax(prompt_mask.any(axis=0)))
     last = int(completion_mask.any(axis=0).nonzero()[0].max()) + 1 if completion_mask.any() else 1
     return {
+        **select_columns(a, rows, first),  # a VLM policy's image inputs (orchestration.grpo.multimodal); none for an LM
         "prompt_ids": a["prompt_ids"][rows, first:].astype(np.int64),
         "prompt_mask": prompt_mask[:, first:].astype(np.int64),
         "completion_ids": a["completion_ids"][rows, :last].astype(np.int64),

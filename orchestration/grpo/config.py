@@ -26,6 +26,24 @@ ADVANTAGE_MODES = ("grpo", "dual_atomic", "ucpg")
 LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 KL_ESTIMATORS = ("k1", "k2", "k3")
 REWARD_SCALING = ("group", "batch", "none")
+#: Roles a chat VLM (backend ``vlm``) can be trained in: one completion per episode, scored as a plan or components.
+VLM_TRAINABLE_ROLES = ("thinker", "decomposer")
+
+
+def trainable_backend(agent: Any, node: str) -> bool:
+    """Whether GRPO can train this agent: a tagged-format LM (``transformers``), or a chat VLM/LM (``vlm``, engine
+    ``transformers``) as thinker or decomposer."""
+    if agent.cls is not None:
+        return False
+    if agent.backend == "transformers":
+        return True
+    return (agent.backend == "vlm" and (agent.role or node) in VLM_TRAINABLE_ROLES
+            and agent.options.get("engine", "transformers") == "transformers")
+
+
+def default_trainable(pipeline: PipelineConfig) -> list[str]:
+    """The agents GRPO trains when ``train.agents`` is not set: every agent :func:`trainable_backend` accepts."""
+    return [node for node, agent in pipeline.agents.items() if trainable_backend(agent, node)]
 
 
 class _Strict(BaseModel):
@@ -76,7 +94,8 @@ class TrainSection(_Strict):
     """The `train:` section of a pipeline YAML: the GRPO algorithm plus how the run is driven."""
 
     agents: dict[str, AgentTrainSpec] | None = Field(default=None, description=(
-        "Agents to train, by node name. Default: every language-model node of the graph with its `rewards` entry. "
+        "Agents to train, by node name. Default: every language-model node of the graph (backend `transformers`, or a "
+        "`vlm` thinker or decomposer, whose images go into the learner's forward pass) with its `rewards` entry. "
         "Several agents may train in one run (e.g. thinker and decomposer); each gets its own groups and reward."))
     group_size: int = Field(default=8, ge=2, le=256, description=(
         "G, completions per task. 8 is TRL's default; on 2 CPUs a larger G costs sampling time linearly, and groups "
@@ -213,7 +232,8 @@ class GRPOConfig(AlgorithmConfig):
             pipeline: a validated :class:`PipelineConfig` (stored as a plain dict so the config pickles into
                 checkpoints).
             trainable_agents: ``{node: {"rewards": [[name, weight], ...], "advantage": "grpo"|"dual_atomic"|"ucpg"}}``.
-                Default (empty): every language-model node with the pipeline's ``rewards`` for it, advantage "grpo".
+                Default (empty): every node :func:`trainable_backend` accepts, with the pipeline's ``rewards`` for
+                it, advantage "grpo".
         """
         if pipeline is not NotProvided:
             self.pipeline_config = pipeline.model_dump(mode="json") if isinstance(pipeline, PipelineConfig) else dict(pipeline)
@@ -244,8 +264,6 @@ class GRPOConfig(AlgorithmConfig):
 
     def resolved_trainable(self) -> dict[str, dict[str, Any]]:
         """``{node: {"rewards": [(name, weight)], "advantage": mode}}`` with the defaults filled in."""
-        from orchestration.env_factory import default_trainable
-
         pipeline = self.pipeline()
         spec = self.trainable_agents or {node: {} for node in default_trainable(pipeline)}
         out = {}
@@ -292,11 +310,11 @@ class GRPOConfig(AlgorithmConfig):
     def module_spec(self, node: str, inference_only: bool = False):
         from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-        from orchestration.grpo.module import PLACEHOLDER_SPACE, CausalLMModule
+        from orchestration.grpo.module import PLACEHOLDER_SPACE, CausalLMModule, VLMModule
 
         agent = self.pipeline().agents[node]
         return RLModuleSpec(
-            module_class=CausalLMModule,
+            module_class=VLMModule if agent.backend == "vlm" else CausalLMModule,
             observation_space=PLACEHOLDER_SPACE,
             action_space=PLACEHOLDER_SPACE,
             inference_only=inference_only,
@@ -359,7 +377,7 @@ class GRPOConfig(AlgorithmConfig):
             return errors
         if not trainable:
             errors.append("trainable_agents: no agent to train; the pipeline has no language-model node "
-                          "(set agents.<name>.backend: transformers) or name one under train.agents")
+                          "(set agents.<name>.backend: transformers, or vlm for a thinker or decomposer) or name one under train.agents")
         known_rewards = set(available_rewards())
         for node, spec in trainable.items():
             where = f"train.agents.{node}"
@@ -367,8 +385,9 @@ class GRPOConfig(AlgorithmConfig):
                 errors.append(f"{where}: {node!r} is not a node of the graph ({', '.join(graph.order)}); train one of those")
                 continue
             agent = pipeline.agents[node]
-            if agent.backend != "transformers" or agent.cls is not None:
-                errors.append(f"{where}: agent {node!r} has backend {agent.backend!r}; only 'transformers' (LM) agents can be trained")
+            if not trainable_backend(agent, node):
+                errors.append(f"{where}: agent {node!r} (backend {agent.backend!r}) cannot be trained; train a 'transformers' "
+                              f"(LM) agent, or a 'vlm' {' or '.join(VLM_TRAINABLE_ROLES)} with engine 'transformers'")
             if not agent.model:
                 errors.append(f"agents.{node}.model is not set; point it at the SFT policy (e.g. runs/sft/{graph.roles[node]})")
             if agent.replicas < 1:
