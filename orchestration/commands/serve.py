@@ -8,6 +8,7 @@ from the file's `args`, and blocks until Ctrl-C, then shuts Serve down.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -50,8 +51,12 @@ def serve_command(args: argparse.Namespace) -> int:
     from ray import serve
 
     from orchestration.serve.app import build_app
+    from orchestration.serve.proxy import CALLBACK, CALLBACK_ENV
 
     app = build_app(spec.args.model_dump())  # validates the pipeline and graph before anything starts
+    # The proxy answers a failed ingress replica in the API's JSON shape (orchestration/serve/proxy.py); the proxy
+    # reads this where Ray starts, so it only takes effect on a cluster started here.
+    os.environ.setdefault(CALLBACK_ENV, CALLBACK)
     ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and container stops shut down as cleanly as Ctrl-C
     try:

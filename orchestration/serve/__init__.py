@@ -5,6 +5,7 @@
 - `deployments.py`: one `AgentDeployment` per graph node (`@serve.batch` for LM agents) and the handle that calls it.
 - `api.py`: API v1 models; request parsing and limits, every client error a 4xx `{error, detail}`.
 - `app.py`: the FastAPI ingress and `build_app(args)`, the builder `serve run` and `editrl serve` use.
+- `proxy.py`: middleware for Serve's HTTP proxy: a failed ingress replica answers 503 `{error, detail}`, not text.
 - `static/index.html`: the web page at `/`.
 
 Ray Serve is imported by `app.py` and `deployments.py` only, so `orchestration.serve.config` loads without it.

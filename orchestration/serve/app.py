@@ -181,7 +181,15 @@ class EditService:
         started = time.perf_counter()
         self._authorize(request)
         limits = self.args.limits
-        data, instruction, options = await parse_edit_request(request, limits)
+        try:
+            # Bounded: a body that never arrives must not hold the request forever. Besides slow clients, that
+            # happens when the proxy retries a request on this replica after the replica that first took it died:
+            # the body went to the dead one.
+            data, instruction, options = await asyncio.wait_for(parse_edit_request(request, limits), self.args.request_timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ApiError(503, "body_unavailable", f"the request body did not arrive within {self.args.request_timeout_s:g} s "
+                                                    "(a stalled upload, or a request retried after a replica failed); retry",
+                           headers={"Retry-After": "5"}) from None
         timeout = self.args.request_timeout_s
         if options.timeout_s is not None:
             if options.timeout_s > timeout:
