@@ -105,7 +105,10 @@ class DiffusersEditor(Agent):
         self.model_name = str(model)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        self.pipeline = DiffusionPipeline.from_pretrained(str(model), **{_dtype_kwarg(): self.dtype})
+        from agents.weights import require_safetensors
+
+        require_safetensors(model)  # never unpickle a .bin (agents/weights.py)
+        self.pipeline = DiffusionPipeline.from_pretrained(str(model), use_safetensors=True, **{_dtype_kwarg(): self.dtype})
         if cpu_offload:
             self.pipeline.enable_model_cpu_offload(device=self.device)
         else:

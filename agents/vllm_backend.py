@@ -92,7 +92,8 @@ class VLLMEngine:
 
         kwargs: dict[str, Any] = dict(model=str(model), dtype=_vllm_dtype(dtype), seed=int(seed),
                                       gpu_memory_utilization=float(gpu_memory_utilization),
-                                      max_model_len=int(max_model_len), enforce_eager=bool(enforce_eager))
+                                      max_model_len=int(max_model_len), enforce_eager=bool(enforce_eager),
+                                      load_format="safetensors")  # never unpickle a .bin (agents/weights.py)
         engine_fields = {f.name for f in dataclasses.fields(vllm.EngineArgs)} if dataclasses.is_dataclass(vllm.EngineArgs) else set()
         if logprobs_mode and "logprobs_mode" in engine_fields:
             kwargs["logprobs_mode"] = logprobs_mode

@@ -48,8 +48,13 @@ class AgentConfig(_Strict):
     replicas: int = Field(default=1, ge=1, le=64, description="Actors in this agent's pool; calls go to the least busy one.")
     max_batch_size: int = Field(default=16, ge=1, description="Most concurrent requests one actor batches into one act_batch call.")
     batch_wait_ms: float = Field(default=5.0, ge=0, description="How long an actor waits to fill a batch; small, since generation dominates.")
-    max_restarts: int = Field(default=2, ge=-1, description="Ray restarts after an actor dies (-1: forever).")
-    timeout_s: float | None = Field(default=None, gt=0, description="Per-call timeout; a call past it marks the episode failed instead of hanging.")
+    max_restarts: int = Field(default=2, ge=-1, description=(
+        "Ray restarts after an actor dies (-1: forever). GRPO's policy actors use it too; a restarted one gets the "
+        "current weights before it samples again (orchestration/grpo/pool.py)."))
+    timeout_s: float | None = Field(default=None, gt=0, description=(
+        "Per-call timeout; a call past it marks the episode failed instead of hanging. In GRPO rollouts it bounds "
+        "each in-process agent's call on one episode: the episode ends with error 'timeout: ...', gets no reward, and "
+        "its group is trained as train.failed_episodes says (policy actors: train.sample_timeout_s)."))
 
 
 class ReflectionConfig(_Strict):

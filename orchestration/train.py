@@ -83,8 +83,8 @@ def init_ray() -> None:
         return
     if os.environ.get("RAY_ADDRESS"):
         ray.init(log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=False)
+    else:  # "local": a cluster of our own, never one that someone else's `ray start` left on this machine
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
 
 
 def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str | Path, resume: bool = False,
@@ -94,7 +94,7 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
     Returns the run summary (also written to ``<run_dir>/summary.json``).
     """
     from orchestration.grpo.algorithm import GRPO
-    from orchestration.grpo.checkpoint import latest_checkpoint, save_checkpoint
+    from orchestration.grpo.checkpoint import checkpoint_root, latest_checkpoint, remove_leftovers, save_checkpoint
     from orchestration.grpo.evaluate import evaluate_pipeline, format_table, held_out_tasks
     from orchestration.grpo.metrics import MetricsLog, Progress, iteration_metrics
 
@@ -118,7 +118,8 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
 
     init_ray()
     if checkpoint is not None:
-        log(f"resuming from {checkpoint}")
+        removed = remove_leftovers(checkpoint_root(run_dir))  # a save the previous process was killed in
+        log(f"resuming from {checkpoint}" + (f" (removed the unfinished {', '.join(removed)})" if removed else ""))
         algo = GRPO.from_checkpoint(str((checkpoint / "rllib").resolve()))
     else:
         algo = grpo_config.build_algo()
@@ -141,7 +142,10 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
                 last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
         bar.close()
         grpo_s = time.perf_counter() - start
-        if last_saved is None or not last_saved.name.endswith(f"{algo.iteration:06d}"):
+        current = latest_checkpoint(run_dir)
+        if current is not None and current.name == f"iter_{algo.iteration:06d}":
+            last_saved = current  # e.g. resumed with nothing left to run: never rewrite the checkpoint it came from
+        else:
             last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
         log(f"GRPO: {algo.iteration} iterations, {grpo_s:.0f} s this session; checkpoint {last_saved}")
     finally:

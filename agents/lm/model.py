@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
+from agents.weights import require_safetensors
+
 __all__ = ["tiny_causal_lm_config", "build_model", "load_policy", "save_policy", "count_parameters"]
 
 
@@ -109,13 +111,14 @@ def load_policy(
         ``(model, tokenizer)``: the model in eval mode; the tokenizer padding on the left (prompts in a batch must
         end at the same position) with a pad token (the eos token when the checkpoint defines none).
     """
+    require_safetensors(path_or_name)  # never unpickle a .bin (agents/weights.py)
     tokenizer = AutoTokenizer.from_pretrained(str(path_or_name))
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise ValueError(f"tokenizer of {path_or_name} has neither a pad nor an eos token; set tokenizer.pad_token before batching")
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(str(path_or_name), dtype=dtype, **model_kwargs)
+    model = AutoModelForCausalLM.from_pretrained(str(path_or_name), dtype=dtype, **{**model_kwargs, "use_safetensors": True})
     model.to(device)
     model.eval()
     _sync_generation_config(model, tokenizer)

@@ -113,10 +113,13 @@ def load_chat_model(path_or_name: str | Path, device: str = "cpu", dtype: str | 
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
+    from agents.weights import require_safetensors
+
+    require_safetensors(path_or_name)  # never unpickle a .bin (agents/weights.py)
     vlm = is_vlm_checkpoint(path_or_name)
     processor = load_chat_processor(path_or_name, vlm)
     auto = AutoModelForImageTextToText if vlm else AutoModelForCausalLM
-    model = auto.from_pretrained(str(path_or_name), dtype=torch_dtype, **model_kwargs)
+    model = auto.from_pretrained(str(path_or_name), dtype=torch_dtype, **{**model_kwargs, "use_safetensors": True})
     model.to(device)
     model.eval()
     tokenizer = tokenizer_of(processor)

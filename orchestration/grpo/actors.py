@@ -10,7 +10,9 @@ config, like ``orchestration.actors.AgentActor``, and adds what training needs:
 - ``set_weights(ref, version)``: load the learner's new parameters (a ``ray.put`` of the state dict, fetched
   once per actor);
 - ``get_rng_state`` / ``set_rng_state``: the sampler's ``torch.Generator``, so a resumed run samples what the
-  uninterrupted run would have.
+  uninterrupted run would have;
+- ``call(method, min_version, ...)`` / ``ping()``: how :class:`orchestration.grpo.pool.PolicyPool` calls it - a
+  method runs only when the actor's weights are at least ``min_version`` (a restarted actor is re-synced first).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import ray
 
 from agents.base import AgentOutput, EpisodeState
+from orchestration.grpo.pool import round_robin_shards
 
 
 @ray.remote
@@ -71,6 +74,20 @@ class PolicyActor:
     def act_batch(self, states: Sequence[EpisodeState]) -> list[AgentOutput]:
         return self.agent.act_batch(list(states))
 
+    def call(self, method: str, min_version: int, *args: Any) -> tuple[int, int, Any]:
+        """``(version, pid, method(*args))``, or ``(version, pid, None)`` without running it when this actor's
+        weights are older than ``min_version`` (a restarted actor: see :mod:`orchestration.grpo.pool`)."""
+        import os
+
+        if self.version < min_version:
+            return self.version, os.getpid(), None
+        return self.version, os.getpid(), getattr(self, method)(*args)
+
+    def ping(self) -> int:
+        import os
+
+        return os.getpid()
+
     def set_weights(self, weights: dict[str, Any], version: int) -> int:
         import torch
 
@@ -93,12 +110,18 @@ class PolicyActor:
 
 
 def start_policy_actors(agent_cls: type, kwargs: dict[str, Any], replicas: int, *, num_cpus: float = 0.0,
-                        num_gpus: float = 0.0, seed: int = 0, threads: int | None = None) -> list[Any]:
-    """``replicas`` policy actors; replica ``i`` seeds its sampler with ``seed + i`` (distinct, reproducible)."""
+                        num_gpus: float = 0.0, seed: int = 0, threads: int | None = None, max_restarts: int = 0) -> list[Any]:
+    """``replicas`` policy actors; replica ``i`` seeds its sampler with ``seed + i`` (distinct, reproducible).
+
+    Ray restarts a dead actor up to ``max_restarts`` times (the agent config's); it never retries a call by itself
+    (``max_task_retries=0``): :class:`orchestration.grpo.pool.PolicyPool` retries and counts, so that no task is
+    sampled twice unseen.
+    """
     actors = []
     for i in range(replicas):
         actor_kwargs = {**kwargs, "seed": int(seed) + i}
-        actors.append(PolicyActor.options(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=0).remote(agent_cls, actor_kwargs, threads))
+        options = dict(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=max_restarts, max_task_retries=0)
+        actors.append(PolicyActor.options(**options).remote(agent_cls, actor_kwargs, threads))
     return actors
 
 
@@ -122,16 +145,24 @@ def pad_right(arrays: Sequence[np.ndarray], value: Any = 0) -> np.ndarray:
     return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=value) for a in arrays])
 
 
-def sample_groups(actors: Sequence[Any], states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
+def sample_groups(pool: Any, states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
                   max_new_tokens: int, pad_id: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
-    """Split ``states`` over the actors, sample ``n`` per state, and join the shards in the order of ``states``."""
-    shards = [list(range(len(states)))[i:: len(actors)] for i in range(len(actors))]
-    shards = [s for s in shards if s]
-    refs = [actors[k].sample.remote([states[i] for i in shard], n, temperature, top_p, max_new_tokens) for k, shard in enumerate(shards)]
-    results = ray.get(refs)
+    """Split ``states`` over the pool's actors, sample ``n`` per state, and join the shards in the order of ``states``.
+
+    ``pool`` is an :class:`orchestration.grpo.pool.PolicyPool`: a shard whose actor died is retried once or dropped.
+    ``arrays["kept"]`` lists the indices of the states that were sampled (all of them unless a shard was dropped);
+    rows follow that order, ``n`` per kept state, so each (state, sample) appears exactly once.
+    """
+    shards = round_robin_shards(len(states), len(pool.live()) or 1)
+    results = pool.map("sample", [[states[i] for i in shard] for shard in shards], n, temperature, top_p, max_new_tokens)
+    shards = [shard for shard, r in zip(shards, results) if r is not None]  # dropped shards leave the batch whole
+    results = [r for r in results if r is not None]
+    kept = sorted(i for shard in shards for i in shard)
+    if not kept:
+        return [], {"kept": [], "tokens": 0, "versions": []}
     # Rows of state i in shard k: position p of i in the shard -> rows p*n .. p*n+n-1.
     where: dict[int, tuple[int, int]] = {i: (k, p) for k, shard in enumerate(shards) for p, i in enumerate(shard)}
-    order = [(where[i][0], where[i][1] * n + g) for i in range(len(states)) for g in range(n)]
+    order = [(where[i][0], where[i][1] * n + g) for i in kept for g in range(n)]
     outputs = [results[k][0][row] for k, row in order]
     offsets = np.cumsum([0] + [len(r[1]["texts"]) for r in results])
     rows = [int(offsets[k]) + row for k, row in order]
@@ -142,7 +173,8 @@ def sample_groups(actors: Sequence[Any], states: Sequence[EpisodeState], n: int,
         arrays[key] = pad([r[1][key] for r in results], fill)[rows]
     arrays["finished"] = np.concatenate([r[1]["finished"] for r in results])[rows]
     arrays["texts"] = [results[k][1]["texts"][row] for k, row in order]
-    arrays["prompts"] = [results[where[i][0]][1]["prompts"][where[i][1]] for i in range(len(states))]
+    arrays["prompts"] = [results[where[i][0]][1]["prompts"][where[i][1]] for i in kept]
+    arrays["kept"] = kept
     arrays["versions"] = [r[1]["version"] for r in results]
     arrays["tokens"] = sum(r[1]["tokens"] for r in results)
     from orchestration.grpo.multimodal import join_columns

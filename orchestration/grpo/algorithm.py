@@ -27,12 +27,18 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 - The difficulty filter (DDA-Thinker's curriculum) runs online: a task leaves the pool once its solve rate over
   ``min_visits`` groups is <= ``low`` or >= ``high``; "solved" is the pipeline's own verifier passing every item.
 - The reference model for the KL term is the starting policy, loaded only when ``kl_coef > 0``.
+
+Faults (issue 9): the policy actors are called through a :class:`~.pool.PolicyPool` (a killed actor's tasks are
+retried once or dropped; a restarted actor is re-synced before it samples), fixed agents with ``timeout_s`` end a slow
+episode with a ``timeout:`` error and no reward; ``faults/*`` metrics count it all, and every iteration checks that
+no episode went missing (``<agent>/lost_episodes``) and no group was sampled twice (``<agent>/malformed_groups``).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from functools import partial
 from typing import Any
 
@@ -47,6 +53,7 @@ from orchestration.graph import build_graph
 from orchestration.grpo.actors import sample_groups, start_policy_actors
 from orchestration.grpo.config import GRPOConfig
 from orchestration.grpo.core import group_advantages, zero_variance_groups
+from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
 from orchestration.pipeline import agent_kwargs
@@ -82,6 +89,43 @@ def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: floa
         else:
             raise ValueError(f"unknown advantage mode {mode!r}; use grpo, dual_atomic or ucpg")
     return adv, zero
+
+
+def accounting(node: str, rollouts: GroupRollouts, n_tasks: int, group_size: int) -> dict[str, float]:
+    """Where every one of the iteration's ``n_tasks * group_size`` episodes went, and two invariants.
+
+    ``lost_episodes`` (episodes neither finished, failed, nor dropped with their task: must be 0) and
+    ``malformed_groups`` (groups without exactly ``group_size`` rows, as a shard sampled twice would make: must be
+    0) are computed every iteration, so a fault that broke either promise shows up in a real run's metrics.
+    """
+    sizes = Counter(rollouts.group_ids)
+    accounted = len(rollouts.episodes) + (rollouts.failed_tasks + rollouts.dropped_tasks) * group_size
+    versions = rollouts.arrays.get("versions") or [np.nan]
+    return {
+        f"{node}/dropped_tasks": float(rollouts.dropped_tasks),
+        f"{node}/lost_episodes": float(n_tasks * group_size - accounted),
+        f"{node}/malformed_groups": float(sum(size != group_size for size in sizes.values())),
+        f"{node}/sampled_weights_version": float(min(versions)),  # the oldest weights any shard sampled with
+    }
+
+
+def trainable_rows(ok: np.ndarray, group_ids: list[str], zero: set[str], failed_episodes: str) -> np.ndarray:
+    """[N] bool: the rows that go into the loss.
+
+    Failed rows never do (they have no reward); zero-variance groups ``zero`` are left out; with
+    ``failed_episodes="drop_group"`` so is every group that lost an episode.
+
+    >>> trainable_rows(np.array([True, True, True, False]), ["a", "a", "b", "b"], set(), "drop_episode").tolist()
+    [True, True, True, False]
+    >>> trainable_rows(np.array([True, True, True, False]), ["a", "a", "b", "b"], set(), "drop_group").tolist()
+    [True, True, False, False]
+    >>> trainable_rows(np.array([True, True, True, True]), ["a", "a", "b", "b"], {"a"}, "drop_episode").tolist()
+    [False, False, True, True]
+    """
+    if failed_episodes not in ("drop_episode", "drop_group"):
+        raise ValueError(f"failed_episodes={failed_episodes!r}: use drop_episode or drop_group")
+    lost = {g for g, good in zip(group_ids, ok) if not good} if failed_episodes == "drop_group" else set()
+    return ok & np.array([g not in zero and g not in lost for g in group_ids], dtype=bool)
 
 
 def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -155,17 +199,20 @@ class GRPO(Algorithm):
         self.last_metrics: dict[str, float] = {}
 
         self.policy_actors: dict[str, list[Any]] = {}
+        self.pools: dict[str, PolicyPool] = {}  # the same actors, called through retries and weight re-syncs
         handles: dict[str, Any] = {}
         for k, node in enumerate(self.graph.order):
             agent = self.pipeline.agents[node]
             kwargs = agent_kwargs(agent, self.pipeline)
             if node in self.trainable:
                 actors = start_policy_actors(self.graph.classes[node], kwargs, agent.replicas, num_cpus=agent.num_cpus,
-                                             num_gpus=agent.num_gpus, seed=seed * 1000 + 100 * k, threads=cfg.sampler_threads)
+                                             num_gpus=agent.num_gpus, seed=seed * 1000 + 100 * k, threads=cfg.sampler_threads,
+                                             max_restarts=agent.max_restarts)
                 self.policy_actors[node] = actors
-                handles[node] = ActorNode(actors)
+                self.pools[node] = PolicyPool(actors, timeout_s=cfg.sample_timeout_s)
+                handles[node] = ActorNode(self.pools[node])
             else:  # fixed nodes run in this process: no serialisation of images on a small machine
-                handles[node] = LocalNode(self.graph.classes[node](**kwargs))
+                handles[node] = LocalNode(self.graph.classes[node](**kwargs), timeout_s=agent.timeout_s)
         self.runner = EpisodeRunner(self.graph, handles)
 
     def _load_tasks(self) -> "TaskPool":
@@ -190,9 +237,9 @@ class GRPO(Algorithm):
         batches: dict[str, dict[str, np.ndarray]] = {}
         tokens = 0
         self.last_rollouts = []
+        self.last_batch_rows: dict[str, list[tuple[str, int]]] = {}  # (group id, sample index) of every trained row
         for node, spec in self.trainable.items():
-            actors = self.policy_actors[node]
-            sampler = partial(sample_groups, actors, temperature=cfg.temperature, top_p=cfg.top_p,
+            sampler = partial(sample_groups, self.pools[node], temperature=cfg.temperature, top_p=cfg.top_p,
                               max_new_tokens=cfg.max_new_tokens)
             rollouts = collect_groups(self.runner, node, [self.tasks[i] for i in tasks], sampler, cfg.group_size,
                                       spec["rewards"], tag=f"{self.iteration}/")
@@ -200,10 +247,14 @@ class GRPO(Algorithm):
             timings["reward_s"] += rollouts.timings["upstream_s"] + rollouts.timings["finish_s"] + rollouts.timings["reward_s"]
             tokens += int(rollouts.arrays["tokens"])
 
+            metrics.update(accounting(node, rollouts, len(tasks), cfg.group_size))
+            if not rollouts.episodes:  # every shard's actor failed twice: nothing to learn from this agent now
+                metrics[f"{node}/groups"] = 0.0
+                continue
             adv, zero = compute_advantages(rollouts, spec["advantage"], cfg.scale_rewards, cfg.adv_eps)
-            keep = rollouts.ok.copy()
-            if cfg.drop_zero_variance_groups:
-                keep &= np.array([g not in zero for g in rollouts.group_ids])
+            keep = trainable_rows(rollouts.ok, rollouts.group_ids, zero if cfg.drop_zero_variance_groups else set(),
+                                  cfg.failed_episodes)
+            self.last_batch_rows[node] = [(rollouts.group_ids[r], int(r % cfg.group_size)) for r in np.flatnonzero(keep)]
             if keep.any():
                 batches[node] = module_batch(rollouts, adv, np.flatnonzero(keep))
             metrics.update(self._rollout_metrics(node, rollouts, adv, zero, keep))
@@ -217,6 +268,7 @@ class GRPO(Algorithm):
             timings["sync_s"] += self._sync_weights()
         timings["step_s"] = time.perf_counter() - start
         metrics.update(timings)
+        metrics.update(self._fault_metrics(metrics))
         metrics["tokens_per_s"] = tokens / timings["generate_s"] if timings["generate_s"] > 0 else 0.0
         metrics["generated_tokens"] = float(tokens)
         metrics["pool_size"] = float(len(self.pool))
@@ -251,17 +303,27 @@ class GRPO(Algorithm):
                 )
                 self.metrics.aggregate(results, key=LEARNER_RESULTS)
 
+    def _fault_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        """``faults/*``: the pools' counts for this iteration (actor errors, restarts, retried and dropped tasks),
+        plus the episodes that timed out and the episodes lost with dropped tasks (``group_size`` each)."""
+        totals = FaultCounters().take()
+        for pool in self.pools.values():
+            for key, value in pool.counters.take().items():
+                totals[key] += value
+        nodes = list(self.trainable)
+        totals["faults/timeout_episodes"] = sum(metrics.get(f"{n}/timeout_episodes", 0.0) for n in nodes)
+        totals["faults/dropped_episodes"] = sum(metrics.get(f"{n}/dropped_tasks", 0.0) for n in nodes) * self.config.group_size
+        return totals
+
     def _sync_weights(self) -> float:
         """Learner -> policy actors: the trained modules' parameters, one ``ray.put`` each. Returns seconds taken."""
         t0 = time.perf_counter()
         self.weights_version += 1
         weights = self.learner_group.get_weights(module_ids=list(self.policy_actors))
-        refs = []
-        for node, actors in self.policy_actors.items():
+        for node, pool in self.pools.items():
             state = {k[len("model."):]: torch.from_numpy(np.asarray(v)) for k, v in weights[node].items() if k.startswith("model.")}
-            ref = ray.put(state)
-            refs += [a.set_weights.remote(ref, self.weights_version) for a in actors]
-        ray.get(refs)
+            # The pool keeps the reference: an actor that Ray restarts later gets these weights before it samples.
+            pool.sync(ray.put(state), self.weights_version)
         self._actors_synced = True
         return time.perf_counter() - t0
 
@@ -276,6 +338,7 @@ class GRPO(Algorithm):
             f"{node}/groups": float(len(groups)),
             f"{node}/zero_variance_share": len(zero) / max(1, len(groups)),
             f"{node}/failed_episodes": float((~ok).sum()),
+            f"{node}/timeout_episodes": float(sum(e.timed_out for e in rollouts.episodes)),
             f"{node}/trained_completions": float(keep.sum()),
             f"{node}/adv_abs_mean": float(np.abs(adv[keep]).mean()) if keep.any() else 0.0,
             f"{node}/solved": float(rollouts.solved.mean()),
@@ -338,7 +401,7 @@ class GRPO(Algorithm):
             "pool": list(self.pool),
             "task_stats": {k: list(v) for k, v in self.task_stats.items()},
             "weights_version": self.weights_version,
-            "sampler_rng": {node: ray.get([a.get_rng_state.remote() for a in actors]) for node, actors in self.policy_actors.items()},
+            "sampler_rng": {node: _rng_states(actors) for node, actors in self.policy_actors.items()},
             "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
             "torch_rng": torch.get_rng_state(),
@@ -356,7 +419,7 @@ class GRPO(Algorithm):
         self.weights_version = int(extra["weights_version"])
         for node, rng_states in extra["sampler_rng"].items():
             actors = self.policy_actors.get(node, [])
-            ray.get([a.set_rng_state.remote(s) for a, s in zip(actors, rng_states)])
+            ray.get([a.set_rng_state.remote(s) for a, s in zip(actors, rng_states) if s is not None])
         random.setstate(extra["python_rng"])
         np.random.set_state(extra["numpy_rng"])
         torch.set_rng_state(extra["torch_rng"])
@@ -367,3 +430,14 @@ class GRPO(Algorithm):
             for actor in actors:
                 ray.kill(actor)
         super().cleanup()
+
+
+def _rng_states(actors: list[Any]) -> list[Any]:
+    """Each actor's sampler RNG state; None for an actor that is dead (a checkpoint must not fail because of it)."""
+    states = []
+    for actor in actors:
+        try:
+            states.append(ray.get(actor.get_rng_state.remote()))
+        except ray.exceptions.RayActorError:
+            states.append(None)
+    return states

@@ -10,8 +10,12 @@ Layout under ``<run_dir>/checkpoints/``::
         meta.json                 iteration, time, metrics of that iteration
     latest                        the name of the newest complete checkpoint (written last, atomically)
 
-A checkpoint is written to a hidden temporary folder and renamed into place, so a crash mid-write never leaves a
-half checkpoint that ``latest`` points to.
+A checkpoint is written to a hidden temporary folder (``.tmp_*``) and renamed into place, so a crash mid-write never
+leaves a half checkpoint that ``latest`` points to; old checkpoints are renamed to ``.trash_*`` before they are
+deleted, so a crash mid-delete never leaves a half ``iter_*`` folder either. Every visible ``iter_*`` folder is
+therefore complete. Hidden leftovers of a killed process are removed by the next save (one process writes a run
+folder at a time) and ignored by readers. ``tests/orchestration/grpo/test_kill_resume.py`` SIGKILLs a training
+process at random points and checks this.
 """
 
 from __future__ import annotations
@@ -34,21 +38,23 @@ def save_checkpoint(algo: Any, run_dir: str | Path, keep: int = 2, metrics: dict
     """Write the checkpoint of ``algo``'s current iteration; returns its folder. Keeps the newest ``keep``."""
     root = checkpoint_root(run_dir)
     root.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(root)
     iteration = int(algo.iteration)
     name = f"iter_{iteration:06d}"
     final = root / name
     tmp = root / f".tmp_{name}_{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     algo.save_to_path(str((tmp / "rllib").resolve()))
     save_policies(algo, tmp / "policies")
     meta = {"iteration": iteration, "saved_at": time.time(), "agents": list(algo.policy_actors), "metrics": metrics or {}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=float))
-    if final.exists():  # re-saving the same iteration (e.g. after a resume): replace it
-        shutil.rmtree(final)
+    if final.exists():  # re-saving the same iteration: move the old one aside first (a rename, so it stays whole)
+        _discard(final)
+    # Between these two renames `latest` may name a missing folder; latest_checkpoint then takes the newest whole one.
     os.replace(tmp, final)
     _write_atomic(root / LATEST, name)
     _prune(root, keep)
+    remove_leftovers(root)
     return final
 
 
@@ -70,14 +76,41 @@ def save_policies(algo: Any, out_dir: str | Path) -> dict[str, str]:
     return paths
 
 
+def is_complete(path: Path) -> bool:
+    """A checkpoint folder with every part (meta.json is written last, before the rename)."""
+    return (path / "rllib").is_dir() and (path / "policies").is_dir() and (path / "meta.json").is_file()
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint of a run, or None."""
+    """The newest complete checkpoint of a run, or None.
+
+    The one ``latest`` names; if a kill fell between a re-save's two renames (``latest`` names a folder that is not
+    there), the newest complete ``iter_*`` folder instead.
+    """
     root = checkpoint_root(run_dir)
     pointer = root / LATEST
-    if not pointer.is_file():
-        return None
-    path = root / pointer.read_text().strip()
-    return path if (path / "rllib").is_dir() else None
+    if pointer.is_file():
+        path = root / pointer.read_text().strip()
+        if path.name.startswith("iter_") and is_complete(path):
+            return path
+    done = sorted(p for p in root.glob("iter_*") if is_complete(p))
+    return done[-1] if done else None
+
+
+def remove_leftovers(root: Path) -> list[str]:
+    """Delete the hidden folders a killed save or prune left behind (``.tmp_*``, ``.trash_*``); returns their names."""
+    removed = []
+    for path in list(root.glob(".tmp_*")) + list(root.glob(".trash_*")):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+def _discard(path: Path) -> None:
+    """Rename to a hidden ``.trash_*`` name (atomic), then delete: an ``iter_*`` folder is never half deleted."""
+    trash = path.with_name(f".trash_{path.name}_{os.getpid()}")
+    os.replace(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -89,4 +122,4 @@ def _write_atomic(path: Path, text: str) -> None:
 def _prune(root: Path, keep: int) -> None:
     done = sorted(p for p in root.glob("iter_*") if p.is_dir())
     for old in done[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        _discard(old)

@@ -26,6 +26,7 @@ ADVANTAGE_MODES = ("grpo", "dual_atomic", "ucpg")
 LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 KL_ESTIMATORS = ("k1", "k2", "k3")
 REWARD_SCALING = ("group", "batch", "none")
+FAILED_EPISODES = ("drop_episode", "drop_group")
 #: Roles a chat VLM (backend ``vlm``) can be trained in: one completion per episode, scored as a plan or components.
 VLM_TRAINABLE_ROLES = ("thinker", "decomposer")
 
@@ -131,6 +132,17 @@ class TrainSection(_Strict):
     adv_eps: float = Field(default=1e-6, ge=0, description="Added to the std before dividing (verl 1e-6, TRL 1e-4).")
     drop_zero_variance_groups: bool = Field(default=True, description=(
         "Leave groups whose rewards are all equal out of the loss (they have zero advantage); they are always counted."))
+    failed_episodes: Literal["drop_episode", "drop_group"] = Field(default="drop_episode", description=(
+        "How a group with failed episodes is trained - an agent error, or a call past the agent's `timeout_s` "
+        "(error 'timeout: ...'). Such an episode never gets a reward (none is invented) and is always counted. "
+        "drop_episode: leave it out and normalise the group over the rest (a group left with one episode has zero "
+        "variance and carries no signal). drop_group: leave the whole group out of the loss, for when failures "
+        "depend on the completion (a long plan that times out the editor) and the rest would be a biased sample."))
+    sample_timeout_s: float | None = Field(default=None, gt=0, description=(
+        "Bound on one call to a policy actor (sampling or acting on a shard of the iteration's tasks). Past it the "
+        "actor is killed, Ray restarts it (agents.<name>.max_restarts), and the shard is retried once on a live "
+        "actor or dropped; counted as faults/timeouts. None: no bound, since sampling time varies tenfold on a "
+        "loaded CPU; set it to several times a normal iteration's generate_s."))
     difficulty_filter: DifficultyFilter | None = Field(default=None, description=(
         "DDA-Thinker's curriculum (drop always/never solved tasks from the pool); 'solved' = the pipeline's verifier "
         "passes every checklist item. None disables it."))
@@ -198,6 +210,8 @@ class GRPOConfig(AlgorithmConfig):
         self.scale_rewards = "group"
         self.adv_eps = 1e-6
         self.drop_zero_variance_groups = True
+        self.failed_episodes = "drop_episode"
+        self.sample_timeout_s: float | None = None
         self.difficulty_filter: dict[str, Any] | None = None
         self.weight_decay = 0.0
         # -- sampling ----------------------------------------------------------------------------------------------
@@ -245,6 +259,7 @@ class GRPOConfig(AlgorithmConfig):
              clip_high: float = NotProvided, kl_coef: float = NotProvided, kl_estimator: str = NotProvided,
              loss_agg: str = NotProvided, scale_rewards: str = NotProvided, adv_eps: float = NotProvided,
              drop_zero_variance_groups: bool = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
+             failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
              max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
              train_data: str | None = NotProvided, data_seed: int = NotProvided, rollout_samples: int = NotProvided) -> "GRPOConfig":
@@ -350,6 +365,10 @@ class GRPOConfig(AlgorithmConfig):
         check(self.loss_agg in LOSS_AGGREGATIONS, f"loss_agg={self.loss_agg!r}: use one of {', '.join(LOSS_AGGREGATIONS)}")
         check(self.scale_rewards in REWARD_SCALING, f"scale_rewards={self.scale_rewards!r}: use one of {', '.join(REWARD_SCALING)}")
         check(self.adv_eps >= 0, f"adv_eps={self.adv_eps!r}: use a small number >= 0 (1e-6)")
+        check(self.failed_episodes in FAILED_EPISODES,
+              f"failed_episodes={self.failed_episodes!r}: use one of {', '.join(FAILED_EPISODES)}")
+        check(self.sample_timeout_s is None or self.sample_timeout_s > 0,
+              f"sample_timeout_s={self.sample_timeout_s!r}: None (no bound) or a number of seconds > 0")
         check(self.temperature > 0, f"temperature={self.temperature!r}: GRPO samples; use a temperature > 0 (1.0 is the policy's own distribution)")
         check(0 < self.top_p <= 1, f"top_p={self.top_p!r}: use 0 < top_p <= 1")
         check(isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1, f"max_new_tokens={self.max_new_tokens!r}: set it to 1 or more")
@@ -427,6 +446,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             clip_high=section.clip_high, kl_coef=section.kl_coef, kl_estimator=section.kl_estimator,
             loss_agg=section.loss_agg, scale_rewards=section.scale_rewards, adv_eps=section.adv_eps,
             drop_zero_variance_groups=section.drop_zero_variance_groups,
+            failed_episodes=section.failed_episodes, sample_timeout_s=section.sample_timeout_s,
             difficulty_filter=section.difficulty_filter.model_dump() if section.difficulty_filter else None,
             weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,
             max_new_tokens=section.max_new_tokens, sampler_threads=section.sampler_threads,

@@ -16,17 +16,21 @@ For a trained node ``k`` and a batch of tasks:
 
 The environment steps one episode at a time and cannot fork a state into G copies, so the batched runner here
 reproduces its semantics (``tests/orchestration/grpo/test_rollout.py`` checks that both give the same reward).
-Failed agent calls end their episode only: the episode is recorded with its error and left out of the loss.
+Failed agent calls end their episode only: the episode is recorded with its error and left out of the loss. A call
+past its agent's ``timeout_s`` ends the episode with an error starting ``timeout:`` and no reward (never an invented
+one); how its group is trained is ``train.failed_episodes``. Calls to the policy actors go through a
+:class:`~orchestration.grpo.pool.PolicyPool`, which retries a dead actor's tasks once or drops them (counted).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import ray
 
 from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
 from envs.editing_env import reward_context, task_to_state
@@ -35,18 +39,77 @@ from orchestration.graph import AgentGraph
 from rewards import get_reward
 
 
-class LocalNode:
-    """An agent object in this process (the fixed nodes: sorter, editor, verifier, rule agents)."""
+class AgentTimeout(TimeoutError):
+    """An agent call that ran past its ``timeout_s``: its episode ends with a ``timeout:`` error and no reward."""
 
-    def __init__(self, agent: Any, chunk: int = 128) -> None:
+
+class _Worker:
+    """A daemon thread that runs one call at a time for a :class:`LocalNode`, so that the caller can stop waiting.
+
+    A Python call cannot be interrupted, only abandoned: after a timeout the node starts a new worker and tells the
+    old one to exit once its stuck call returns (a daemon thread never holds up the process's exit).
+    """
+
+    def __init__(self) -> None:
+        self.inbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._loop, daemon=True, name="local-agent-call").start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self.inbox.get()
+            if job is None:
+                return
+            fn, arg, box = job
+            try:
+                box.put((True, fn(arg)))
+            except BaseException as err:  # handed to the caller, who records it on the episode
+                box.put((False, err))
+
+    def run(self, fn: Callable[[Any], Any], arg: Any, timeout_s: float) -> Any:
+        box: queue.Queue = queue.Queue(maxsize=1)
+        self.inbox.put((fn, arg, box))
+        try:
+            ok, value = box.get(timeout=timeout_s)
+        except queue.Empty:
+            self.inbox.put(None)  # exit after the stuck call
+            raise AgentTimeout(f"took longer than {timeout_s:g} s") from None
+        if not ok:
+            raise value
+        return value
+
+
+class LocalNode:
+    """An agent object in this process (the fixed nodes: sorter, editor, verifier, rule agents).
+
+    With ``timeout_s`` (the agent config's), each episode's call runs in a worker thread and is abandoned past the
+    timeout; calls are then made one episode at a time, since a batched call could only time out as a whole. (The
+    Canvas editor and verifier work one image at a time anyway; only in-process LM agents lose their batching.)
+    """
+
+    def __init__(self, agent: Any, chunk: int = 128, timeout_s: float | None = None) -> None:
         self.agent = agent
         self.chunk = chunk
+        self.timeout_s = timeout_s
+        self._worker: _Worker | None = None
 
     def call_batch(self, states: list[EpisodeState]) -> list[AgentOutput | Exception]:
+        if self.timeout_s is not None:
+            return [self._call_bounded(state) for state in states]
         results: list[AgentOutput | Exception] = []
         for start in range(0, len(states), self.chunk):  # bounded batches: LM agents generate each in one call
             results.extend(self._call(states[start:start + self.chunk]))
         return results
+
+    def _call_bounded(self, state: EpisodeState) -> AgentOutput | Exception:
+        if self._worker is None:
+            self._worker = _Worker()
+        try:
+            return self._worker.run(self.agent.act, state, self.timeout_s)
+        except AgentTimeout as err:
+            self._worker = None  # the old one is stuck in the abandoned call
+            return err
+        except Exception as err:
+            return err
 
     def _call(self, states: list[EpisodeState]) -> list[AgentOutput | Exception]:
         try:
@@ -65,23 +128,23 @@ class LocalNode:
 
 
 class ActorNode:
-    """A pool of policy actors acting with the agent's own settings (``act_batch``), shards in parallel."""
+    """A pool of policy actors acting with the agent's own settings (``act_batch``), chunks in parallel.
 
-    def __init__(self, actors: Sequence[Any], chunk: int = 64) -> None:
-        self.actors = list(actors)
+    ``pool`` is a :class:`~orchestration.grpo.pool.PolicyPool`: a chunk whose actor died is retried once, else its
+    episodes fail with "dropped" (counted by the pool).
+    """
+
+    def __init__(self, pool: Any, chunk: int = 64) -> None:
+        self.pool = pool
         self.chunk = chunk
 
     def call_batch(self, states: list[EpisodeState]) -> list[AgentOutput | Exception]:
         chunks = [list(range(i, min(i + self.chunk, len(states)))) for i in range(0, len(states), self.chunk)]
-        refs = [self.actors[k % len(self.actors)].act_batch.remote([states[i] for i in idx]) for k, idx in enumerate(chunks)]
+        outputs = self.pool.map("act_batch", [[states[i] for i in idx] for idx in chunks])
         results: list[AgentOutput | Exception] = [RuntimeError("not run")] * len(states)
-        for idx, ref in zip(chunks, refs):
-            try:
-                outputs = ray.get(ref)
-            except Exception as err:
-                outputs = [err] * len(idx)
-            for i, out in zip(idx, outputs):
-                results[i] = out
+        for idx, out in zip(chunks, outputs):
+            for j, i in enumerate(idx):
+                results[i] = RuntimeError("dropped: the policy actor failed twice") if out is None else out[j]
         return results
 
 
@@ -92,6 +155,10 @@ class Episode:
     task: EditTask
     state: EpisodeState
     error: str | None = None
+
+    @property
+    def timed_out(self) -> bool:
+        return self.error is not None and self.error.startswith("timeout:")
 
 
 class EpisodeRunner:
@@ -110,7 +177,9 @@ class EpisodeRunner:
             outputs = self.handles[node].call_batch([e.state for e in live])
             field_name = PROVIDES[self.graph.roles[node]]
             for episode, output in zip(live, outputs):
-                if isinstance(output, Exception):
+                if isinstance(output, AgentTimeout):
+                    episode.error = f"timeout: agent {node!r} {output}"
+                elif isinstance(output, Exception):
                     episode.error = f"agent {node!r}: {type(output).__name__}: {output}"
                 else:
                     episode.state = episode.state.model_copy(update={field_name: output})
@@ -161,6 +230,7 @@ class GroupRollouts:
     arrays: dict[str, Any]              # sampler output (see actors.PolicyActor.sample)
     timings: dict[str, float] = field(default_factory=dict)
     failed_tasks: int = 0               # tasks lost before sampling (an upstream node failed)
+    dropped_tasks: int = 0              # tasks whose sampling call failed twice (see PolicyPool): no rows, counted
 
     @property
     def rewards(self) -> np.ndarray:
@@ -170,12 +240,12 @@ class GroupRollouts:
     @property
     def ok(self) -> np.ndarray:
         """[N] bool: the episode finished and was scored."""
-        return np.array([e.error is None for e in self.episodes]) & np.isfinite(self.reward_matrix).all(axis=1)
+        return np.array([e.error is None for e in self.episodes], dtype=bool) & np.isfinite(self.reward_matrix).all(axis=1)
 
     @property
     def solved(self) -> np.ndarray:
         """[N] bool: the pipeline's own verifier passed every item (False without a verdict)."""
-        return np.array([e.error is None and e.state.verdict is not None and e.state.verdict.passed for e in self.episodes])
+        return np.array([e.error is None and e.state.verdict is not None and e.state.verdict.passed for e in self.episodes], dtype=bool)
 
 
 def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], sample: Callable[..., tuple[list, dict]],
@@ -206,6 +276,9 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], 
     t0 = time.perf_counter()
     outputs, arrays = sample([e.state for e in base], group_size)
     timings["generate_s"] = time.perf_counter() - t0
+    kept = arrays.get("kept", range(len(base)))  # a sampler may drop tasks (their actor died twice)
+    dropped_tasks = len(base) - len(kept)
+    base = [base[i] for i in kept]
 
     t0 = time.perf_counter()
     field_name = PROVIDES[graph.roles[node]]
@@ -227,4 +300,4 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], 
     timings["reward_s"] = time.perf_counter() - t0
     group_ids = [f"{tag}{node}/{e.task.task_id}" for e in base for _ in range(group_size)]
     return GroupRollouts(node, episodes, group_ids, [n for n, _ in terms], np.array([w for _, w in terms], dtype=np.float64),
-                         matrix, arrays, timings, failed_tasks)
+                         matrix, arrays, timings, failed_tasks, dropped_tasks)

@@ -1,0 +1,220 @@
+"""A pool of policy actors that survives actor deaths: retry once or drop, count both, re-sync restarted actors.
+
+What it promises (issue 9, training side):
+
+- an actor killed (or hung past ``timeout_s``) in the middle of an iteration does not stop training: the tasks of
+  each failed call are retried once on a live actor (another one first, else the restarted one) or dropped, and both
+  are counted (:class:`FaultCounters`);
+- no task is sampled twice into a batch: each shard's result is taken once, from the first attempt that answered;
+  Ray's own task retries stay off (``max_task_retries=0``) because a retry Ray makes silently is a second sample
+  the pool could not count;
+- an actor that Ray restarted is a fresh process holding its *starting* weights; it never samples with them: every
+  call carries ``min_version`` (the pool's current weights version), an actor with older weights answers without
+  running the method, and the pool pushes it the current weights (one ``ray.put`` reference, kept) and asks again.
+
+The pool knows Ray's failure modes as measured on Ray 2.60: a call in flight when a restartable actor dies raises
+``ActorUnavailableError`` (and so does one submitted before the death was noticed); a call to an actor being
+restarted waits for the restart; a call to an actor whose restarts are used up raises ``ActorDiedError`` at once,
+so that actor is marked dead and never used again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import ray
+from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
+
+
+@dataclass
+class FaultCounters:
+    """What went wrong since the last :meth:`take`, reported as ``faults/<name>`` metrics per iteration."""
+
+    actor_errors: int = 0       # sampling/acting calls that failed: the actor died, was unreachable, or timed out
+    timeouts: int = 0           # of those, calls past the pool's timeout (the actor was killed so Ray restarts it)
+    actor_restarts: int = 0     # actors found to be a new process (restarted by Ray) and re-synced before sampling
+    resyncs: int = 0            # weight pushes to an actor that answered with older weights than the pool's
+    retried_tasks: int = 0      # tasks (states) whose failed call was sent again, once
+    dropped_tasks: int = 0      # tasks whose retry failed too, or that had no live actor left: left out, counted
+
+    def take(self) -> dict[str, float]:
+        """The counts as ``{"faults/<name>": value}``, and reset them to zero."""
+        out = {f"faults/{k}": float(v) for k, v in asdict(self).items()}
+        for k in asdict(self):
+            setattr(self, k, 0)
+        return out
+
+
+def round_robin_shards(n_items: int, n_actors: int) -> list[list[int]]:
+    """Item indices split over ``n_actors`` (item i to actor i mod n), empty shards left out.
+
+    >>> round_robin_shards(5, 2)
+    [[0, 2, 4], [1, 3]]
+    >>> round_robin_shards(1, 3)
+    [[0]]
+    """
+    shards = [list(range(n_items))[k::n_actors] for k in range(n_actors)]
+    return [s for s in shards if s]
+
+
+class PolicyPool:
+    """The policy actors of one trained agent, called through :meth:`map` (see the module docstring).
+
+    Args:
+        actors: ``PolicyActor`` handles (started with ``max_restarts`` from the agent's config).
+        timeout_s: bound on one call; past it the actor is killed (Ray restarts it if it may) and the call counts
+            as failed. None: wait as long as the call takes.
+        restart_wait_s: how long to wait for an actor to come back before giving up on it for a retry.
+    """
+
+    def __init__(self, actors: Sequence[Any], timeout_s: float | None = None, restart_wait_s: float = 60.0) -> None:
+        self.actors = list(actors)
+        self.timeout_s = timeout_s
+        self.restart_wait_s = restart_wait_s
+        self.dead: set[int] = set()           # actors whose restarts are used up
+        self.pids: dict[int, int] = {}        # last process id each actor answered from (a change = a restart)
+        self.version = 0
+        self.weights_ref: Any = None
+        self.counters = FaultCounters()
+        #: Fault-injection seam for tests: called as ``on_submit(attempt, actor_index)`` right after a call is sent.
+        self.on_submit: Callable[[int, int], None] | None = None
+
+    # -- weights ---------------------------------------------------------------------------------------------------
+
+    def live(self) -> list[int]:
+        return [i for i in range(len(self.actors)) if i not in self.dead]
+
+    def sync(self, weights_ref: Any, version: int) -> None:
+        """Push ``weights_ref`` (a ``ray.put`` of the state dict) to every live actor; remember it for restarts.
+
+        An actor that fails here is not counted (the call that met its death was): a restarting one gets the
+        weights when it next answers (``min_version``), a dead one is marked dead.
+        """
+        self.weights_ref, self.version = weights_ref, int(version)
+        refs = {i: self.actors[i].set_weights.remote(weights_ref, self.version) for i in self.live()}
+        for i, ref in refs.items():
+            try:
+                ray.get(ref, timeout=self.timeout_s)
+            except ActorDiedError:
+                self.dead.add(i)
+            except (RayActorError, GetTimeoutError):
+                pass
+
+    # -- calls -----------------------------------------------------------------------------------------------------
+
+    def map(self, method: str, shards: Sequence[list[Any]], *args: Any) -> list[Any | None]:
+        """``actor.method(shard, *args)`` for each shard, spread over the live actors; None where a shard was dropped.
+
+        A failed call is retried once, on another live actor when there is one; if that fails too, or no actor
+        answers within ``restart_wait_s``, the shard is dropped. Counts go to :attr:`counters`.
+        """
+        results: list[Any | None] = [None] * len(shards)
+        live = self.live()
+        if not live:
+            raise RuntimeError("every policy actor is dead (max_restarts used up); training cannot go on. "
+                               "Raise agents.<name>.max_restarts or add replicas")
+        first = {k: live[k % len(live)] for k in range(len(shards))}
+        failed = self._attempt(method, shards, args, first, results, attempt=0)
+        if not failed:
+            return results
+        self.counters.retried_tasks += sum(len(shards[k]) for k in failed)
+        second = {}
+        for k in failed:
+            target = self._retry_target(avoid=first[k])
+            if target is None:
+                self.counters.dropped_tasks += len(shards[k])
+            else:
+                second[k] = target
+        for k in self._attempt(method, shards, args, second, results, attempt=1):
+            self.counters.dropped_tasks += len(shards[k])
+        return results
+
+    def _attempt(self, method: str, shards: Sequence[list[Any]], args: tuple, owners: dict[int, int],
+                 results: list[Any | None], attempt: int) -> list[int]:
+        """Send shard k to actor ``owners[k]`` for every k; fill ``results``; return the shards that failed."""
+        pending = {k: self._submit(owners[k], method, shards[k], args, attempt) for k in owners}
+        failed: list[int] = []
+        resynced: set[int] = set()
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        while pending:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _ = ray.wait(list(pending.values()), num_returns=1, timeout=remaining)
+            if not ready:  # past the deadline: every call still pending has hung
+                for k in list(pending):
+                    self.counters.timeouts += 1
+                    self._failed(owners[k], GetTimeoutError(f"{method} took longer than {self.timeout_s} s"))
+                    # A hung call cannot be interrupted; killing the actor frees it, and Ray restarts it if allowed.
+                    ray.kill(self.actors[owners[k]], no_restart=False)
+                    failed.append(k)
+                    del pending[k]
+                break
+            k = next(k for k, ref in pending.items() if ref == ready[0])
+            del pending[k]
+            i = owners[k]
+            try:
+                version, pid, payload = ray.get(ready[0])
+            except RayActorError as err:
+                self._failed(i, err)
+                failed.append(k)
+                continue
+            self._seen(i, pid)
+            if version < self.version:  # a restarted actor with its starting weights: it did not run the method
+                if k in resynced or self.weights_ref is None:
+                    failed.append(k)
+                    continue
+                resynced.add(k)
+                self.counters.resyncs += 1
+                try:
+                    ray.get(self.actors[i].set_weights.remote(self.weights_ref, self.version), timeout=self.timeout_s)
+                except (RayActorError, GetTimeoutError) as err:
+                    self._failed(i, err)
+                    failed.append(k)
+                    continue
+                pending[k] = self._submit(i, method, shards[k], args, attempt)
+                continue
+            results[k] = payload
+        return failed
+
+    def _submit(self, i: int, method: str, shard: list[Any], args: tuple, attempt: int) -> Any:
+        ref = self.actors[i].call.remote(method, self.version, shard, *args)
+        if self.on_submit is not None:
+            self.on_submit(attempt, i)
+        return ref
+
+    def _seen(self, i: int, pid: int) -> None:
+        if i in self.pids and self.pids[i] != pid:
+            self.counters.actor_restarts += 1
+        self.pids[i] = pid
+
+    def _failed(self, i: int, err: BaseException) -> None:
+        self.counters.actor_errors += 1
+        if isinstance(err, ActorDiedError):  # a restartable actor's lost call raises ActorUnavailableError instead
+            self.dead.add(i)
+
+    def _retry_target(self, avoid: int) -> int | None:
+        """A live actor for a retry: another one first (it is likely up), else ``avoid`` once Ray has restarted it."""
+        live = self.live()
+        for i in [j for j in live if j != avoid] + ([avoid] if avoid in live else []):
+            if self._answers(i):
+                return i
+        return None
+
+    def _answers(self, i: int) -> bool:
+        """Whether actor i answers a ping within ``restart_wait_s`` (a restarting actor is unavailable for a while)."""
+        deadline = time.monotonic() + self.restart_wait_s
+        while time.monotonic() < deadline:
+            try:
+                ray.get(self.actors[i].ping.remote(), timeout=max(0.1, deadline - time.monotonic()))
+                return True
+            except ActorDiedError:  # restarts used up (the failed call itself was counted already)
+                self.dead.add(i)
+                return False
+            except RayActorError:
+                pass
+            except GetTimeoutError:
+                return False
+            time.sleep(0.2)
+        return False
+
