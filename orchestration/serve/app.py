@@ -100,7 +100,10 @@ EDIT_BODY = {"requestBody": {"required": True, "content": {
         "image": {"type": "string", "format": "binary", "description": "The image file (PNG, JPEG, ...)."},
         "instruction": {"type": "string", "description": "What to change, in words."},
         "options": {"type": "string", "description": 'Optional JSON object, e.g. {"timeout_s": 10, "max_rounds": 0}.'}}}},
-    "application/json": {"schema": _inline_refs(EditJSON.model_json_schema())},
+    "application/json": {"schema": _inline_refs(EditJSON.model_json_schema()), "example": {
+        # A working request for /docs' "Try it out" and for the schema fuzzer's explicit phase: a 32x32 white PNG.
+        "image_base64": "iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAKElEQVR42u3NQQEAAAQEMPTvfErw2wqsk9SnqWcCgUAgEAgEAoHgygLH8QM9BsqtpQAAAABJRU5ErkJggg==",
+        "instruction": "make the background blue"}},
 }}}
 ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in {
     400: "Malformed JSON, base64, multipart or image.", 401: "Missing or wrong bearer token.",

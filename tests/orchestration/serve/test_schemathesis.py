@@ -18,6 +18,7 @@ import httpx
 import pytest
 import ray
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from ray import serve
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra: pip install -e .[dev]")
@@ -34,7 +35,7 @@ from orchestration.serve.app import build_app  # noqa: E402
 
 TOKEN = "fuzz-token-7f3a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-EXAMPLES = 60
+EXAMPLES = 150
 OPERATIONS = [("GET", "/healthz"), ("GET", "/v1/agents"), ("GET", "/v1/sample"), ("POST", "/v1/edit")]
 # Negative data exists only where a request has parameters or a body to break.
 RUNS = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + \
@@ -92,6 +93,22 @@ def test_fuzzed_requests_never_get_a_5xx(server, schema, method, path, mode):
             assert set(response.json()) == {"error", "detail"}, response.text
 
     fuzz()
+
+
+def test_the_documented_example_is_a_working_edit(server, schema):
+    operation = schema.find_operation_by_path("POST", "/v1/edit")
+    examples = schema.get_strategies_from_examples(operation)
+    assert examples  # the example in the OpenAPI document (app.EDIT_BODY)
+
+    @settings(max_examples=len(examples), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(case=st.one_of(examples))
+    def call(case):
+        response = case.call(base_url=server, headers=AUTH, timeout=30)
+        STATUSES[("POST /v1/edit", "example", response.status_code)] += 1
+        assert response.status_code == 200, response.text
+        case.validate_response(response, checks=CHECKS)
+
+    call()
 
 
 def test_service_still_edits_after_the_fuzzing(server):
