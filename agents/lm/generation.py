@@ -33,7 +33,8 @@ import torch
 from torch import Tensor
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["Completion", "GenerationOutput", "generate", "sequence_logprobs", "positions_from_mask", "top_p_filter"]
+__all__ = ["Completion", "GenerationOutput", "generate", "sequence_logprobs", "completion_logits", "positions_from_mask",
+           "top_p_filter"]
 
 
 @dataclass(frozen=True)
@@ -320,3 +321,61 @@ def sequence_logprobs(
     logp = token_logits - torch.logsumexp(logits, dim=-1)
     cmask = completion_mask.to(torch.float32)
     return logp * cmask, cmask
+
+
+def _shared_prompts(prompt_ids: Tensor, prompt_mask: Tensor) -> tuple[Tensor, Tensor] | None:
+    """``(first, inverse)`` when some rows have identical prompts (ids and mask): ``first`` [U] the first row of each
+    distinct prompt, ``inverse`` [N] the distinct prompt of each row; None when every prompt is different."""
+    key = torch.cat([prompt_ids, prompt_mask.to(prompt_ids.dtype)], dim=1)
+    _, inverse = torch.unique(key, dim=0, return_inverse=True)
+    count = int(inverse.max()) + 1
+    if count == key.shape[0]:
+        return None
+    rows = torch.arange(key.shape[0], device=key.device)
+    first = torch.full((count,), key.shape[0], dtype=torch.long, device=key.device).scatter_reduce(0, inverse, rows, "amin")
+    return first, inverse
+
+
+def completion_logits(
+    model: PreTrainedModel,
+    prompt_ids: Tensor,
+    completion_ids: Tensor,
+    prompt_mask: Tensor,
+    completion_mask: Tensor,
+    *,
+    temperature: float = 1.0,
+    share_prompts: bool = True,
+) -> Tensor:
+    """Teacher-forced logits ``[N, T, V]`` (float32, divided by ``temperature``) that predict each completion token,
+    with gradients unless the caller disables them. Same layout and positions as :func:`sequence_logprobs`.
+
+    With ``share_prompts`` (default), rows with identical prompts - the members of a GRPO group - run their prompt
+    through the model once: the prompt's KV cache is computed for each distinct prompt and indexed out to its
+    rows, then the completions run against it (gradients flow back through the indexing into the one prompt
+    forward, so every member's loss still trains the prompt positions). Prompts are most of the tokens, so a group
+    of G costs about ``P + G*T`` token-forwards (and backwards) instead of ``G*(P + T)``. The numbers are the same
+    as the one-pass computation up to float rounding (checked in ``tests/agents/lm/test_generation.py``).
+    """
+    t = completion_ids.shape[1]
+    shared = _shared_prompts(prompt_ids, prompt_mask) if share_prompts and prompt_ids.shape[0] > 1 else None
+    if shared is None:
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
+        # logits_to_keep=T+1: only the positions that predict completion tokens (the last one predicts nothing).
+        logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions_from_mask(mask), logits_to_keep=t + 1).logits
+        return logits[:, :-1, :].float() / temperature
+    first, inverse = shared
+    p = prompt_ids.shape[1]
+    unique_mask = prompt_mask[first].long()
+    cache = DynamicCache(config=model.config)
+    out = model(input_ids=prompt_ids[first], attention_mask=unique_mask, position_ids=positions_from_mask(unique_mask),
+                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    head = out.logits[:, -1:, :][inverse]  # predicts completion token 0, from the last prompt position
+    if t == 1:
+        return head.float() / temperature
+    cache.batch_select_indices(inverse)  # differentiable indexing: each row reads its prompt's keys and values
+    mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
+    positions = positions_from_mask(mask)
+    out = model(input_ids=completion_ids[:, :-1], attention_mask=mask[:, : p + t - 1], position_ids=positions[:, p: p + t - 1],
+                past_key_values=cache, use_cache=True)
+    return torch.cat([head, out.logits], dim=1).float() / temperature

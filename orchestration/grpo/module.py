@@ -53,12 +53,11 @@ class PlaceholderEnv(gym.Env):
 
 def completion_logits(model: torch.nn.Module, prompt_ids: torch.Tensor, completion_ids: torch.Tensor,
                       prompt_mask: torch.Tensor, completion_mask: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Logits ``[N, T, V]`` (float32, divided by ``temperature``) that predict each completion token."""
-    t = completion_ids.shape[1]
-    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-    mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
-    logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions_from_mask(mask), logits_to_keep=t + 1).logits
-    return logits[:, :-1, :].float() / temperature
+    """Logits ``[N, T, V]`` (float32, divided by ``temperature``) that predict each completion token. A GRPO group's
+    rows share one prompt forward (:func:`agents.lm.generation.completion_logits`; same numbers as one pass)."""
+    from agents.lm.generation import completion_logits as shared_prompt_logits
+
+    return shared_prompt_logits(model, prompt_ids, completion_ids, prompt_mask, completion_mask, temperature=temperature)
 
 
 def token_logprobs(logits: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
