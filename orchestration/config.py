@@ -146,12 +146,12 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return data
 
 
-def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
-    """The pydantic model that holds the last key of `loc` (a validation error's location), or None."""
+def _model_at(loc: Sequence[Any], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The pydantic model under `root` that holds the last key of `loc` (a validation error's location), or None."""
     import types
     import typing
 
-    current: Any = PipelineConfig
+    current: Any = root
     for part in loc[:-1]:
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
@@ -170,20 +170,26 @@ def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def validation_messages(err: ValidationError, root: type[BaseModel]) -> list[str]:
+    """One `dotted.key: problem` per error of validating `root`; an unknown key also names the nearest known key
+    and every key accepted there, so the message says what to write instead."""
     import difflib
 
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         line = f"{path}: {e['msg']}"
-        holder = _model_at(e["loc"]) if e.get("type") == "extra_forbidden" else None
-        if holder is not None:  # an unknown key: say which keys are known, and the nearest one
+        holder = _model_at(e["loc"], root) if e.get("type") == "extra_forbidden" else None
+        if holder is not None:
             known = list(holder.model_fields)
             near = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
             line += (f" (did you mean {near[0]!r}? " if near else " (") + f"known keys: {', '.join(known)})"
         lines.append(line)
-    return f"invalid config {source}: " + "; ".join(lines)
+    return lines
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    return f"invalid config {source}: " + "; ".join(validation_messages(err, PipelineConfig))
 
 
 def load_config(name_or_path: str | Path | dict[str, Any], overrides: Sequence[str] = (), check_graph: bool = True) -> PipelineConfig:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestration.config import ConfigError, PipelineConfig, apply_overrides, check_model_paths, load_config
+from orchestration.config import ConfigError, PipelineConfig, apply_overrides, check_model_paths, load_config, validation_messages
 
 #: Backends of (vision-)language-model agents: they take a `model` from the checkpoint, and their deployments batch
 #: requests with `@serve.batch` (one padded generation serves many requests).
@@ -135,8 +135,7 @@ class ServeArgs(_Strict):
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()]
-    return f"invalid serve config {source}: " + "; ".join(parts)
+    return f"invalid serve config {source}: " + "; ".join(validation_messages(err, ServeArgs))
 
 
 def parse_args(args: dict[str, Any] | ServeArgs | None, source: str = "args") -> ServeArgs:

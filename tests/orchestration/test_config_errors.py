@@ -2,7 +2,7 @@
 
 Unknown keys, wrong types, missing files and impossible graphs are covered key by key in test_config_graph.py,
 serve/test_config.py, serve/test_cli.py and grpo/test_config.py; here: the unknown-key message names the nearest
-known key at any depth, and a model folder that does not exist is reported by `editrl edit`, `editrl eval` and the
+known key at any depth (pipeline configs and Serve args), and a model folder that does not exist is reported by `editrl edit`, `editrl eval` and the
 Serve app builder before `ray.init`, instead of as a loader traceback from inside an actor or a replica.
 """
 
@@ -25,6 +25,18 @@ from orchestration.config import ConfigError, check_model_paths, load_config
 def test_unknown_keys_name_the_nearest_known_key_and_wrong_types_the_field(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config("canvas_rule", [override])
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"limits": {"max_pixelz": 5}}, r"limits\.max_pixelz: .*did you mean 'max_pixels'\? known keys: max_body_bytes"),
+    ({"deployments": {"editor": {"num_replica": 2}}}, r"deployments\.editor\.num_replica: .*did you mean 'num_replicas'\?"),
+    ({"requst_timeout_s": 3}, r"requst_timeout_s: .*did you mean 'request_timeout_s'\?"),
+])
+def test_serve_args_name_the_nearest_known_key_too(args, message):
+    from orchestration.serve.config import parse_args
+
+    with pytest.raises(ConfigError, match=message):
+        parse_args(args)
 
 
 def test_model_paths_are_checked_without_loading_anything(tmp_path):
