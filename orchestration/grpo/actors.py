@@ -153,7 +153,7 @@ def sample_groups(pool: Any, states: Sequence[EpisodeState], n: int, temperature
     ``arrays["kept"]`` lists the indices of the states that were sampled (all of them unless a shard was dropped);
     rows follow that order, ``n`` per kept state, so each (state, sample) appears exactly once.
     """
-    shards = round_robin_shards(len(states), len(pool.live()) or 1)
+    shards = round_robin_shards(len(states), len(pool.ready()) or 1)  # one shard per actor ready for work
     results = pool.map("sample", [[states[i] for i in shard] for shard in shards], n, temperature, top_p, max_new_tokens)
     shards = [shard for shard, r in zip(shards, results) if r is not None]  # dropped shards leave the batch whole
     results = [r for r in results if r is not None]

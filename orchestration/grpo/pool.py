@@ -74,7 +74,9 @@ class PolicyPool:
         self.timeout_s = timeout_s
         self.restart_wait_s = restart_wait_s
         self.dead: set[int] = set()           # actors whose restarts are used up
+        self.restarting: set[int] = set()     # actors whose last call failed while Ray may be restarting them
         self.pids: dict[int, int] = {}        # last process id each actor answered from (a change = a restart)
+        self.given: dict[int, int] = {}       # weights version each actor was last given (reporting less = a restart)
         self.version = 0
         self.weights_ref: Any = None
         self.counters = FaultCounters()
@@ -86,6 +88,21 @@ class PolicyPool:
     def live(self) -> list[int]:
         return [i for i in range(len(self.actors)) if i not in self.dead]
 
+    def ready(self) -> list[int]:
+        """The live actors to send new work to: those not restarting, plus restarting ones that answer a short ping.
+
+        Without this, every call sent to an actor that is still coming back (seconds on a loaded machine) would fail
+        and be retried elsewhere. When no actor is ready, it waits up to ``restart_wait_s`` for one to come back.
+        """
+        for i in sorted(self.restarting):
+            if i in self.dead or self._answers(i, wait_s=0.5):
+                self.restarting.discard(i)
+        ready = [i for i in self.live() if i not in self.restarting]
+        if not ready:
+            ready = [i for i in self.live() if self._answers(i, self.restart_wait_s)]
+            self.restarting -= set(ready)
+        return ready
+
     def sync(self, weights_ref: Any, version: int) -> None:
         """Push ``weights_ref`` (a ``ray.put`` of the state dict) to every live actor; remember it for restarts.
 
@@ -96,7 +113,7 @@ class PolicyPool:
         refs = {i: self.actors[i].set_weights.remote(weights_ref, self.version) for i in self.live()}
         for i, ref in refs.items():
             try:
-                ray.get(ref, timeout=self.timeout_s)
+                self.given[i] = ray.get(ref, timeout=self.timeout_s)
             except ActorDiedError:
                 self.dead.add(i)
             except (RayActorError, GetTimeoutError):
@@ -111,10 +128,11 @@ class PolicyPool:
         answers within ``restart_wait_s``, the shard is dropped. Counts go to :attr:`counters`.
         """
         results: list[Any | None] = [None] * len(shards)
-        live = self.live()
+        live = self.ready()
         if not live:
-            raise RuntimeError("every policy actor is dead (max_restarts used up); training cannot go on. "
-                               "Raise agents.<name>.max_restarts or add replicas")
+            raise RuntimeError("no policy actor is alive (max_restarts used up, or none came back within "
+                               f"{self.restart_wait_s:g} s); training cannot go on. Raise agents.<name>.max_restarts "
+                               "or add replicas")
         first = {k: live[k % len(live)] for k in range(len(shards))}
         failed = self._attempt(method, shards, args, first, results, attempt=0)
         if not failed:
@@ -159,7 +177,7 @@ class PolicyPool:
                 self._failed(i, err)
                 failed.append(k)
                 continue
-            self._seen(i, pid)
+            self._seen(i, pid, version)
             if version < self.version:  # a restarted actor with its starting weights: it did not run the method
                 if k in resynced or self.weights_ref is None:
                     failed.append(k)
@@ -167,7 +185,7 @@ class PolicyPool:
                 resynced.add(k)
                 self.counters.resyncs += 1
                 try:
-                    ray.get(self.actors[i].set_weights.remote(self.weights_ref, self.version), timeout=self.timeout_s)
+                    self.given[i] = ray.get(self.actors[i].set_weights.remote(self.weights_ref, self.version), timeout=self.timeout_s)
                 except (RayActorError, GetTimeoutError) as err:
                     self._failed(i, err)
                     failed.append(k)
@@ -183,27 +201,32 @@ class PolicyPool:
             self.on_submit(attempt, i)
         return ref
 
-    def _seen(self, i: int, pid: int) -> None:
-        if i in self.pids and self.pids[i] != pid:
+    def _seen(self, i: int, pid: int, version: int) -> None:
+        """Record actor i's answer; a new process id, or weights older than it was given, means Ray restarted it."""
+        if (i in self.pids and self.pids[i] != pid) or version < self.given.get(i, 0):
             self.counters.actor_restarts += 1
+            self.given[i] = version
         self.pids[i] = pid
 
     def _failed(self, i: int, err: BaseException) -> None:
         self.counters.actor_errors += 1
         if isinstance(err, ActorDiedError):  # a restartable actor's lost call raises ActorUnavailableError instead
             self.dead.add(i)
+        else:
+            self.restarting.add(i)
 
     def _retry_target(self, avoid: int) -> int | None:
         """A live actor for a retry: another one first (it is likely up), else ``avoid`` once Ray has restarted it."""
         live = self.live()
         for i in [j for j in live if j != avoid] + ([avoid] if avoid in live else []):
-            if self._answers(i):
+            if self._answers(i, self.restart_wait_s):
+                self.restarting.discard(i)
                 return i
         return None
 
-    def _answers(self, i: int) -> bool:
-        """Whether actor i answers a ping within ``restart_wait_s`` (a restarting actor is unavailable for a while)."""
-        deadline = time.monotonic() + self.restart_wait_s
+    def _answers(self, i: int, wait_s: float) -> bool:
+        """Whether actor i answers a ping within ``wait_s`` (a restarting actor is unavailable for a while)."""
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             try:
                 ray.get(self.actors[i].ping.remote(), timeout=max(0.1, deadline - time.monotonic()))

@@ -189,3 +189,49 @@ def test_timed_out_episode_has_no_reward(make_pipeline):
     assert all(e.error.startswith("timeout: agent 'verifier' took longer than 0.25 s") for e in rollouts.episodes if e.timed_out)
     assert np.isnan(rollouts.rewards[[0, 3]]).all() and np.isfinite(rollouts.rewards[[1, 2, 4, 5]]).all()
     assert rollouts.ok.tolist() == [not t for t in timed_out]
+
+
+@ray.remote(max_restarts=1, max_task_retries=0)
+class _Worker:
+    """The smallest actor the pool can drive (its ``call`` protocol is PolicyActor's): ``work`` hangs in the
+    processes listed in ``hang_pids``, so that a restarted actor (a new pid) no longer hangs."""
+
+    def __init__(self) -> None:
+        self.version = 0
+
+    def call(self, method, min_version, *args):
+        if self.version < min_version:
+            return self.version, os.getpid(), None
+        return self.version, os.getpid(), getattr(self, method)(*args)
+
+    def ping(self) -> int:
+        return os.getpid()
+
+    def set_weights(self, weights, version) -> int:
+        self.version = version
+        return version
+
+    def work(self, shard, hang_pids):
+        if os.getpid() in hang_pids:
+            time.sleep(600)
+        return [x * 10 for x in shard]
+
+
+def test_hung_actor_is_killed_restarted_and_its_shard_retried(ray_cluster):
+    from orchestration.grpo.pool import PolicyPool
+
+    actors = [_Worker.remote(), _Worker.remote()]
+    pool = PolicyPool(actors, timeout_s=3.0)
+    pool.sync(ray.put({}), 1)
+    hang = {_pid(actors[0])}
+    t0 = time.monotonic()
+    assert pool.map("work", [[1, 2], [3]], hang) == [[10, 20], [30]]
+    assert time.monotonic() - t0 < 60
+    counts = pool.counters.take()
+    assert counts["faults/timeouts"] == 1 and counts["faults/actor_errors"] == 1
+    assert counts["faults/retried_tasks"] == 2 and counts["faults/dropped_tasks"] == 0
+    # Ray restarted the killed actor: it no longer hangs, gets the weights, and works again.
+    assert _pid(actors[0]) not in hang
+    assert pool.map("work", [[4], [5]], hang) == [[40], [50]]
+    counts = pool.counters.take()
+    assert counts["faults/actor_restarts"] == 1 and counts["faults/resyncs"] == 1 and counts["faults/actor_errors"] == 0
