@@ -160,13 +160,12 @@ class PolicyPool:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready, _ = ray.wait(list(pending.values()), num_returns=1, timeout=remaining)
             if not ready:  # past the deadline: every call still pending has hung
-                for k in list(pending):
+                for i in sorted({owners[k] for k in pending}):
                     self.counters.timeouts += 1
-                    self._failed(owners[k], GetTimeoutError(f"{method} took longer than {self.timeout_s} s"))
+                    self._failed(i, GetTimeoutError(f"{method} took longer than {self.timeout_s} s"))
                     # A hung call cannot be interrupted; killing the actor frees it, and Ray restarts it if allowed.
-                    ray.kill(self.actors[owners[k]], no_restart=False)
-                    failed.append(k)
-                    del pending[k]
+                    ray.kill(self.actors[i], no_restart=False)
+                failed.extend(pending)
                 break
             k = next(k for k, ref in pending.items() if ref == ready[0])
             del pending[k]
