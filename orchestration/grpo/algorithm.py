@@ -305,7 +305,8 @@ class GRPO(Algorithm):
 
     def _fault_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """``faults/*``: the pools' counts for this iteration (actor errors, restarts, retried and dropped tasks),
-        plus the episodes that timed out and the episodes lost with dropped tasks (``group_size`` each)."""
+        plus the episodes that timed out, those dropped with their tasks (``group_size`` each), and those that went
+        missing without being counted (``lost_episodes``: 0 unless a promise is broken)."""
         totals = FaultCounters().take()
         for pool in self.pools.values():
             for key, value in pool.counters.take().items():
@@ -313,6 +314,7 @@ class GRPO(Algorithm):
         nodes = list(self.trainable)
         totals["faults/timeout_episodes"] = sum(metrics.get(f"{n}/timeout_episodes", 0.0) for n in nodes)
         totals["faults/dropped_episodes"] = sum(metrics.get(f"{n}/dropped_tasks", 0.0) for n in nodes) * self.config.group_size
+        totals["faults/lost_episodes"] = sum(metrics.get(f"{n}/lost_episodes", 0.0) for n in nodes)  # must be 0
         return totals
 
     def _sync_weights(self) -> float:

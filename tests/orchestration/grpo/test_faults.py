@@ -138,7 +138,7 @@ def test_policy_actors_killed_mid_iteration(ray_cluster, make_pipeline):
         assert algo.iteration == iteration + 1
         assert grpo["faults/retried_tasks"] == TASKS and grpo["faults/dropped_tasks"] == TASKS
         assert grpo["faults/dropped_episodes"] == TASKS * G and grpo["decomposer/groups"] == 0
-        assert grpo["decomposer/lost_episodes"] == 0
+        assert grpo["decomposer/lost_episodes"] == 0 and grpo["faults/lost_episodes"] == 0
         # With every actor's restarts used up, training stops with an error that says what to change.
         with pytest.raises(Exception, match="max_restarts"):
             algo.train()
