@@ -42,7 +42,11 @@ from orchestration.grpo.evaluate import evaluate_pipeline, format_table, held_ou
 
 
 def sft_continued(sft_path: str, out: Path, seconds: float, data_seed: int, n_tasks: int, lr: float, seed: int) -> dict:
-    """Continue SFT of the decomposer for ``seconds`` of training (data preparation excluded)."""
+    """Continue SFT of the decomposer for ``seconds`` of training (data preparation excluded).
+
+    The run stops on the clock (``sft_train(time_budget_s=...)``), not on a step count estimated up front: on a
+    shared machine an estimate from the first steps is wrong as soon as the load changes.
+    """
     from agents.lm.model import load_policy, save_policy
     from agents.lm.sft import DEFAULT_PROMPT_LOSS_WEIGHT, make_sft_data, sft_train
     from envs.canvas.generator import generate_tasks
@@ -50,15 +54,12 @@ def sft_continued(sft_path: str, out: Path, seconds: float, data_seed: int, n_ta
     tasks = list(generate_tasks(n_tasks, seed=data_seed, split="train"))
     data = make_sft_data(tasks, "decomposer", plan_fraction=0.1, seed=seed)
     model, tokenizer = load_policy(sft_path)
-    start = time.perf_counter()
+    # An upper bound on the steps (the cosine schedule is laid out over it); a 600 s run on 2 shared cores made 6,881.
+    max_steps = max(100, int(seconds * 20))
     kwargs = {"lr": lr, "warmup_steps": 0, "prompt_loss_weight": DEFAULT_PROMPT_LOSS_WEIGHT}  # as the cold start
-    probe = sft_train(model, tokenizer, data, steps=20, seed=seed, **kwargs)  # calibrates steps per second
-    per_step = probe.wall_s / 20
-    steps = max(1, int((seconds - (time.perf_counter() - start)) / per_step))
-    metrics = sft_train(model, tokenizer, data, steps=steps, seed=seed + 1, **kwargs)
-    wall = time.perf_counter() - start
+    metrics = sft_train(model, tokenizer, data, steps=max_steps, seed=seed, time_budget_s=seconds, **kwargs)
     save_policy(model, tokenizer, out)
-    return {"steps": 20 + steps, "wall_s": round(wall, 1), "final_loss": round(metrics.final_loss, 4), "path": str(out)}
+    return {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1), "final_loss": round(metrics.final_loss, 4), "path": str(out)}
 
 
 def grpo_run(name: str, sft_path: str, run_dir: Path, seconds: float, overrides: list[str]) -> dict:

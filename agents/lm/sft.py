@@ -158,6 +158,7 @@ def sft_train(
     bf16: bool | None = None,
     callback: Callable[[int, PreTrainedModel], None] | None = None,
     callback_every: int = 0,
+    time_budget_s: float | None = None,
 ) -> SFTMetrics:
     """Fine-tune ``model`` on ``(prompt, target)`` pairs with the loss on target tokens only.
 
@@ -181,6 +182,9 @@ def sft_train(
         callback: called as ``callback(step, model)`` every ``callback_every`` steps (e.g. to evaluate); the model
             is in eval mode during the call.
         callback_every: 0 disables the callback.
+        time_budget_s: stop after the step that crosses this many seconds of training (``steps`` is then an upper
+            bound, and the schedule is still laid out over ``steps``): for equal-wall-time comparisons, where a
+            step count estimated up front is wrong whenever the machine's load changes.
 
     Returns:
         :class:`SFTMetrics`.
@@ -189,6 +193,8 @@ def sft_train(
         raise ValueError("examples is empty; pass (prompt, target) pairs")
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got steps={steps}, batch_size={batch_size}")
+    if time_budget_s is not None and time_budget_s <= 0:
+        raise ValueError(f"time_budget_s must be > 0 (or None for no limit), got {time_budget_s}")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     data = tokenize_examples(tokenizer, examples)
     lengths = [len(p) + len(t) for p, t in data]
@@ -238,6 +244,11 @@ def sft_train(
             model.eval()
             callback(step + 1, model)
             model.train()
+        if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
+            if window:  # the steps since the last logged one
+                metrics.losses.append((step + 1, sum(window) / len(window)))
+            metrics.steps = step + 1
+            break
     model.eval()
     metrics.final_loss = metrics.losses[-1][1]
     metrics.wall_s = time.perf_counter() - start

@@ -59,6 +59,15 @@ def test_callback_and_checks(tokenizer, examples):
         sft_train(model, tokenizer, [], steps=1)
 
 
+def test_time_budget_stops_after_the_crossing_step(tokenizer, examples):
+    model = build_model(tokenizer, tiny_causal_lm_config(len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2))
+    metrics = sft_train(model, tokenizer, examples, steps=100_000, batch_size=4, bf16=False, log_every=1000, time_budget_s=0.3)
+    assert 1 <= metrics.steps < 100_000 and metrics.wall_s >= 0.3
+    assert metrics.losses and metrics.losses[-1][0] == metrics.steps  # the unlogged tail is recorded
+    with pytest.raises(ValueError, match="time_budget_s"):
+        sft_train(model, tokenizer, examples, steps=1, time_budget_s=0)
+
+
 def test_cold_start_writes_one_policy_per_role(tmp_path):
     report = cold_start(
         tmp_path, n_tasks=16, steps={"decomposer": 4, "thinker": 2}, seed=0, batch_size=4, vocab_size=400,
