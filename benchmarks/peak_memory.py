@@ -67,16 +67,23 @@ def main() -> None:
     root = psutil.Process(child.pid)
     peak_total, peak_single, peak_count, samples = 0, 0, 0, 0
     sessions: set[str] = set()
+    timeline: list[tuple[float, float, float, str]] = []  # (seconds, total GiB, largest GiB, largest's command)
+    peak_top = ""
     while child.poll() is None:
         procs = tree(root, sessions)
-        total, single = 0, 0
+        total, single, top = 0, 0, ""
         for p in procs:
             try:
                 rss = p.memory_info().rss
+                if rss > single:
+                    single, top = rss, " ".join(p.cmdline())[:80]
             except psutil.Error:
                 continue
             total += rss
-            single = max(single, rss)
+        if samples % max(1, int(1 / args.interval)) == 0:  # about one timeline point a second
+            timeline.append((round(time.time() - start, 1), round(total / GiB, 3), round(single / GiB, 3), top))
+        if single > peak_single:
+            peak_top = top
         if total > peak_total:
             peak_total, peak_count = total, len(procs)
         peak_single = max(peak_single, single)
@@ -85,7 +92,8 @@ def main() -> None:
     wall = time.time() - start
     result = {"label": args.label or " ".join(command), "command": command, "exit_status": child.returncode,
               "wall_s": round(wall, 1), "peak_rss_total_gib": round(peak_total / GiB, 3),
-              "peak_rss_single_gib": round(peak_single / GiB, 3), "processes_at_peak": peak_count, "samples": samples,
+              "peak_rss_single_gib": round(peak_single / GiB, 3), "largest_process": peak_top,
+              "processes_at_peak": peak_count, "samples": samples, "timeline": timeline,
               "load_average_end": os.getloadavg()}
     print(f"\n| job | peak RSS, process tree | largest process | processes at peak | wall s | exit |")
     print("|---|---|---|---|---|---|")

@@ -110,12 +110,14 @@ def main() -> None:
     base = max(rounds[rows_def[0][0]])
     print(f"\n{args.config}: {args.n} episodes, chunk {args.chunk}; load average before "
           f"{load_before[0]:.2f}/{load_before[1]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}\n")
-    print("| rollout | episodes/s (best of rounds) | every round | vs in-process | checklist pass (same work) |")
-    print("|---|---|---|---|---|")
+    print("| rollout | episodes/s, best round | every round | best vs in-process best | per round vs in-process | checklist pass (same work) |")
+    print("|---|---|---|---|---|---|")
+    first = rounds[rows_def[0][0]]
     for label, _ in rows_def:
         best = max(rounds[label])
         every = ", ".join(f"{v:.1f}" for v in rounds[label])
-        print(f"| {label} | {best:.1f} | {every} | {best / base:.2f}x | {check[label]:.3f} |")
+        per_round = ", ".join(f"{a / b:.2f}" for a, b in zip(rounds[label], first))
+        print(f"| {label} | {best:.1f} | {every} | {best / base:.2f}x | {per_round} | {check[label]:.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "load_before": load_before, "load_after": load_after,
                                                "episodes_per_s": rounds, "checklist_pass": check}, indent=1))

@@ -10,7 +10,7 @@ Steps (one local Ray instance, Serve on 127.0.0.1, the app built by `orchestrati
 3. in-process: `Pipeline.local` on the same tasks, sequentially, for the overhead ratio (p50 served / p50 in-process).
 4. the busiest deployment (largest mean agent time in step 1's `timings_ms`) redeployed with 1 and then 2 replicas,
    `--n` requests at `--concurrency` each: throughput.
-5. with `--all-replicas`, every agent deployment with 2 replicas (against step 1, where each has 1).
+5. with `--all-replicas`, every agent deployment with 2 replicas (against step 4's x1 run, where each has 1).
 The serving overhead is reported in ms (p50 served one at a time minus p50 in-process) and as a ratio.
 The machine's load average is recorded: on a shared 2-core machine other work moves every number.
 """
@@ -183,7 +183,7 @@ def main() -> None:
         a2 = results["all_x2"]
         rows.append((f"served, every deployment x2 replicas, concurrency {args.concurrency}", a2["errors"], a2["p50_ms"],
                      a2["p99_ms"], a2["throughput_rps"]))
-        results["all_replicas_speedup"] = a2["throughput_rps"] / s["throughput_rps"]
+        results["all_replicas_speedup"] = a2["throughput_rps"] / r1["throughput_rps"]  # r1: every deployment x1, just before
     print("\n| run | errors | p50 ms | p99 ms | throughput req/s |")
     print("|---|---|---|---|---|")
     for label, errors, p50, p99, rps in rows:
@@ -199,7 +199,7 @@ def main() -> None:
           + ", ".join(f"{k} {v:.1f}" for k, v in s["mean_agent_ms"].items()) + ")")
     print(f"throughput {busiest} x2 / x1: {results['replica_speedup']:.2f}")
     if "all_replicas_speedup" in results:
-        print(f"throughput every deployment x2 / x1: {results['all_replicas_speedup']:.2f}")
+        print(f"throughput every deployment x2 / every deployment x1 (the {busiest} x1 run): {results['all_replicas_speedup']:.2f}")
     print(f"load average before / after: {load_before[0]:.1f} / {results['loadavg_after'][0]:.1f} on {os.cpu_count()} CPUs")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
