@@ -11,6 +11,8 @@ Steps (one local Ray instance, Serve on 127.0.0.1, the app built by `orchestrati
 4. the busiest deployment (largest mean agent time in step 1's `timings_ms`) redeployed with 1 and then 2 replicas,
    `--n` requests at `--concurrency` each: throughput.
 5. with `--all-replicas`, every agent deployment with 2 replicas (against step 4's x1 run, where each has 1).
+6. with `--in-ingress`, every agent placed inside the ingress (`placement: ingress`, no agent deployments): one at
+   a time (its overhead against step 3) and at `--concurrency`.
 The serving overhead is reported in ms (p50 served one at a time minus p50 in-process) and as a ratio.
 The machine's load average is recorded: on a shared 2-core machine other work moves every number.
 """
@@ -89,13 +91,15 @@ async def fire(url: str, bodies: list[dict[str, Any]], concurrency: int, time_li
     }
 
 
-def deploy(pipeline: str, overrides: list[str], replicas: dict[str, int]) -> None:
+def deploy(pipeline: str, overrides: list[str], replicas: dict[str, int], in_ingress: list[str] = ()) -> None:
     from ray import serve
 
     from orchestration.serve.app import build_app
 
+    deployments: dict[str, dict[str, Any]] = {node: {"num_replicas": n} for node, n in replicas.items()}
+    deployments.update({node: {"placement": "ingress"} for node in in_ingress})
     args = {"pipeline": pipeline, "overrides": overrides, "auth_token_env": None, "request_timeout_s": 120,
-            "deployments": {node: {"num_replicas": n} for node, n in replicas.items()}}
+            "deployments": deployments}
     serve.run(build_app(args), name="editrl", route_prefix="/")
 
 
@@ -109,6 +113,7 @@ def main() -> None:
     parser.add_argument("--num-cpus", type=int, default=os.cpu_count())
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds per load run before it stops sending")
     parser.add_argument("--all-replicas", action="store_true", help="also run every agent deployment with 2 replicas")
+    parser.add_argument("--in-ingress", action="store_true", help="also run with every agent inside the ingress (placement: ingress)")
     parser.add_argument("--json", default="outputs/serve_load.json")
     args = parser.parse_args()
 
@@ -165,6 +170,13 @@ def main() -> None:
             deploy(args.pipeline, args.overrides, {node: 2 for node in nodes})
             asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))
             results["all_x2"] = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+        if args.in_ingress:
+            nodes = list(load_config(args.pipeline, args.overrides).agents)
+            print(f"every agent in the ingress ({', '.join(nodes)})", flush=True)
+            deploy(args.pipeline, args.overrides, {}, in_ingress=nodes)
+            asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))
+            results["in_ingress_serial"] = asyncio.run(fire(url, bodies[: args.serial], 1, args.time_limit))
+            results["in_ingress"] = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -184,6 +196,13 @@ def main() -> None:
         rows.append((f"served, every deployment x2 replicas, concurrency {args.concurrency}", a2["errors"], a2["p50_ms"],
                      a2["p99_ms"], a2["throughput_rps"]))
         results["all_replicas_speedup"] = a2["throughput_rps"] / r1["throughput_rps"]  # r1: every deployment x1, just before
+    if "in_ingress" in results:
+        iq, il = results["in_ingress_serial"], results["in_ingress"]
+        rows.append((f"served, every agent in the ingress, {args.serial} requests one at a time", iq["errors"], iq["p50_ms"],
+                     iq["p99_ms"], iq["throughput_rps"]))
+        rows.append((f"served, every agent in the ingress, concurrency {args.concurrency}", il["errors"], il["p50_ms"],
+                     il["p99_ms"], il["throughput_rps"]))
+        results["in_ingress_overhead_ms_p50"] = iq["p50_ms"] - local["p50_ms"]
     print("\n| run | errors | p50 ms | p99 ms | throughput req/s |")
     print("|---|---|---|---|---|")
     for label, errors, p50, p99, rps in rows:
@@ -193,6 +212,8 @@ def main() -> None:
     results["replica_speedup"] = r2["throughput_rps"] / r1["throughput_rps"]
     results["overhead_ms_p50"] = q["p50_ms"] - local["p50_ms"]
     print(f"\noverhead, p50 served one at a time - p50 in-process: {results['overhead_ms_p50']:.1f} ms (target <= 15 ms)")
+    if "in_ingress_overhead_ms_p50" in results:
+        print(f"overhead with every agent in the ingress: {results['in_ingress_overhead_ms_p50']:.1f} ms (target <= 15 ms)")
     print(f"overhead ratio, p50 served one at a time / p50 in-process: {results['overhead_ratio_p50']:.2f}")
     print(f"p50 served at concurrency {args.concurrency} / p50 in-process: {results['loaded_ratio_p50']:.2f} (queueing included)")
     print(f"busiest deployment: {busiest} (mean agent ms at concurrency {args.concurrency}: "

@@ -27,7 +27,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.base import EpisodeState
-from orchestration.config import PipelineConfig
+from orchestration.config import ConfigError, PipelineConfig
 from orchestration.graph import build_graph
 from orchestration.pipeline import agent_kwargs
 from orchestration.serve.api import (
@@ -42,7 +42,7 @@ from orchestration.serve.api import (
     validation_detail,
 )
 from orchestration.serve.config import ServeArgs, deployment_settings, parse_args, resolve_pipeline
-from orchestration.serve.deployments import ServeAgentHandle, agent_deployment
+from orchestration.serve.deployments import InIngressAgent, ServeAgentHandle, agent_deployment
 from orchestration.serve.runner import AgentUnavailable, AsyncPipeline
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -117,11 +117,15 @@ ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in {
 class EditService:
     """The HTTP ingress: reads requests, runs the agent graph by awaiting the agents' deployments, answers JSON."""
 
-    def __init__(self, args: dict[str, Any], pipeline: dict[str, Any], token: str | None, agents: dict[str, DeploymentHandle]):
+    def __init__(self, args: dict[str, Any], pipeline: dict[str, Any], token: str | None, agents: dict[str, DeploymentHandle],
+                 in_ingress: dict[str, tuple[type, dict[str, Any]]] | None = None):
         self.args = ServeArgs.model_validate(args)
         self.config = PipelineConfig.model_validate(pipeline)
-        self.graph = build_graph(self.config, resolve_classes=False)  # the ingress never imports agent code
-        self.agents = {node: ServeAgentHandle(node, handle) for node, handle in agents.items()}
+        # The ingress imports no agent code itself; only agents placed here (`placement: ingress`) come with their class.
+        self.graph = build_graph(self.config, resolve_classes=False)
+        self.agents: dict[str, Any] = {node: ServeAgentHandle(node, handle) for node, handle in agents.items()}
+        for node, (agent_cls, kwargs) in (in_ingress or {}).items():
+            self.agents[node] = InIngressAgent(node, agent_cls, kwargs)
         self.pipeline = AsyncPipeline(self.graph, self.agents)
         self.token = token
         self.page = PAGE.read_text(encoding="utf-8")
@@ -244,11 +248,21 @@ def build_app(args: dict[str, Any]) -> Application:
     settings = parse_args(args)
     config = resolve_pipeline(settings)
     graph = build_graph(config)
-    agents = {node: agent_deployment(node, graph.classes[node], agent_kwargs(config.agents[node], config),
-                                     deployment_settings(settings, config, node))
-              for node in graph.order}
+    agents: dict[str, Any] = {}
+    in_ingress: dict[str, tuple[type, dict[str, Any]]] = {}
+    for node in graph.order:
+        node_settings = deployment_settings(settings, config, node)
+        kwargs = agent_kwargs(config.agents[node], config)
+        if node_settings["placement"] == "ingress":
+            if node_settings["num_gpus"]:
+                raise ConfigError(f"deployments.{node}.placement: 'ingress' runs {node!r} inside the CPU-only ingress, but "
+                                  f"the agent asks for num_gpus={node_settings['num_gpus']}; use placement 'deployment'")
+            in_ingress[node] = (graph.classes[node], kwargs)
+        else:
+            agents[node] = agent_deployment(node, graph.classes[node], kwargs, node_settings)
     ingress = settings.ingress
     return EditService.options(
         num_replicas=ingress.num_replicas, ray_actor_options={"num_cpus": ingress.num_cpus},
         max_ongoing_requests=ingress.max_ongoing_requests,
-    ).bind(settings.model_dump(mode="json", exclude={"auth_token"}), config.model_dump(mode="json"), settings.token(), agents)
+    ).bind(settings.model_dump(mode="json", exclude={"auth_token"}), config.model_dump(mode="json"), settings.token(), agents,
+           in_ingress)

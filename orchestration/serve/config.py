@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -85,6 +85,20 @@ class DeploymentSettings(_Strict):
     max_batch_size: int | None = Field(default=None, ge=1, description="Most requests per batch (default: the agent's `max_batch_size`).")
     batch_wait_timeout_s: float | None = Field(default=None, ge=0, description=(
         "How long a batch waits to fill (default: the agent's `batch_wait_ms` / 1000)."))
+    placement: Literal["deployment", "ingress"] = Field(default="deployment", description=(
+        "deployment: the agent gets its own Serve deployment (replicas, resources, batching, one Ray call per step). "
+        "ingress: the agent object lives inside each ingress replica and runs on a worker thread there - no Ray call "
+        "per step, which is most of the serving overhead for light agents (rule, canvas; measured in the README). It "
+        "then scales with the ingress's replicas, so num_replicas, num_gpus and batching cannot be set with it."))
+
+    @model_validator(mode="after")
+    def _ingress_has_no_deployment_settings(self) -> "DeploymentSettings":
+        if self.placement == "ingress":
+            clash = [name for name in ("num_replicas", "num_gpus", "batching") if getattr(self, name) is not None]
+            if clash:
+                raise ValueError(f"placement 'ingress' runs the agent inside the ingress replicas, so {', '.join(clash)} "
+                                 "cannot be set; drop them or use placement 'deployment'")
+        return self
 
 
 class IngressSettings(_Strict):
@@ -207,6 +221,7 @@ def deployment_settings(args: ServeArgs, config: PipelineConfig, node: str) -> d
         "batching": batching,
         "max_batch_size": max_batch,
         "batch_wait_timeout_s": s.batch_wait_timeout_s if s.batch_wait_timeout_s is not None else agent.batch_wait_ms / 1000.0,
+        "placement": s.placement,
     }
 
 

@@ -1,4 +1,5 @@
-"""One Serve deployment per agent node, and the handle the ingress awaits to call it.
+"""One Serve deployment per agent node, and the handle the ingress awaits to call it - or, with `placement:
+ingress`, the agent object inside the ingress replica itself (`InIngressAgent`), which saves a Ray call per step.
 
 `AgentDeployment` is generic: `agent_deployment(node, cls, kwargs, settings)` names it after the node and gives it
 the node's replicas and resources. A replica owns one agent object and runs its calls on one worker thread, one at
@@ -68,7 +69,7 @@ def agent_deployment(node: str, agent_cls: type, kwargs: dict[str, Any], setting
     options = {"num_cpus": settings["num_cpus"]}
     if settings["num_gpus"]:
         options["num_gpus"] = settings["num_gpus"]
-    info = {"num_replicas": settings["num_replicas"], "num_cpus": settings["num_cpus"], "num_gpus": settings["num_gpus"],
+    info = {"placement": "deployment", "num_replicas": settings["num_replicas"], "num_cpus": settings["num_cpus"], "num_gpus": settings["num_gpus"],
             "max_ongoing_requests": settings["max_ongoing_requests"]}
     if settings["batching"]:
         info.update(max_batch_size=settings["max_batch_size"], batch_wait_timeout_s=settings["batch_wait_timeout_s"])
@@ -98,3 +99,28 @@ class ServeAgentHandle:
 
     async def describe(self) -> dict[str, Any]:
         return await self.handle.describe.remote()
+
+
+class InIngressAgent:
+    """An agent held by the ingress replica (`placement: ingress`), behind the same `acall`/`describe` interface as
+    `ServeAgentHandle`. Its calls run one at a time on the agent's own worker thread (agents are not thread-safe),
+    which keeps the ingress's event loop free; a failure is an `AgentCallError` (500 for this request only), and
+    there is no "unavailable": the agent lives and dies with the replica that answers the request."""
+
+    def __init__(self, node: str, agent_cls: type, kwargs: dict[str, Any]):
+        self.node = node
+        self.agent = agent_cls(**kwargs)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ingress-agent-{node}")
+        self.calls = 0
+
+    async def acall(self, state: EpisodeState) -> AgentOutput:
+        self.calls += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, self.agent.act, state)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            raise AgentCallError(self.node, f"{type(err).__name__}: {err}") from None
+
+    async def describe(self) -> dict[str, Any]:
+        return {**self.agent.describe(), "placement": "ingress", "calls": self.calls}

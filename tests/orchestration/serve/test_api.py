@@ -59,7 +59,11 @@ def server():
                           "deployments": {"sorter": {"batching": True, "max_batch_size": 8, "batch_wait_timeout_s": 0.02}}})
         slow = build_app({"pipeline": "editor_only", "auth_token_env": None, "request_timeout_s": 0.5,
                           "overrides": [f"editor.cls={__name__}:SlowEditor", "editor.options={delay_s: 3}", "graph.nodes=[editor]"]})
-        serve.run_many([serve.RunTarget(main, name="main", route_prefix="/"), serve.RunTarget(slow, name="slow", route_prefix="/slow")])
+        # The same rule pipeline with every agent inside the ingress (placement: ingress): no agent deployments.
+        near = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 20,
+                          "deployments": {n: {"placement": "ingress"} for n in ("thinker", "decomposer", "sorter", "editor", "verifier")}})
+        serve.run_many([serve.RunTarget(main, name="main", route_prefix="/"), serve.RunTarget(slow, name="slow", route_prefix="/slow"),
+                        serve.RunTarget(near, name="near", route_prefix="/near")])
         yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()
@@ -111,6 +115,19 @@ def test_json_edit_matches_the_in_process_pipeline(client, task):
     assert body["score"] == pytest.approx(final.verdict.score)
     assert list(body["timings_ms"]) == ["thinker", "decomposer", "sorter", "editor", "verifier"]
     assert Image.open(io.BytesIO(base64.b64decode(body["image_base64"]))).format == "PNG"
+
+
+def test_agents_placed_in_the_ingress_give_the_same_answer_without_deployments(client, task):
+    body = _good(client, task)
+    r = client.post("/near/v1/edit", json={"image_base64": _b64(task.source_png), "instruction": task.instruction})
+    assert r.status_code == 200, r.text
+    near = r.json()
+    for key in ("image_base64", "plan", "components", "subrequests", "checklist", "score"):
+        assert near[key] == body[key], key
+    agents = client.get("/near/v1/agents").json()["agents"]
+    assert {a["placement"] for a in agents.values()} == {"ingress"} and all(a["calls"] >= 1 for a in agents.values())
+    assert {a["placement"] for a in client.get("/v1/agents", headers=AUTH).json()["agents"].values()} == {"deployment"}
+    assert set(serve.status().applications["near"].deployments) == {"EditService"}  # the ingress alone
 
 
 def test_multipart_edit_with_options_and_data_url(client, task):

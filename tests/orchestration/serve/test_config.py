@@ -50,6 +50,8 @@ def test_read_serve_file_applies_overrides_and_defaults(tmp_path):
     ({"limits": {"max_body_bytes": 2048, "max_image_bytes": 4096}}, "raise max_body_bytes"),
     ({"deployments": {"editor": {"num_replica": 2}}}, "deployments.editor.num_replica"),
     ({"sample_split": "dev"}, "sample_split"),
+    ({"deployments": {"editor": {"placement": "ingress", "num_replicas": 2}}}, "placement 'ingress'.*num_replicas cannot be set"),
+    ({"deployments": {"editor": {"placement": "nearby"}}}, "deployments.editor.placement"),
 ])
 def test_bad_args_are_rejected_with_their_path(args, message):
     with pytest.raises(ConfigError, match=message):
@@ -117,3 +119,10 @@ def test_bad_serve_files(tmp_path):
         read_serve_file(bad)
     with pytest.raises(ConfigError, match="not found"):
         read_serve_file(tmp_path / "missing.yaml")
+
+
+def test_an_agent_that_wants_a_gpu_cannot_be_placed_in_the_ingress():
+    from orchestration.serve.app import build_app
+
+    with pytest.raises(ConfigError, match="deployments.editor.placement.*num_gpus=1"):
+        build_app({"overrides": ["editor.num_gpus=1"], "deployments": {"editor": {"placement": "ingress"}}})
