@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from orchestration.config import ConfigError, PipelineConfig, load_config
+from orchestration.config import ConfigError, PipelineConfig, check_model_paths, load_config
 from orchestration.grpo.config import TrainSection, build_grpo_config, train_section
 
 
@@ -101,6 +101,8 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
     run_dir = Path(run_dir)
     grpo_config = build_grpo_config(config, section)
     grpo_config.validate()  # config errors before any actor starts
+    if not resume:  # a missing cold start is one line naming `editrl sft`, not a loader traceback from an actor
+        check_model_paths(config)
     checkpoint = latest_checkpoint(run_dir)
     if resume and checkpoint is None:
         raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume from; run without --resume first")

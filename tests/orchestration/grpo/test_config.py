@@ -68,7 +68,7 @@ def test_builder_fields_are_checked():
     assert "pipeline_config is not set" in " ".join(GRPOConfig().grpo_errors())
 
 
-def test_cli_rejects_bad_configs_before_starting_anything(capsys):
+def test_cli_rejects_bad_configs_before_starting_anything(capsys, tmp_path):
     from orchestration.cli import main as editrl
     from orchestration.train import main as train_module
 
@@ -78,3 +78,9 @@ def test_cli_rejects_bad_configs_before_starting_anything(capsys):
     assert "train.agents.decomposer.rewards: unknown reward 'nope'" in capsys.readouterr().err
     assert editrl(["sft", "--config", "imageedit_r1", "--set", "train.sft.steps=0"]) == 2
     assert "train.sft.steps" in capsys.readouterr().err
+    # A policy folder that SFT has not written yet: named, with the command that writes it, before Ray starts.
+    assert train_module(["--config", "imageedit_r1", "--set", f"decomposer.model={tmp_path}/no_sft_yet",
+                         "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "agents.decomposer.model" in err and "does not exist" in err and "editrl sft --config imageedit_r1" in err
+    assert not (tmp_path / "run").exists()
