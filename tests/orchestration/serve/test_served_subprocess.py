@@ -51,7 +51,9 @@ class Server:
             time.sleep(0.5)
         raise AssertionError(f"server not healthy after {timeout_s} s:\n{self.tail()}")
 
-    def stop(self, timeout_s: float = 60.0) -> int:
+    def stop(self, timeout_s: float = 120.0) -> int:
+        # `serve run` answers Ctrl-C with serve.shutdown(), which drains every replica (Serve's graceful shutdown is
+        # up to 20 s per replica); on 2 cores shared with the rest of the suite that can pass 60 s.
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -67,8 +69,9 @@ class Server:
         return self.proc.returncode
 
     def tail(self, n: int = 4000) -> str:
-        self._log.flush()
-        return self.log.read_bytes()[-n:].decode(errors="replace")
+        if not self._log.closed:  # after stop() the handle is closed and everything is on disk
+            self._log.flush()
+        return f"[exit status {self.proc.returncode}]\n" + self.log.read_bytes()[-n:].decode(errors="replace")
 
 
 @pytest.fixture(scope="module")
