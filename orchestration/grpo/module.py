@@ -28,7 +28,6 @@ import torch
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from agents.lm.generation import positions_from_mask
 from orchestration.grpo.core import entropy_from_logits
 
 #: Observation and action space of every module: the modules read token ids from the batch, not observations.
