@@ -37,6 +37,7 @@ from orchestration.serve.api import (
     ErrorBody,
     Sample,
     decode_image,
+    decode_is_cheap,
     http_error_code,
     parse_edit_request,
     validation_detail,
@@ -209,7 +210,7 @@ class EditService:
         request_id = uuid.uuid4().hex
         timings: dict[str, float] = {}
         try:
-            png = await asyncio.to_thread(decode_image, data, limits)
+            png = decode_image(data, limits) if decode_is_cheap(data) else await asyncio.to_thread(decode_image, data, limits)
             state = EpisodeState(task_id=f"serve-{request_id}", instruction=instruction, source_png=png)
             remaining = timeout - (time.perf_counter() - started)
             result = await asyncio.wait_for(self.pipeline.run(state, options.max_rounds, timings), max(remaining, 1e-3))

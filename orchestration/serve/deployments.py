@@ -14,6 +14,7 @@ agents turn into one padded generation. Other agents call `act` once per request
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -103,20 +104,25 @@ class ServeAgentHandle:
 
 class InIngressAgent:
     """An agent held by the ingress replica (`placement: ingress`), behind the same `acall`/`describe` interface as
-    `ServeAgentHandle`. Its calls run one at a time on the agent's own worker thread (agents are not thread-safe),
-    which keeps the ingress's event loop free; a failure is an `AgentCallError` (500 for this request only), and
-    there is no "unavailable": the agent lives and dies with the replica that answers the request."""
+    `ServeAgentHandle`, plus `call_sync`, which `AsyncPipeline` calls on its worker threads (consecutive in-ingress
+    agents in one hop). Calls run one at a time (a lock: agents are not thread-safe) and never on the event loop,
+    which stays free; a failure is an `AgentCallError` (500 for this request only), and there is no "unavailable":
+    the agent lives and dies with the replica that answers the request."""
 
     def __init__(self, node: str, agent_cls: type, kwargs: dict[str, Any]):
         self.node = node
         self.agent = agent_cls(**kwargs)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ingress-agent-{node}")
+        self.lock = threading.Lock()
         self.calls = 0
 
+    def call_sync(self, state: EpisodeState) -> AgentOutput:
+        with self.lock:
+            self.calls += 1
+            return self.agent.act(state)
+
     async def acall(self, state: EpisodeState) -> AgentOutput:
-        self.calls += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, self.agent.act, state)
+            return await asyncio.to_thread(self.call_sync, state)
         except asyncio.CancelledError:
             raise
         except Exception as err:
