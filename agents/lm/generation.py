@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["Completion", "GenerationOutput", "generate", "sequence_logprobs", "completion_logits", "positions_from_mask",
+__all__ = ["Completion", "GenerationOutput", "generate", "sequence_logprobs", "completion_logits", "token_logprobs", "positions_from_mask",
            "top_p_filter"]
 
 
@@ -310,17 +310,18 @@ def sequence_logprobs(
         )
     if prompt_ids.shape[0] != completion_ids.shape[0]:
         raise ValueError(f"prompt and completion batches differ: {prompt_ids.shape[0]} vs {completion_ids.shape[0]}")
-    t = completion_ids.shape[1]
-    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-    mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
-    # logits_to_keep=T+1: only the positions that predict completion tokens (the last one predicts nothing).
-    logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions_from_mask(mask), logits_to_keep=t + 1).logits
-    logits = logits[:, :-1, :].float() / temperature
-    # log p(token) = logit(token) - logsumexp(logits): avoids materialising a second [N, T, V] tensor.
+    logits = completion_logits(model, prompt_ids, completion_ids, prompt_mask, completion_mask, temperature=temperature,
+                               share_prompts=False)
+    return token_logprobs(logits, completion_ids, completion_mask), completion_mask.to(torch.float32)
+
+
+def token_logprobs(logits: Tensor, completion_ids: Tensor, completion_mask: Tensor) -> Tensor:
+    """Log-prob ``[N, T]`` of each completion token under ``logits`` ``[N, T, V]`` (0 where the mask is 0).
+
+    ``log p(token) = logit(token) - logsumexp(logits)``: avoids materialising a second ``[N, T, V]`` tensor.
+    """
     token_logits = logits.gather(-1, completion_ids[..., None]).squeeze(-1)
-    logp = token_logits - torch.logsumexp(logits, dim=-1)
-    cmask = completion_mask.to(torch.float32)
-    return logp * cmask, cmask
+    return (token_logits - torch.logsumexp(logits, dim=-1)) * completion_mask.to(torch.float32)
 
 
 def _shared_prompts(prompt_ids: Tensor, prompt_mask: Tensor) -> tuple[Tensor, Tensor] | None:

@@ -28,6 +28,8 @@ import torch
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
+from agents.lm.generation import completion_logits as shared_prompt_logits
+from agents.lm.generation import token_logprobs
 from orchestration.grpo.core import entropy_from_logits
 
 #: Observation and action space of every module: the modules read token ids from the batch, not observations.
@@ -54,15 +56,7 @@ def completion_logits(model: torch.nn.Module, prompt_ids: torch.Tensor, completi
                       prompt_mask: torch.Tensor, completion_mask: torch.Tensor, temperature: float) -> torch.Tensor:
     """Logits ``[N, T, V]`` (float32, divided by ``temperature``) that predict each completion token. A GRPO group's
     rows share one prompt forward (:func:`agents.lm.generation.completion_logits`; same numbers as one pass)."""
-    from agents.lm.generation import completion_logits as shared_prompt_logits
-
     return shared_prompt_logits(model, prompt_ids, completion_ids, prompt_mask, completion_mask, temperature=temperature)
-
-
-def token_logprobs(logits: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
-    """Log-prob ``[N, T]`` of each completion token (0 on padding); same formula as ``sequence_logprobs``."""
-    token_logits = logits.gather(-1, completion_ids[..., None]).squeeze(-1)
-    return (token_logits - torch.logsumexp(logits, dim=-1)) * completion_mask.to(torch.float32)
 
 
 class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
