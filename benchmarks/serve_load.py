@@ -229,7 +229,7 @@ def main() -> None:
         iq, il, ilocal = results["in_ingress_serial"], results["in_ingress"], results["in_ingress_in_process"]
         rows.append((f"served, every agent in the ingress, {args.serial} requests one at a time (paired)", iq["errors"], iq["p50_ms"],
                      iq["p99_ms"], iq["throughput_rps"]))
-        rows.append((f"in-process `Pipeline.local`, paired with the row above", 0, ilocal["p50_ms"], ilocal["p99_ms"],
+        rows.append(("in-process `Pipeline.local`, paired with the row above", 0, ilocal["p50_ms"], ilocal["p99_ms"],
                      ilocal["throughput_rps"]))
         rows.append((f"served, every agent in the ingress, concurrency {args.concurrency}", il["errors"], il["p50_ms"],
                      il["p99_ms"], il["throughput_rps"]))

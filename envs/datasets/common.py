@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from envs.dataset import DatasetError
 from envs.image_io import ImageInputError, decode_base64_image, encode_png, load_image
+from envs.task import EditTask
 
-__all__ = ["DatasetError", "MULTI_IMAGE", "RowError", "read_json", "field", "optional", "image_png", "image_list"]
+__all__ = ["DatasetError", "MULTI_IMAGE", "RowError", "read_json", "field", "optional", "image_png", "image_list",
+           "check_multi_image", "source_image", "collect_tasks"]
 
 #: What to do with an item that has several input images (EditTask has one source image): skip it (with a warning
 #: that counts them), use the first image, or raise.
@@ -91,3 +95,52 @@ def image_list(value: Any, where: str, name: str) -> list[Any]:
     if not items:
         raise DatasetError(f"{where}: missing field {name!r}")
     return items
+
+
+def check_multi_image(multi_image: str) -> None:
+    if multi_image not in MULTI_IMAGE:
+        raise ValueError(f"multi_image must be one of {', '.join(MULTI_IMAGE)}, got {multi_image!r}")
+
+
+def source_image(sources: list[Any], where: str, name: str, multi_image: str) -> Any | None:
+    """The one source image of an item whose field ``name`` listed ``sources``; None when the item has several and
+    ``multi_image`` is "skip"; a DatasetError when it is "error"."""
+    if len(sources) > 1:
+        if multi_image == "error":
+            raise DatasetError(f"{where}: field {name!r} lists {len(sources)} images; a task has one source image "
+                               "(multi_image='first' or 'skip')")
+        if multi_image == "skip":
+            return None
+    return sources[0]
+
+
+def collect_tasks(items: Iterable[tuple[str, str, Any]], build: Callable[[Any, str], EditTask | None], *,
+                  limit: int | None, bad_rows: list[RowError] | None, origin: Path) -> list[EditTask]:
+    """Build a task from each ``(where, label, item)`` of ``items`` - ``where`` names the file and row for errors,
+    ``label`` the item in the multi-image warning - until ``limit`` tasks are built.
+
+    ``build(item, where)`` returns the task, or None for a multi-image item skipped (counted in one warning naming
+    ``origin``). A row that fails with a DatasetError or ImageInputError is recorded in ``bad_rows`` and skipped, or
+    raises when ``bad_rows`` is None. Errors raised while iterating ``items`` (file-level) always propagate.
+    """
+    tasks: list[EditTask] = []
+    skipped: list[str] = []
+    for where, label, item in items:
+        if limit is not None and len(tasks) >= limit:
+            break
+        try:
+            task = build(item, where)
+        except (DatasetError, ImageInputError) as err:
+            if bad_rows is None:
+                raise
+            bad_rows.append(RowError(where, str(err)))
+            continue
+        if task is None:
+            skipped.append(label)
+        else:
+            tasks.append(task)
+    if skipped:
+        warnings.warn(f"{origin}: skipped {len(skipped)} multi-image item(s) ({', '.join(skipped[:5])}"
+                      f"{', ...' if len(skipped) > 5 else ''}); pass multi_image='first' to keep them with their first image",
+                      stacklevel=3)
+    return tasks

@@ -22,12 +22,22 @@ name, ``split`` = ``"test"``, ``n_steps`` = 0 (the benchmark does not count step
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from envs.datasets.common import MULTI_IMAGE, DatasetError, RowError, field, image_list, image_png, optional, read_json
-from envs.image_io import ImageInputError
+from envs.datasets.common import (
+    DatasetError,
+    RowError,
+    check_multi_image,
+    collect_tasks,
+    field,
+    image_list,
+    image_png,
+    optional,
+    read_json,
+    source_image,
+)
 from envs.task import EditTask
 
 __all__ = ["load_kris", "is_kris_folder", "kris_category_folders"]
@@ -62,15 +72,18 @@ def load_kris(root: str | Path, limit: int | None = None, multi_image: str = "sk
             instead of raising.
     """
     root = Path(root)
-    if multi_image not in MULTI_IMAGE:
-        raise ValueError(f"multi_image must be one of {', '.join(MULTI_IMAGE)}, got {multi_image!r}")
+    check_multi_image(multi_image)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder; pass the KRIS_Bench folder (one sub-folder per category with {ANNOTATION})")
     folders = kris_category_folders(root)
     if not folders:
         raise DatasetError(f"{root}: no {ANNOTATION} in it or in its sub-folders; this is not a KRIS-Bench folder")
-    tasks: list[EditTask] = []
-    skipped: list[str] = []
+    return collect_tasks(_items(folders), lambda item, where: _item_task(*item, where, multi_image),
+                         limit=limit, bad_rows=bad_rows, origin=root)
+
+
+def _items(folders: list[Path]) -> Iterator[tuple[str, str, tuple[Any, str, Path]]]:
+    """(where, label, (annotation, id, category folder)) for every item, one annotation file at a time."""
     for folder in folders:
         annotation = folder / ANNOTATION
         data = read_json(annotation)
@@ -79,24 +92,7 @@ def load_kris(root: str | Path, limit: int | None = None, multi_image: str = "sk
         if not isinstance(data, dict):
             raise DatasetError(f"{annotation}: expected an object mapping item ids to annotations, got {type(data).__name__}")
         for key in sorted(data, key=_id_key):
-            if limit is not None and len(tasks) >= limit:
-                break
-            where = f"{annotation}: item {key!r}"
-            try:
-                task = _item_task(data[key], key, folder, where, multi_image)
-            except (DatasetError, ImageInputError) as err:
-                if bad_rows is None:
-                    raise
-                bad_rows.append(RowError(where, str(err)))
-                continue
-            if task is None:
-                skipped.append(f"{folder.name}/{key}")
-            else:
-                tasks.append(task)
-    if skipped:
-        warnings.warn(f"{root}: skipped {len(skipped)} multi-image item(s) ({', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}); "
-                      "pass multi_image='first' to keep them with their first image", stacklevel=2)
-    return tasks
+            yield f"{annotation}: item {key!r}", f"{folder.name}/{key}", (data[key], key, folder)
 
 
 def _item_task(item: Any, key: str, folder: Path, where: str, multi_image: str) -> EditTask | None:
@@ -104,19 +100,16 @@ def _item_task(item: Any, key: str, folder: Path, where: str, multi_image: str) 
     if not isinstance(item, dict):
         raise DatasetError(f"{where}: expected an object with ori_img and ins_en, got {type(item).__name__}")
     instruction = field(item, "ins_en", where)
-    sources = image_list(item.get("ori_img"), where, "ori_img")
-    if len(sources) > 1:
-        if multi_image == "error":
-            raise DatasetError(f"{where}: field 'ori_img' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
-        if multi_image == "skip":
-            return None
+    source = source_image(image_list(item.get("ori_img"), where, "ori_img"), where, "ori_img", multi_image)
+    if source is None:
+        return None
     gt = optional(item, "gt_img")
     if isinstance(gt, list):
         gt = gt[0] if gt else None
     return EditTask(
         task_id=f"kris/{folder.name}/{key}",
         instruction=instruction,
-        source_png=image_png(sources[0], folder, where, "ori_img"),
+        source_png=image_png(source, folder, where, "ori_img"),
         target_png=image_png(gt, folder, where, "gt_img") if gt is not None else None,
         reference=optional(item, "explain_en"),
         category=folder.name,

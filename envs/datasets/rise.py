@@ -22,12 +22,21 @@ Each item becomes an :class:`envs.task.EditTask`: ``task_id`` ``rise/<index>``, 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
-from envs.datasets.common import MULTI_IMAGE, DatasetError, RowError, field, image_list, image_png, optional, read_json
-from envs.image_io import ImageInputError
+from envs.datasets.common import (
+    DatasetError,
+    RowError,
+    check_multi_image,
+    collect_tasks,
+    field,
+    image_list,
+    image_png,
+    optional,
+    read_json,
+    source_image,
+)
 from envs.task import EditTask
 
 __all__ = ["load_rise", "find_rise_json", "looks_like_rise"]
@@ -71,8 +80,7 @@ def load_rise(path: str | Path, limit: int | None = None, multi_image: str = "sk
             instead of raising.
     """
     path = Path(path)
-    if multi_image not in MULTI_IMAGE:
-        raise ValueError(f"multi_image must be one of {', '.join(MULTI_IMAGE)}, got {multi_image!r}")
+    check_multi_image(multi_image)
     if path.is_dir():
         found = find_rise_json(path)
         if found is None:
@@ -82,48 +90,28 @@ def load_rise(path: str | Path, limit: int | None = None, multi_image: str = "sk
     if not isinstance(data, list):
         raise DatasetError(f"{path}: expected a JSON list of items, got {type(data).__name__}")
     base = path.parent
-    tasks: list[EditTask] = []
-    skipped: list[str] = []
-    for row, item in enumerate(data):
-        if limit is not None and len(tasks) >= limit:
-            break
-        where = f"{path}: item {row}"
-        try:
-            index, task = _item_task(item, where, base, multi_image)
-        except (DatasetError, ImageInputError) as err:
-            if bad_rows is None:
-                raise
-            bad_rows.append(RowError(where, str(err)))
-            continue
-        if task is None:
-            skipped.append(index)
-        else:
-            tasks.append(task)
-    if skipped:
-        warnings.warn(f"{path}: skipped {len(skipped)} multi-image item(s) ({', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}); "
-                      "pass multi_image='first' to keep them with their first image", stacklevel=2)
-    return tasks
+    items = ((f"{path}: item {row}", str(item.get("index", row)) if isinstance(item, dict) else str(row), item)
+             for row, item in enumerate(data))
+    return collect_tasks(items, lambda item, where: _item_task(item, where, base, multi_image),
+                         limit=limit, bad_rows=bad_rows, origin=path)
 
 
-def _item_task(item: Any, where: str, base: Path, multi_image: str) -> tuple[str, EditTask | None]:
-    """(index, task) for one item; the task is None for a multi-image item skipped by `multi_image="skip"`."""
+def _item_task(item: Any, where: str, base: Path, multi_image: str) -> EditTask | None:
+    """One item as a task; None for a multi-image item skipped by `multi_image="skip"`."""
     if not isinstance(item, dict):
         raise DatasetError(f"{where}: expected an object, got {type(item).__name__}")
     index = str(field(item, "index", where, (str, int)))
     where = f"{where} (index {index!r})"
     category = field(item, "category", where)
     instruction = field(item, "instruction", where)
-    sources = image_list(item.get("image"), where, "image")
-    if len(sources) > 1:
-        if multi_image == "error":
-            raise DatasetError(f"{where}: field 'image' lists {len(sources)} images; a task has one source image (multi_image='first' or 'skip')")
-        if multi_image == "skip":
-            return index, None
+    source = source_image(image_list(item.get("image"), where, "image"), where, "image", multi_image)
+    if source is None:
+        return None
     ref_img = optional(item, "reference_img")
-    return index, EditTask(
+    return EditTask(
         task_id=f"rise/{index}",
         instruction=instruction,
-        source_png=image_png(sources[0], base, where, "image"),
+        source_png=image_png(source, base, where, "image"),
         target_png=image_png(ref_img, base, where, "reference_img") if ref_img is not None else None,
         reference=optional(item, "reference", "reference_txt"),
         category=category,
