@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from envs.canvas.execute import EditError, apply_component
-from envs.canvas.refer import BACKGROUND_SUBJECT, join_phrases, parse_description, resolve
+from envs.canvas.execute import apply_component
+from envs.canvas.refer import BACKGROUND_SUBJECT, join_phrases, parse_description
 from envs.canvas.scene import CanvasObject, Scene
 from envs.canvas.templates import (
     BOTH,

@@ -95,7 +95,7 @@ def main() -> None:
               "peak_rss_single_gib": round(peak_single / GiB, 3), "largest_process": peak_top,
               "processes_at_peak": peak_count, "samples": samples, "timeline": timeline,
               "load_average_end": os.getloadavg()}
-    print(f"\n| job | peak RSS, process tree | largest process | processes at peak | wall s | exit |")
+    print("\n| job | peak RSS, process tree | largest process | processes at peak | wall s | exit |")
     print("|---|---|---|---|---|---|")
     print(f"| {result['label']} | {result['peak_rss_total_gib']:.2f} GiB | {result['peak_rss_single_gib']:.2f} GiB | "
           f"{peak_count} | {result['wall_s']} | {child.returncode} |")

@@ -52,7 +52,7 @@ def main() -> None:
         print(f"done: {label} ({summary['seconds']} s)", flush=True)
 
     steps = sorted({k for r in results for k in r["by_steps"]})
-    head = f"| pipeline | F1 overall | checklist pass | full success | " + " | ".join(f"success, {s} step{'s' if s != '1' else ''}" for s in steps) + " | failed |"
+    head = "| pipeline | F1 overall | checklist pass | full success | " + " | ".join(f"success, {s} step{'s' if s != '1' else ''}" for s in steps) + " | failed |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for r in results:

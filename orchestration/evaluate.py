@@ -8,7 +8,6 @@ recorded as failed (`error`), never the end of the run.
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Sequence

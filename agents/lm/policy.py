@@ -12,7 +12,6 @@ and old log-probs), and :meth:`get_weights` / :meth:`set_weights` move CPU state
 
 from __future__ import annotations
 
-import io
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence

@@ -27,7 +27,6 @@ import networkx as nx
 from envs.canvas.checklist import build_checklist
 from envs.canvas.execute import EditError, apply_component, execute
 from envs.canvas.reasoning import (
-    CATEGORIES,
     SUBJECT_FINDERS,
     Reference,
     canonical_new_object,

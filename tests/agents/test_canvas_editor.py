@@ -1,6 +1,5 @@
 """The Canvas editor: single requests land exactly, pixels outside the edit stay put, modes behave as documented."""
 
-import math
 from statistics import mean
 
 import numpy as np

@@ -18,7 +18,6 @@ from agents.verifier import CanvasVerifier
 from envs.canvas.execute import EditError, execute
 from envs.canvas.generator import generate_tasks
 from envs.canvas.scene import CanvasObject, Scene
-from envs.task import ComponentSpec
 from rewards import structured_f1
 
 N = 200

@@ -1,6 +1,5 @@
 """`editrl edit` and `editrl eval` as a user runs them, bad input included."""
 
-import io
 import json
 
 import pyarrow as pa

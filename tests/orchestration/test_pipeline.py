@@ -14,7 +14,6 @@ from orchestration.actors import ray_pipeline
 from orchestration.config import load_config
 from orchestration.evaluate import run_episodes, summarize
 from orchestration.pipeline import Pipeline
-from rewards import format_components, format_tagged, parse_tagged
 
 
 class EchoThinker(Agent):

@@ -1,7 +1,6 @@
 """The generator's promises, checked on thousands of tasks: every task is solvable and unambiguous, every order the
 dependency graph admits reaches the target, the checklist agrees with the target, wording is split-disjoint."""
 
-import itertools
 import json
 import re
 from collections import Counter

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.lm.policy import LMDecomposer
 from envs.canvas.generator import generate_tasks
 from orchestration.env_factory import make_editing_env
 from orchestration.graph import build_graph
