@@ -48,34 +48,19 @@ class SlowEditor(Agent):
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def server(serve_http):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the plug-in lives in this test module
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        # The sorter batches with @serve.batch (any agent can: act_batch defaults to a loop), to test that path.
-        main = build_app({"pipeline": "canvas_rule", "auth_token": TOKEN, "limits": LIMITS, "request_timeout_s": 20,
-                          "deployments": {"sorter": {"batching": True, "max_batch_size": 8, "batch_wait_timeout_s": 0.02}}})
-        slow = build_app({"pipeline": "editor_only", "auth_token_env": None, "request_timeout_s": 0.5,
-                          "overrides": [f"editor.cls={__name__}:SlowEditor", "editor.options={delay_s: 3}", "graph.nodes=[editor]"]})
-        # The same rule pipeline with every agent inside the ingress (placement: ingress): no agent deployments.
-        near = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 20,
-                          "deployments": {n: {"placement": "ingress"} for n in ("thinker", "decomposer", "sorter", "editor", "verifier")}})
-        serve.run_many([serve.RunTarget(main, name="main", route_prefix="/"), serve.RunTarget(slow, name="slow", route_prefix="/slow"),
-                        serve.RunTarget(near, name="near", route_prefix="/near")])
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # The sorter batches with @serve.batch (any agent can: act_batch defaults to a loop), to test that path.
+    main = build_app({"pipeline": "canvas_rule", "auth_token": TOKEN, "limits": LIMITS, "request_timeout_s": 20,
+                      "deployments": {"sorter": {"batching": True, "max_batch_size": 8, "batch_wait_timeout_s": 0.02}}})
+    slow = build_app({"pipeline": "editor_only", "auth_token_env": None, "request_timeout_s": 0.5,
+                      "overrides": [f"editor.cls={__name__}:SlowEditor", "editor.options={delay_s: 3}", "graph.nodes=[editor]"]})
+    # The same rule pipeline with every agent inside the ingress (placement: ingress): no agent deployments.
+    near = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 20,
+                      "deployments": {n: {"placement": "ingress"} for n in ("thinker", "decomposer", "sorter", "editor", "verifier")}})
+    serve.run_many([serve.RunTarget(main, name="main", route_prefix="/"), serve.RunTarget(slow, name="slow", route_prefix="/slow"),
+                    serve.RunTarget(near, name="near", route_prefix="/near")])
+    yield f"http://127.0.0.1:{serve_http['port']}"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import time
 
 import httpx
@@ -32,31 +31,15 @@ CLIENT_TIMEOUT_S = 30.0  # a hang is a request that gets no answer within this; 
 RECOVERY_DEADLINE_S = 60.0  # health check period (10 s) + replica start on two loaded cores
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SERVE_ENV = {CALLBACK_ENV: CALLBACK}  # read by the proxy the serve_http fixture starts, as under `editrl serve`
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    previous = os.environ.get(CALLBACK_ENV)
-    os.environ[CALLBACK_ENV] = CALLBACK  # read by the proxy Ray starts below, as under `editrl serve`
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        app = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 10,
-                         "ingress": {"num_replicas": 2}, "deployments": {"verifier": {"num_replicas": 2}}})
-        serve.run(app, name=APP, route_prefix="/")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-        if previous is None:
-            os.environ.pop(CALLBACK_ENV, None)
-        else:
-            os.environ[CALLBACK_ENV] = previous
+def server(serve_http):
+    app = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 10,
+                     "ingress": {"num_replicas": 2}, "deployments": {"verifier": {"num_replicas": 2}}})
+    serve.run(app, name=APP, route_prefix="/")
+    yield f"http://127.0.0.1:{serve_http['port']}"
 
 
 def _replicas(node: str) -> set[str]:

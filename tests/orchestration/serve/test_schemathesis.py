@@ -11,12 +11,10 @@ Set EDITRL_FAULT_REPORT_FUZZ=path.json to keep the counts (the README's reliabil
 import base64
 import json
 import os
-import socket
 from collections import Counter
 
 import httpx
 import pytest
-import ray
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from ray import serve
@@ -44,26 +42,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 STATUSES: Counter = Counter()  # (operation, mode, status) -> count, over the module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        # Small limits so that generated bodies reach the limit checks too.
-        app = build_app({"pipeline": "canvas_rule", "auth_token": TOKEN, "request_timeout_s": 20,
-                         "limits": {"max_body_bytes": 200_000, "max_image_bytes": 100_000, "max_pixels": 250_000}})
-        serve.run(app, name="fuzz", route_prefix="/")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
-        ray.shutdown()
+def server(serve_http):
+    # Small limits so that generated bodies reach the limit checks too.
+    app = build_app({"pipeline": "canvas_rule", "auth_token": TOKEN, "request_timeout_s": 20,
+                     "limits": {"max_body_bytes": 200_000, "max_image_bytes": 100_000, "max_pixels": 250_000}})
+    serve.run(app, name="fuzz", route_prefix="/")
+    yield f"http://127.0.0.1:{serve_http['port']}"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ Size, pixel and decompression-bomb limits and the 401s are covered request by re
 """
 
 import base64
-import os
 import socket
 from pathlib import Path
 
@@ -27,12 +26,6 @@ TOKEN = "s3cr3t-Tok3n-6b1d9e"  # distinctive, so a match in a log can only be a 
 WRONG = "wr0ng-Tok3n-44c2a7"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _other_address() -> str | None:
     """This machine's address on its default route (no packet is sent), or None without one."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -44,24 +37,15 @@ def _other_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
+SPEC = read_serve_file(ROOT / "configs" / "serve.yaml", ["request_timeout_s=20"])
+SERVE_HTTP_OPTIONS = SPEC.http_options  # the file's host: loopback (the serve_http fixture adds a free port)
+SERVE_ENV = {"EDITRL_SERVE_TOKEN": TOKEN}  # read by build_app, as `editrl serve` reads it
+
+
 @pytest.fixture(scope="module")
-def server():
-    spec = read_serve_file(ROOT / "configs" / "serve.yaml", ["request_timeout_s=20"])
-    http = {**spec.http_options, "port": _free_port()}  # the file's host: loopback
-    previous = os.environ.get("EDITRL_SERVE_TOKEN")
-    os.environ["EDITRL_SERVE_TOKEN"] = TOKEN  # read by build_app, as `editrl serve` reads it
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        serve.start(http_options=http)
-        serve.run(build_app(spec.args.model_dump()), name=spec.name, route_prefix=spec.route_prefix)
-        yield http
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-        if previous is None:
-            os.environ.pop("EDITRL_SERVE_TOKEN", None)
-        else:
-            os.environ["EDITRL_SERVE_TOKEN"] = previous
+def server(serve_http):
+    serve.run(build_app(SPEC.args.model_dump()), name=SPEC.name, route_prefix=SPEC.route_prefix)
+    yield serve_http
 
 
 def test_binds_loopback_by_default(server, tmp_path):
