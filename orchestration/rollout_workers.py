@@ -9,13 +9,21 @@ One Ray call per chunk instead of one per agent and episode; N workers on N core
 
 ``run_local`` is the same loop in this process: the one-core limit that ``benchmarks/rollout_throughput.py``
 compares the workers against.
+
+Faults: agents keep their config's ``timeout_s`` (an agent call past it ends that episode with ``timeout:``). A worker
+that dies (restarted by Ray, ``max_restarts``), or whose chunk runs past ``chunk_timeout_s`` (killed and restarted),
+costs the chunks it held one retry each; the worker gets no new chunk until it answers again (a dead one, out of
+restarts, never does). A chunk that fails twice comes back as rows with ``ok`` False and the error, so no task is
+lost silently. ``run_distributed(..., faults=dict)`` counts all of it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import ray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
 
 from envs.task import EditTask
 from orchestration.config import PipelineConfig
@@ -29,7 +37,8 @@ def build_runner(config: PipelineConfig) -> Any:
     from orchestration.pipeline import agent_kwargs
 
     graph = build_graph(config)
-    handles = {n: LocalNode(graph.classes[n](**agent_kwargs(config.agents[n], config))) for n in graph.order}
+    handles = {n: LocalNode(graph.classes[n](**agent_kwargs(config.agents[n], config)), timeout_s=config.agents[n].timeout_s)
+               for n in graph.order}
     return EpisodeRunner(graph, handles)
 
 
@@ -68,36 +77,125 @@ class RolloutWorker:
         return True
 
 
-def start_workers(config: PipelineConfig, n: int, *, num_cpus: float = 1.0, threads: int | None = 1) -> list[Any]:
-    """``n`` rollout workers (each reserves ``num_cpus``); returns once every one has built its agents."""
+def start_workers(config: PipelineConfig, n: int, *, num_cpus: float = 1.0, threads: int | None = 1,
+                  max_restarts: int = 2) -> list[Any]:
+    """``n`` rollout workers (each reserves ``num_cpus``; Ray restarts a dead one up to ``max_restarts`` times);
+    returns once every one has built its agents."""
     data = config.model_dump(mode="json")
-    workers = [RolloutWorker.options(num_cpus=num_cpus).remote(data, threads) for _ in range(n)]
+    workers = [RolloutWorker.options(num_cpus=num_cpus, max_restarts=max_restarts).remote(data, threads) for _ in range(n)]
     ray.get([w.ready.remote() for w in workers])
     return workers
 
 
-def run_distributed(workers: Sequence[Any], tasks: Sequence[EditTask], chunk: int = 16) -> list[dict[str, Any]]:
+def failed_rows(tasks: Sequence[EditTask], error: str) -> list[dict[str, Any]]:
+    """The rows of a chunk no worker could run: every task present, ``ok`` False, the error, no metrics."""
+    return [{"task_id": t.task_id, "ok": False, "error": error, "score": None, "rounds": 0} for t in tasks]
+
+
+PROBE_PERIOD_S = 0.5  # how often a failed worker is asked whether it is back
+
+
+def run_distributed(workers: Sequence[Any], tasks: Sequence[EditTask], chunk: int = 16, *,
+                    chunk_timeout_s: float | None = None, faults: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """Chunks of ``chunk`` tasks handed to whichever worker is free (two in flight per worker, so a worker never
-    waits for the driver); rows come back in task order."""
-    chunks = [list(range(i, min(i + chunk, len(tasks)))) for i in range(0, len(tasks), chunk)]
+    waits for the driver); one row per task, in task order (module docstring for faults).
+
+    Args:
+        chunk_timeout_s: a worker busy with one chunk for longer than this is hung: it is killed and restarted, and
+            the chunks it held are retried. Leave room for the chunk's own time on a loaded machine.
+        faults: filled with ``worker_failures``, ``chunk_timeouts``, ``chunks_retried``, ``tasks_failed`` and
+            ``workers_lost`` (out of restarts: no more chunks for them).
+    """
+    counts = faults if faults is not None else {}
+    for key in ("worker_failures", "chunk_timeouts", "chunks_retried", "tasks_failed", "workers_lost"):
+        counts.setdefault(key, 0)
     rows: list[dict[str, Any] | None] = [None] * len(tasks)
-    pending: dict[Any, tuple[int, list[int]]] = {}
-    queue = list(chunks)
+    queue: list[tuple[list[int], int]] = [(list(range(i, min(i + chunk, len(tasks)))), 0) for i in range(0, len(tasks), chunk)]
+    pending: dict[Any, tuple[int, list[int], int]] = {}  # ref -> (worker, task indices, attempt)
+    busy_since: dict[int, float] = {}  # worker -> when the chunk it is running now started (its first in flight)
+    down: dict[int, float] = {}  # failed worker -> when to ask again whether it is back
+    lost: set[int] = set()
 
-    def submit(worker_index: int) -> None:
-        idx = queue.pop(0)
-        ref = workers[worker_index].run.remote([tasks[i] for i in idx])
-        pending[ref] = (worker_index, idx)
+    def in_flight(k: int) -> list[Any]:
+        return [ref for ref, (w, _, _) in pending.items() if w == k]
 
-    for k in range(len(workers)):
-        for _ in range(2):
-            if queue:
-                submit(k)
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        worker_index, idx = pending.pop(done[0])
-        for i, row in zip(idx, ray.get(done[0])):
+    def refill() -> None:
+        for k in range(len(workers)):
+            while queue and k not in down and k not in lost and len(in_flight(k)) < 2:
+                idx, attempt = queue.pop(0)
+                if not in_flight(k):
+                    busy_since[k] = time.monotonic()
+                pending[workers[k].run.remote([tasks[i] for i in idx])] = (k, idx, attempt)
+
+    def fail(idx: list[int], attempt: int, error: str) -> None:
+        if attempt == 0:
+            counts["chunks_retried"] += 1
+            queue.append((idx, 1))
+            return
+        counts["tasks_failed"] += len(idx)
+        for i, row in zip(idx, failed_rows([tasks[i] for i in idx], error)):
             rows[i] = row
-        if queue:
-            submit(worker_index)
+
+    def take_down(k: int, error: str) -> None:
+        """Worker k failed: retry what it held, and give it nothing until it answers a probe."""
+        for ref in in_flight(k):
+            _, idx, attempt = pending.pop(ref)
+            fail(idx, attempt, error)
+        busy_since.pop(k, None)
+        down[k] = time.monotonic() + PROBE_PERIOD_S
+
+    def probe() -> None:
+        for k, at in list(down.items()):
+            if time.monotonic() < at:
+                continue
+            try:
+                ray.get(workers[k].ready.remote(), timeout=PROBE_PERIOD_S)
+                del down[k]
+            except ActorDiedError:  # out of restarts
+                del down[k]
+                lost.add(k)
+                counts["workers_lost"] += 1
+            except (ActorUnavailableError, GetTimeoutError):  # still restarting
+                down[k] = time.monotonic() + PROBE_PERIOD_S
+
+    refill()
+    while pending or (queue and down):
+        deadlines = list(down.values())
+        if chunk_timeout_s is not None and busy_since:
+            deadlines.append(min(busy_since.values()) + chunk_timeout_s)
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        if pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
+        else:  # only workers coming back: wait for the next probe
+            done = []
+            time.sleep(timeout or 0.0)
+        if done:
+            k, idx, attempt = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except (RayActorError, RayTaskError, GetTimeoutError) as err:
+                counts["worker_failures"] += 1
+                message = f"worker failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+                fail(idx, attempt, message)
+                if isinstance(err, RayActorError):  # the process is gone: whatever else it held is lost too
+                    take_down(k, message)
+            else:
+                for i, row in zip(idx, result):
+                    rows[i] = row
+            if k in busy_since:
+                if in_flight(k):
+                    busy_since[k] = time.monotonic()  # its next chunk starts now
+                else:
+                    del busy_since[k]
+        elif chunk_timeout_s is not None and busy_since and time.monotonic() >= min(busy_since.values()) + chunk_timeout_s:
+            k = min(busy_since, key=busy_since.get)  # hung: restart it; the chunks it held are retried
+            counts["chunk_timeouts"] += 1
+            ray.kill(workers[k], no_restart=False)
+            take_down(k, f"timeout: the chunk ran past chunk_timeout_s={chunk_timeout_s:g} s")
+        probe()
+        refill()
+        if not pending and not down and queue:  # every worker lost: nothing left to run the rest on
+            while queue:
+                idx, _ = queue.pop(0)
+                fail(idx, 1, "worker failed: no live rollout worker left")
     return [r for r in rows if r is not None]
