@@ -22,7 +22,10 @@ slightly off-palette background is still replaced exactly.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -182,8 +185,36 @@ def apply_scene_change(array: Array, before: Scene, after: Scene) -> Array:
 
 
 def perceive_png(data: bytes) -> Any:
-    """Perception of an encoded image (`envs.image_io.load_image` + `envs.canvas.perception.perceive`)."""
+    """Perception of an encoded image (`envs.image_io.load_image` + `envs.canvas.perception.perceive`).
+
+    Remembered for the last `PERCEPTION_CACHE_SIZE` images seen by this process, by a digest of the bytes: in one
+    episode the thinker, decomposer and verifier perceive the same source image, and the verifier and the judge the
+    same edited one, and perception is most of a rule agent's time. The result is immutable (frozen dataclasses of
+    tuples), so sharing it is safe.
+    """
+    return _perceive_digest(hashlib.blake2b(data, digest_size=16).digest(), data)
+
+
+#: Perceptions kept per process (each a few hundred bytes; the images themselves are not kept).
+PERCEPTION_CACHE_SIZE = 1024
+
+
+def _perceive_digest(digest: bytes, data: bytes) -> Any:
+    with _PERCEPTIONS_LOCK:  # agents in Serve's ingress run on several threads
+        cached = _PERCEPTIONS.get(digest)
+        if cached is not None:
+            _PERCEPTIONS.move_to_end(digest)
+            return cached
     from envs.canvas.perception import perceive
     from envs.image_io import load_image
 
-    return perceive(load_image(data))
+    seen = perceive(load_image(data))
+    with _PERCEPTIONS_LOCK:
+        _PERCEPTIONS[digest] = seen
+        while len(_PERCEPTIONS) > PERCEPTION_CACHE_SIZE:
+            _PERCEPTIONS.popitem(last=False)
+    return seen
+
+
+_PERCEPTIONS: OrderedDict[bytes, Any] = OrderedDict()
+_PERCEPTIONS_LOCK = threading.Lock()

@@ -7,14 +7,11 @@ has a decomposer. A pipeline without a verifier is judged the same way, so rows 
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from PIL import Image
-
 from agents.base import EpisodeState
+from agents.canvas_paint import perceive_png
 from envs.canvas.checks import evaluate_check
-from envs.canvas.perception import perceive
 from envs.task import EditTask
 from rewards import structured_f1
 
@@ -32,7 +29,7 @@ def judge_episode(task: EditTask, state: EpisodeState | None) -> dict[str, Any]:
         f1 = structured_f1([c.model_dump() for c in state.decomposition.components], task.components_as_dicts())
         row.update(f1_action=f1.action, f1_subject=f1.subject, f1_target=f1.target, f1_overall=f1.overall)
     if state.edit is not None and items:
-        seen = perceive(Image.open(io.BytesIO(state.edit.image_png)).convert("RGB"))
+        seen = perceive_png(state.edit.image_png)  # the verifier's perception of it, when it ran in this process
         passed = [evaluate_check(item.check, seen.objects, seen.background) == item.expected for item in items]
         row["checklist_pass"] = sum(passed) / len(passed)
         row["full_success"] = all(passed)
