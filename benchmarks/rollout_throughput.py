@@ -9,7 +9,10 @@ chunk of episodes; 1 and 2 workers) and, for reference, the per-node actor pools
 ``canvas_rule`` is the rule-based pipeline (thinker, decomposer, sorter, Canvas editor, Canvas verifier). Every
 row runs the same generated test tasks and judges every episode (perceives the edited image, answers the
 reference checklist); every process uses one torch thread. Rows alternate for ``--repeats`` rounds and the
-table reports each row's best round (the machine is shared), plus every round in the JSON.
+table reports each row's best round (the machine is shared), plus every round in the JSON. Each round has its own
+tasks (seed = round + 1; the warm-up uses seed 0): agents remember perceptions by image content
+(``agents.canvas_paint.perceive_png``), so a row that met the same images in an earlier round - in-process always,
+a worker only when it happens to get the same chunk - would skip work the others do.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def main() -> None:
 
         policy = build_policy(Path(tempfile.mkdtemp(prefix="rollout_bench_")))
     config = make_config(args.config, policy, args.max_new_tokens)
-    tasks = list(generate_tasks(args.n, seed=0, split="test"))
+    tasks = list(generate_tasks(args.n, seed=0, split="test"))  # warm-up only
     load_before = os.getloadavg()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     runner = build_runner(config)
@@ -87,21 +90,22 @@ def main() -> None:
         rows = fn()
         return time.perf_counter() - t0, rows
 
-    rows_def = [("in-process, one loop (1 core)", lambda: run_local(runner, tasks, args.chunk)),
-                ("Ray, 1 rollout worker", lambda: run_distributed(workers[1], tasks, args.chunk)),
-                ("Ray, 2 rollout workers", lambda: run_distributed(workers[2], tasks, args.chunk))]
+    rows_def = [("in-process, one loop (1 core)", lambda tasks: run_local(runner, tasks, args.chunk)),
+                ("Ray, 1 rollout worker", lambda tasks: run_distributed(workers[1], tasks, args.chunk)),
+                ("Ray, 2 rollout workers", lambda tasks: run_distributed(workers[2], tasks, args.chunk))]
     if args.pools:
         from orchestration.evaluate import run_episodes
 
         for r in (1, 2):
             rows_def.append((f"Ray, per-node actor pools x{r}, {args.in_flight} episodes in flight",
-                             lambda r=r: run_episodes(pools[r], tasks, workers=args.in_flight)))
+                             lambda tasks, r=r: run_episodes(pools[r], tasks, workers=args.in_flight)))
     rounds: dict[str, list[float]] = {label: [] for label, _ in rows_def}
     check: dict[str, float] = {}
-    for _ in range(args.repeats):
+    for round_index in range(args.repeats):
+        round_tasks = list(generate_tasks(args.n, seed=round_index + 1, split="test"))
         for label, fn in rows_def:
-            seconds, rows = timed(fn)
-            rounds[label].append(len(tasks) / seconds)
+            seconds, rows = timed(lambda: fn(round_tasks))
+            rounds[label].append(len(round_tasks) / seconds)
             ok = [r for r in rows if r["ok"]]
             check[label] = sum(float(r["checklist_pass"] or 0) for r in ok) / max(1, len(ok))
     load_after = os.getloadavg()
@@ -110,7 +114,7 @@ def main() -> None:
     base = max(rounds[rows_def[0][0]])
     print(f"\n{args.config}: {args.n} episodes, chunk {args.chunk}; load average before "
           f"{load_before[0]:.2f}/{load_before[1]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}\n")
-    print("| rollout | episodes/s, best round | every round | best vs in-process best | per round vs in-process | checklist pass (same work) |")
+    print("| rollout | episodes/s, best round | every round | best vs in-process best | per round vs in-process | checklist pass, last round (same work) |")
     print("|---|---|---|---|---|---|")
     first = rounds[rows_def[0][0]]
     for label, _ in rows_def:

@@ -6,7 +6,7 @@ in-process, and with 1 and 2 replicas of the busiest agent deployment.
 Steps (one local Ray instance, Serve on 127.0.0.1, the app built by `orchestration.serve.app:build_app`):
 1. served: `--n` `POST /v1/edit` requests (JSON, one per generated held-out task) at `--concurrency`, after a
    warm-up; every non-200 response or transport error counts as an error.
-2.-3. paired, one at a time: for each of the first `--serial` tasks, `Pipeline.local` in this process and then the
+2.-3. paired, one at a time: for each of `--serial` tasks, `Pipeline.local` in this process and then the
    same request served, alternating, so both see the same machine (the in-process time of one run moves 10-17 ms
    with the load of a shared 2-core machine; measured apart, the overhead moved with it). The overhead is the
    median of the per-task differences (served - in-process), and p50 served / p50 in-process.
@@ -15,6 +15,9 @@ Steps (one local Ray instance, Serve on 127.0.0.1, the app built by `orchestrati
 5. with `--all-replicas`, every agent deployment with 2 replicas (against step 4's x1 run, where each has 1).
 6. with `--in-ingress`, every agent placed inside the ingress (`placement: ingress`, no agent deployments): paired
    one at a time as in step 2, and at `--concurrency`.
+Every run (and every warm-up) gets its own generated tasks (a seed per run): agents remember perceptions by image
+content (`agents.canvas_paint.perceive_png`), so a run that met the same images earlier - in a long-lived process,
+the benchmark's own included - would skip work the others do.
 The machine's load average is recorded: on a shared 2-core machine other work moves every number.
 """
 
@@ -159,8 +162,15 @@ def main() -> None:
     from orchestration.config import load_config
     from orchestration.pipeline import Pipeline
 
-    tasks = list(generate_tasks(args.n, seed=0, split="test"))
-    bodies = [{"image_base64": base64.b64encode(t.source_png).decode(), "instruction": t.instruction} for t in tasks]
+    seeds = iter(range(1000, 2000))
+
+    def fresh(n: int) -> tuple[list[Any], list[dict[str, Any]]]:
+        """n tasks no earlier run has seen, and their request bodies."""
+        tasks = list(generate_tasks(n, seed=next(seeds), split="test"))
+        return tasks, [{"image_base64": base64.b64encode(t.source_png).decode(), "instruction": t.instruction} for t in tasks]
+
+    def bodies(n: int) -> list[dict[str, Any]]:
+        return fresh(n)[1]
     load_before = os.getloadavg()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -171,14 +181,14 @@ def main() -> None:
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         deploy(args.pipeline, args.overrides, {})
-        asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))  # warm-up: every replica, every cache
+        asyncio.run(fire(url, bodies(2 * args.concurrency), args.concurrency, 120))  # warm-up: every replica, imports
         print("served, concurrency", args.concurrency, flush=True)
-        served = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+        served = asyncio.run(fire(url, bodies(args.n), args.concurrency, args.time_limit))
         print("paired: in-process, then served, one at a time", flush=True)
         pipeline = Pipeline.local(load_config(args.pipeline, args.overrides))
-        for t in tasks[:5]:  # the in-process agents' first calls (imports, caches) are not what is measured
+        for t in fresh(5)[0]:  # the in-process agents' first calls (imports) are not what is measured
             pipeline.run(EpisodeState(task_id=t.task_id, instruction=t.instruction, source_png=t.source_png))
-        pair = paired(url, tasks[: args.serial], bodies[: args.serial], pipeline)
+        pair = paired(url, *fresh(args.serial), pipeline)
         results.update(served=served, served_serial=pair["served"], in_process=pair["in_process"],
                        overhead_ms_p50=pair["overhead_ms_p50"])
 
@@ -188,24 +198,24 @@ def main() -> None:
         for n in (1, 2):
             print(f"{busiest} x{n}", flush=True)
             deploy(args.pipeline, args.overrides, {busiest: n})
-            asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))
-            results["replicas"][n] = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+            asyncio.run(fire(url, bodies(2 * args.concurrency), args.concurrency, 120))
+            results["replicas"][n] = asyncio.run(fire(url, bodies(args.n), args.concurrency, args.time_limit))
         if args.all_replicas:
             # Every agent deployment with 2 replicas (the 1-replica baseline is step 1's run).
             nodes = list(load_config(args.pipeline, args.overrides).agents)
             print(f"every deployment x2 ({', '.join(nodes)})", flush=True)
             deploy(args.pipeline, args.overrides, {node: 2 for node in nodes})
-            asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))
-            results["all_x2"] = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+            asyncio.run(fire(url, bodies(2 * args.concurrency), args.concurrency, 120))
+            results["all_x2"] = asyncio.run(fire(url, bodies(args.n), args.concurrency, args.time_limit))
         if args.in_ingress:
             nodes = list(load_config(args.pipeline, args.overrides).agents)
             print(f"every agent in the ingress ({', '.join(nodes)})", flush=True)
             deploy(args.pipeline, args.overrides, {}, in_ingress=nodes)
-            asyncio.run(fire(url, bodies[: 2 * args.concurrency], args.concurrency, 120))
-            pair = paired(url, tasks[: args.serial], bodies[: args.serial], pipeline)
+            asyncio.run(fire(url, bodies(2 * args.concurrency), args.concurrency, 120))
+            pair = paired(url, *fresh(args.serial), pipeline)
             results.update(in_ingress_serial=pair["served"], in_ingress_in_process=pair["in_process"],
                            in_ingress_overhead_ms_p50=pair["overhead_ms_p50"])
-            results["in_ingress"] = asyncio.run(fire(url, bodies, args.concurrency, args.time_limit))
+            results["in_ingress"] = asyncio.run(fire(url, bodies(args.n), args.concurrency, args.time_limit))
     finally:
         serve.shutdown()
         ray.shutdown()
