@@ -14,7 +14,6 @@ so training and inference prompts come from one distribution.
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 
@@ -78,14 +77,13 @@ def build_prompt(role: str, instruction: str, scene_text: str, plan: str | None 
 
 
 def scene_text(png: bytes) -> str:
-    """``describe(perceive(image))`` for a PNG-encoded image: the scene as the agents see it."""
+    """``describe(perceive(image))`` for a PNG-encoded image: the scene as the agents see it (the perception is
+    `agents.canvas_paint.perceive_png`'s, shared with the rule agents and the judge in this process)."""
     # Imported here: perception pulls in scikit-image and scipy, which prompt building for given text does not need.
-    from PIL import Image
+    from agents.canvas_paint import perceive_png
+    from envs.canvas.perception import describe
 
-    from envs.canvas.perception import describe, perceive
-
-    with Image.open(io.BytesIO(png)) as image:
-        return describe(perceive(image.convert("RGB")))
+    return describe(perceive_png(png))
 
 
 def decomposer_think(n_components: int) -> str:
