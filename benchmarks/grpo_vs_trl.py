@@ -76,11 +76,20 @@ def pipeline_config(policy: Path, args, full_graph: bool = False):
     return load_config("imageedit_r1", sets)
 
 
-def run_split(policy: Path, args) -> dict:
+def run_split(policy: Path, args, perception_cache: bool = True) -> dict:
     """The time split of our iteration on the whole ImageEdit-R1 graph (the editor and verifier finish every
-    episode before it is scored): mean seconds per part over ``--iters`` iterations after the warm-up."""
+    episode before it is scored): mean seconds per part over ``--iters`` iterations after the warm-up.
+
+    ``perception_cache=False`` is the driver as it was before ``agents.canvas_paint.perceive_png`` remembered
+    perceptions (the verifier and the metrics' judge each perceived every image): the episodes are finished and
+    judged in this process, so emptying the cache here switches it (the policy actor's prompts keep theirs)."""
+    from agents import canvas_paint
     from orchestration.grpo.config import build_grpo_config
 
+    size = canvas_paint.PERCEPTION_CACHE_SIZE
+    canvas_paint._PERCEPTIONS.clear()
+    if not perception_cache:
+        canvas_paint.PERCEPTION_CACHE_SIZE = 0
     algo = build_grpo_config(pipeline_config(policy, args, full_graph=True)).build_algo()
     try:
         for _ in range(args.warmup):
@@ -92,6 +101,7 @@ def run_split(policy: Path, args) -> dict:
         return {k: float(np.mean([s[k] for s in splits])) for k in splits[0]}
     finally:
         algo.stop()
+        canvas_paint.PERCEPTION_CACHE_SIZE = size
 
 
 def print_split(title: str, sp: dict) -> None:
@@ -282,6 +292,7 @@ def main() -> None:
                 results["trl"].append(run_trl(policy, prompts, args))
                 print(f"round {r}: trl {results['trl'][-1]['seconds']:.1f} s", flush=True)
         if args.split_full:
+            results["split_full_no_cache"] = run_split(policy, args, perception_cache=False)
             results["split_full"] = run_split(policy, args)
     finally:
         ray.shutdown()
@@ -314,6 +325,7 @@ def main() -> None:
         print_split("decomposer alone, toy reward: part of one iteration (mean of the last round)", results["ours"][-1]["split"])
     if results.get("split_full"):
         print_split("whole ImageEdit-R1 graph, format + F1 reward: part of one iteration", results["split_full"])
+        print_split("the same, without the perception cache (before): part of one iteration", results["split_full_no_cache"])
     if prof:
         ps = prof["split"]
         print("\nProfiled iteration (cProfile in the driver; generation profiled in-process on the same prompts):")
