@@ -85,16 +85,24 @@ class DeploymentSettings(_Strict):
     max_batch_size: int | None = Field(default=None, ge=1, description="Most requests per batch (default: the agent's `max_batch_size`).")
     batch_wait_timeout_s: float | None = Field(default=None, ge=0, description=(
         "How long a batch waits to fill (default: the agent's `batch_wait_ms` / 1000)."))
+    health_check_period_s: float | None = Field(default=None, gt=0, description=(
+        "Seconds between Serve's health checks of a replica (null: Serve's default, 10). A replica that died is "
+        "noticed at the next check and replaced, so this bounds how long requests to it answer 503."))
+    health_check_timeout_s: float | None = Field(default=None, gt=0, description=(
+        "Seconds a health check may take before it counts as failed (null: Serve's default, 30). Keep it above the "
+        "agent's longest call on a loaded machine: a replica's checks wait behind it."))
     placement: Literal["deployment", "ingress"] = Field(default="deployment", description=(
         "deployment: the agent gets its own Serve deployment (replicas, resources, batching, one Ray call per step). "
         "ingress: the agent object lives inside each ingress replica and runs on a worker thread there - no Ray call "
         "per step, which is most of the serving overhead for light agents (rule, canvas; measured in the README). It "
-        "then scales with the ingress's replicas, so num_replicas, num_gpus and batching cannot be set with it."))
+        "then scales with the ingress's replicas, so num_replicas, num_gpus, batching and the health checks cannot be "
+        "set with it."))
 
     @model_validator(mode="after")
     def _ingress_has_no_deployment_settings(self) -> "DeploymentSettings":
         if self.placement == "ingress":
-            clash = [name for name in ("num_replicas", "num_gpus", "batching") if getattr(self, name) is not None]
+            clash = [name for name in ("num_replicas", "num_gpus", "batching", "health_check_period_s", "health_check_timeout_s")
+                     if getattr(self, name) is not None]
             if clash:
                 raise ValueError(f"placement 'ingress' runs the agent inside the ingress replicas, so {', '.join(clash)} "
                                  "cannot be set; drop them or use placement 'deployment'")
@@ -108,6 +116,12 @@ class IngressSettings(_Strict):
     num_cpus: float = Field(default=0.0, ge=0, description="CPUs reserved per ingress replica; 0 so it fits next to the agents.")
     max_ongoing_requests: int = Field(default=64, ge=1, description=(
         "Requests one ingress replica works on at once; more wait in the proxy. Above the load benchmark's 32."))
+    health_check_period_s: float | None = Field(default=None, gt=0, description=(
+        "Seconds between Serve's health checks of a replica (null: Serve's default, 10). A replica that died is "
+        "noticed at the next check and replaced, so this bounds how long requests to it answer 503."))
+    health_check_timeout_s: float | None = Field(default=None, gt=0, description=(
+        "Seconds a health check may take before it counts as failed (null: Serve's default, 30). Keep it above the "
+        "agent's longest call on a loaded machine: a replica's checks wait behind it."))
 
 
 class ServeArgs(_Strict):
@@ -222,6 +236,8 @@ def deployment_settings(args: ServeArgs, config: PipelineConfig, node: str) -> d
         "max_batch_size": max_batch,
         "batch_wait_timeout_s": s.batch_wait_timeout_s if s.batch_wait_timeout_s is not None else agent.batch_wait_ms / 1000.0,
         "placement": s.placement,
+        "health_check_period_s": s.health_check_period_s,
+        "health_check_timeout_s": s.health_check_timeout_s,
     }
 
 

@@ -51,6 +51,8 @@ def test_read_serve_file_applies_overrides_and_defaults(tmp_path):
     ({"deployments": {"editor": {"num_replica": 2}}}, "deployments.editor.num_replica"),
     ({"sample_split": "dev"}, "sample_split"),
     ({"deployments": {"editor": {"placement": "ingress", "num_replicas": 2}}}, "placement 'ingress'.*num_replicas cannot be set"),
+    ({"deployments": {"editor": {"placement": "ingress", "health_check_period_s": 2}}}, "placement 'ingress'.*health_check_period_s cannot"),
+    ({"deployments": {"editor": {"health_check_period_s": 0}}}, "health_check_period_s"),
     ({"deployments": {"editor": {"placement": "nearby"}}}, "deployments.editor.placement"),
 ])
 def test_bad_args_are_rejected_with_their_path(args, message):
