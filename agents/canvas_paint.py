@@ -192,14 +192,7 @@ def perceive_png(data: bytes) -> Any:
     same edited one, and perception is most of a rule agent's time. The result is immutable (frozen dataclasses of
     tuples), so sharing it is safe.
     """
-    return _perceive_digest(hashlib.blake2b(data, digest_size=16).digest(), data)
-
-
-#: Perceptions kept per process (each a few hundred bytes; the images themselves are not kept).
-PERCEPTION_CACHE_SIZE = 1024
-
-
-def _perceive_digest(digest: bytes, data: bytes) -> Any:
+    digest = hashlib.blake2b(data, digest_size=16).digest()
     with _PERCEPTIONS_LOCK:  # agents in Serve's ingress run on several threads
         cached = _PERCEPTIONS.get(digest)
         if cached is not None:
@@ -216,5 +209,7 @@ def _perceive_digest(digest: bytes, data: bytes) -> Any:
     return seen
 
 
+#: Perceptions kept per process (each a few hundred bytes; the images themselves are not kept).
+PERCEPTION_CACHE_SIZE = 1024
 _PERCEPTIONS: OrderedDict[bytes, Any] = OrderedDict()
 _PERCEPTIONS_LOCK = threading.Lock()

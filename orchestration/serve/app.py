@@ -262,9 +262,8 @@ def build_app(args: dict[str, Any]) -> Application:
         else:
             agents[node] = agent_deployment(node, graph.classes[node], kwargs, node_settings)
     ingress = settings.ingress
-    health = {k: getattr(ingress, k) for k in ("health_check_period_s", "health_check_timeout_s") if getattr(ingress, k) is not None}
     return EditService.options(
         num_replicas=ingress.num_replicas, ray_actor_options={"num_cpus": ingress.num_cpus},
-        max_ongoing_requests=ingress.max_ongoing_requests, **health,
+        max_ongoing_requests=ingress.max_ongoing_requests, **ingress.health_options(),
     ).bind(settings.model_dump(mode="json", exclude={"auth_token"}), config.model_dump(mode="json"), settings.token(), agents,
            in_ingress)

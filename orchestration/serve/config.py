@@ -69,7 +69,22 @@ class Limits(_Strict):
         return self
 
 
-class DeploymentSettings(_Strict):
+class _HealthChecks(_Strict):
+    """Serve's health checks of a deployment's replicas."""
+
+    health_check_period_s: float | None = Field(default=None, gt=0, description=(
+        "Seconds between Serve's health checks of a replica (null: Serve's default, 10). A replica that died is "
+        "noticed at the next check and replaced, so this bounds how long requests to it answer 503."))
+    health_check_timeout_s: float | None = Field(default=None, gt=0, description=(
+        "Seconds a health check may take before it counts as failed (null: Serve's default, 30). Keep it above the "
+        "agent's longest call on a loaded machine: a replica's checks wait behind it."))
+
+    def health_options(self) -> dict[str, float]:
+        """The ones set, as `Deployment.options` keywords (unset: Serve's defaults)."""
+        return {k: v for k in ("health_check_period_s", "health_check_timeout_s") if (v := getattr(self, k)) is not None}
+
+
+class DeploymentSettings(_HealthChecks):
     """Serve settings of one agent's deployment. Unset fields take the pipeline config's value for that agent."""
 
     num_replicas: int | None = Field(default=None, ge=1, le=64, description="Replicas (default: the agent's `replicas`).")
@@ -85,12 +100,6 @@ class DeploymentSettings(_Strict):
     max_batch_size: int | None = Field(default=None, ge=1, description="Most requests per batch (default: the agent's `max_batch_size`).")
     batch_wait_timeout_s: float | None = Field(default=None, ge=0, description=(
         "How long a batch waits to fill (default: the agent's `batch_wait_ms` / 1000)."))
-    health_check_period_s: float | None = Field(default=None, gt=0, description=(
-        "Seconds between Serve's health checks of a replica (null: Serve's default, 10). A replica that died is "
-        "noticed at the next check and replaced, so this bounds how long requests to it answer 503."))
-    health_check_timeout_s: float | None = Field(default=None, gt=0, description=(
-        "Seconds a health check may take before it counts as failed (null: Serve's default, 30). Keep it above the "
-        "agent's longest call on a loaded machine: a replica's checks wait behind it."))
     placement: Literal["deployment", "ingress"] = Field(default="deployment", description=(
         "deployment: the agent gets its own Serve deployment (replicas, resources, batching, one Ray call per step). "
         "ingress: the agent object lives inside each ingress replica and runs on a worker thread there - no Ray call "
@@ -109,19 +118,13 @@ class DeploymentSettings(_Strict):
         return self
 
 
-class IngressSettings(_Strict):
+class IngressSettings(_HealthChecks):
     """Serve settings of the HTTP ingress, which decodes requests and runs the graph by awaiting agent handles."""
 
     num_replicas: int = Field(default=1, ge=1, le=64, description="Ingress replicas; one async replica drives many episodes at once.")
     num_cpus: float = Field(default=0.0, ge=0, description="CPUs reserved per ingress replica; 0 so it fits next to the agents.")
     max_ongoing_requests: int = Field(default=64, ge=1, description=(
         "Requests one ingress replica works on at once; more wait in the proxy. Above the load benchmark's 32."))
-    health_check_period_s: float | None = Field(default=None, gt=0, description=(
-        "Seconds between Serve's health checks of a replica (null: Serve's default, 10). A replica that died is "
-        "noticed at the next check and replaced, so this bounds how long requests to it answer 503."))
-    health_check_timeout_s: float | None = Field(default=None, gt=0, description=(
-        "Seconds a health check may take before it counts as failed (null: Serve's default, 30). Keep it above the "
-        "agent's longest call on a loaded machine: a replica's checks wait behind it."))
 
 
 class ServeArgs(_Strict):
@@ -236,8 +239,7 @@ def deployment_settings(args: ServeArgs, config: PipelineConfig, node: str) -> d
         "max_batch_size": max_batch,
         "batch_wait_timeout_s": s.batch_wait_timeout_s if s.batch_wait_timeout_s is not None else agent.batch_wait_ms / 1000.0,
         "placement": s.placement,
-        "health_check_period_s": s.health_check_period_s,
-        "health_check_timeout_s": s.health_check_timeout_s,
+        "health": s.health_options(),
     }
 
 

@@ -74,10 +74,9 @@ def agent_deployment(node: str, agent_cls: type, kwargs: dict[str, Any], setting
             "max_ongoing_requests": settings["max_ongoing_requests"]}
     if settings["batching"]:
         info.update(max_batch_size=settings["max_batch_size"], batch_wait_timeout_s=settings["batch_wait_timeout_s"])
-    health = {k: settings[k] for k in ("health_check_period_s", "health_check_timeout_s") if settings.get(k) is not None}
     return AgentDeployment.options(
         name=node, num_replicas=settings["num_replicas"], ray_actor_options=options,
-        max_ongoing_requests=settings["max_ongoing_requests"], **health,
+        max_ongoing_requests=settings["max_ongoing_requests"], **settings["health"],
     ).bind(node, agent_cls, kwargs, settings["batching"], settings["max_batch_size"], settings["batch_wait_timeout_s"], info)
 
 

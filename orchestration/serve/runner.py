@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from itertools import groupby
 from typing import Any, Protocol
 
 from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
@@ -39,6 +42,18 @@ class AgentUnavailable(RuntimeError):
         self.node = node
 
 
+@contextmanager
+def _episode_failure(node: str) -> Iterator[None]:
+    """Any agent failure ends this episode only (AgentCallError naming the node); AgentUnavailable (a 503) and an
+    AgentCallError already raised pass through."""
+    try:
+        yield
+    except (AgentCallError, AgentUnavailable):
+        raise
+    except Exception as err:
+        raise AgentCallError(node, f"{type(err).__name__}: {err}") from err
+
+
 class AsyncPipeline:
     """The agent graph bound to async handles; `run` mirrors `Pipeline.run` (module docstring)."""
 
@@ -50,6 +65,11 @@ class AsyncPipeline:
         # more would only wait on the agents' locks.
         self.executor = ThreadPoolExecutor(max_workers=len(in_thread), thread_name_prefix="episode") if in_thread else None
 
+    def _record(self, node: str, state: EpisodeState, output: AgentOutput, start: float, timings: dict[str, float]) -> EpisodeState:
+        """The state with `node`'s output stored, and its time added to `timings`."""
+        timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
+        return state.model_copy(update={PROVIDES[self.graph.roles[node]]: output})
+
     def _run_in_thread(self, state: EpisodeState, nodes: tuple[str, ...], timings: dict[str, float],
                        cancelled: threading.Event) -> EpisodeState:
         """Consecutive in-process nodes, on one worker thread: one hop to and from the event loop for the whole
@@ -59,43 +79,27 @@ class AsyncPipeline:
             if cancelled.is_set():
                 return state  # nobody awaits it any more
             start = time.perf_counter()
-            try:
+            with _episode_failure(node):
                 output = self.handles[node].call_sync(state)  # type: ignore[attr-defined]
-            except AgentCallError:
-                raise
-            except Exception as err:  # any agent failure ends this episode only
-                raise AgentCallError(node, f"{type(err).__name__}: {err}") from err
-            timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
-            state = state.model_copy(update={PROVIDES[self.graph.roles[node]]: output})
+            state = self._record(node, state, output, start, timings)
         return state
 
     async def _run_nodes(self, state: EpisodeState, nodes: tuple[str, ...], timings: dict[str, float]) -> EpisodeState:
-        i = 0
-        while i < len(nodes):
-            j = i
-            while j < len(nodes) and hasattr(self.handles[nodes[j]], "call_sync"):
-                j += 1
-            if j > i:
+        for in_thread, stretch in groupby(nodes, key=lambda n: hasattr(self.handles[n], "call_sync")):
+            if in_thread:
                 cancelled = threading.Event()
                 try:
                     state = await asyncio.get_running_loop().run_in_executor(
-                        self.executor, self._run_in_thread, state, nodes[i:j], timings, cancelled)
+                        self.executor, self._run_in_thread, state, tuple(stretch), timings, cancelled)
                 except asyncio.CancelledError:
                     cancelled.set()
                     raise
-                i = j
                 continue
-            node = nodes[i]
-            i += 1
-            start = time.perf_counter()
-            try:
-                output = await self.handles[node].acall(state)
-            except (AgentCallError, AgentUnavailable):
-                raise
-            except Exception as err:  # any agent failure ends this episode only
-                raise AgentCallError(node, f"{type(err).__name__}: {err}") from err
-            timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
-            state = state.model_copy(update={PROVIDES[self.graph.roles[node]]: output})
+            for node in stretch:
+                start = time.perf_counter()
+                with _episode_failure(node):
+                    output = await self.handles[node].acall(state)
+                state = self._record(node, state, output, start, timings)
         return state
 
     async def run(self, state: EpisodeState, max_rounds: int | None = None, timings: dict[str, float] | None = None) -> EpisodeResult:
