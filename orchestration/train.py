@@ -58,9 +58,12 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Callable[[str], 
     from agents.lm.sft import cold_start
 
     sft = section.sft
-    optional = {k: v for k, v in (("n_tasks", sft.n_tasks), ("steps", sft.steps), ("lr", sft.lr)) if v is not None}
+    optional = {k: v for k, v in (("n_tasks", sft.n_tasks), ("steps", sft.steps), ("lr", sft.lr), ("batch_size", sft.batch_size),
+                                  ("step_mix", sft.step_mix)) if v is not None}
     log(f"SFT cold start: roles {', '.join(sft.roles)} -> {sft.out_dir}" + (f" ({optional})" if optional else ""))
-    return cold_start(sft.out_dir, roles=tuple(sft.roles), seed=sft.seed, eval_tasks=sft.eval_tasks, log=log, **optional)
+    return cold_start(sft.out_dir, roles=tuple(sft.roles), seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
+                      eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
+                      workers=sft.workers, log=log, **optional)
 
 
 def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:

@@ -39,6 +39,7 @@ __all__ = [
     "make_sft_data",
     "evaluate_decomposer",
     "evaluate_thinker",
+    "make_tasks",
     "cold_start",
 ]
 
@@ -342,6 +343,49 @@ def evaluate_thinker(
     return {key: value / len(tasks) for key, value in totals.items()}
 
 
+def _task_chunk(start: int, count: int, seed: int, split: str, step_mix: dict[int, float] | None) -> list[tuple[Any, str]]:
+    """Tasks ``start .. start + count - 1`` with their perceived scene text (one worker's share of :func:`make_tasks`)."""
+    from agents.lm.prompts import scene_text
+    from envs.canvas.generator import generate_mixed_tasks, generate_tasks
+
+    tasks = (generate_tasks(count, seed=seed, split=split, start=start) if step_mix is None
+             else generate_mixed_tasks(count, seed=seed, split=split, step_mix=step_mix, start=start))
+    return [(task, scene_text(task.source_png)) for task in tasks]
+
+
+def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping[int, float] | None = None,
+               workers: int | None = None) -> tuple[list[Any], list[str]]:
+    """``n`` generated tasks and their perceived scene text, made by ``workers`` processes.
+
+    Args:
+        n: number of tasks.
+        seed, split: the generator stream (:func:`envs.canvas.generator.generate_tasks`).
+        step_mix: ``None`` for the plain stream; else a mixture of step counts
+            (:func:`envs.canvas.generator.generate_mixed_tasks`).
+        workers: processes (default: every core). Generation and perception are pure Python and NumPy under the
+            GIL, so threads would not help; below a few hundred tasks one process is faster than starting more.
+
+    The result is the same whatever ``workers`` is (each task depends only on its index).
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    mix = dict(step_mix) if step_mix is not None else None
+    workers = max(1, min(workers or os.cpu_count() or 1, n // 100 or 1))
+    if workers == 1:
+        pairs = _task_chunk(0, n, seed, split, mix)
+    else:
+        chunk = -(-n // (workers * 4))
+        starts = list(range(0, n, chunk))
+        # spawn, not fork: the parent may hold torch's thread pool, which a forked child can deadlock on.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            parts = pool.map(_task_chunk, starts, [min(chunk, n - s) for s in starts], [seed] * len(starts),
+                             [split] * len(starts), [mix] * len(starts))
+            pairs = [pair for part in parts for pair in part]
+    return [task for task, _ in pairs], [scene for _, scene in pairs]
+
+
 @contextlib.contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads (``None``: unchanged), then restore the previous count."""
@@ -369,6 +413,9 @@ def cold_start(
     plan_fraction: float = 0.1,
     eval_tasks: int = 0,
     eval_every: int = 0,
+    eval_seed: int = 0,
+    step_mix: Mapping[int, float] | None = None,  # replaced below by DEFAULT_STEP_MIX
+    workers: int | None = None,
     num_threads: int | None = 1,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -391,6 +438,11 @@ def cold_start(
             structured F1 (:func:`evaluate_decomposer`), the thinker's plan similarity (:func:`evaluate_thinker`).
         eval_every: if > 0 (and ``eval_tasks`` > 0), also evaluate every this many steps and record the curve
             (step, training seconds so far, metrics); evaluation time is not counted as training time.
+        eval_seed: seed of the test-split evaluation tasks (choose settings on a seed other than the one results
+            are reported on).
+        step_mix: mixture of step counts of the training tasks (:func:`envs.canvas.generator.generate_mixed_tasks`);
+            ``None`` for the plain train stream, which is mostly one- and two-step tasks.
+        workers: processes that generate and perceive the data (:func:`make_tasks`; default every core).
         num_threads: torch intra-op threads while the cold start runs (restored afterwards); ``None`` keeps the
             current setting. Default 1: the tiny model's matrices are too small to gain much from a second thread,
             and when anything else runs on a 2-core machine (Ray actors, a test suite) two threads measured 3-6x
@@ -401,9 +453,8 @@ def cold_start(
         The metrics that are also written to ``out_dir/cold_start.json``.
     """
     from agents.lm.model import build_model, count_parameters, save_policy, tiny_causal_lm_config
-    from agents.lm.prompts import LM_ROLES, scene_text
+    from agents.lm.prompts import LM_ROLES
     from agents.lm.tokenizer import DEFAULT_VOCAB_SIZE, train_tokenizer
-    from envs.canvas.generator import generate_tasks
 
     for role in roles:
         if role not in LM_ROLES:
@@ -416,12 +467,13 @@ def cold_start(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        tasks = list(generate_tasks(n_tasks, seed=seed, split="train"))
-        scenes = [scene_text(t.source_png) for t in tasks]
+        tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
         data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed) for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
             "prompt_loss_weight": prompt_loss_weight, "torch_threads": torch.get_num_threads(),
+            "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
+            "model_overrides": model_overrides or {}, "eval_seed": eval_seed,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
         say(f"generated {n_tasks} tasks in {report['data_s']} s")
@@ -434,8 +486,7 @@ def cold_start(
         test_tasks: list[Any] = []
         test_scenes: list[str] = []
         if eval_tasks > 0:
-            test_tasks = list(generate_tasks(eval_tasks, seed=0, split="test"))
-            test_scenes = [scene_text(t.source_png) for t in test_tasks]
+            test_tasks, test_scenes = make_tasks(eval_tasks, seed=eval_seed, split="test", workers=workers)
 
         report["roles"] = {}
         for k, role in enumerate(roles):

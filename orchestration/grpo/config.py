@@ -87,8 +87,24 @@ class SFTSection(_Strict):
         "SFT steps per role; None: `agents.lm.sft.DEFAULT_SFT_STEPS`, sized to leave the decomposer clearly "
         "imperfect on held-out tasks so that GRPO has something to improve."))
     lr: float | None = Field(default=None, gt=0, description="Peak SFT learning rate; None: `cold_start`'s default.")
+    batch_size: int | None = Field(default=None, ge=1, description="Examples per SFT step; None: `cold_start`'s default.")
+    step_mix: dict[int, float] | None = Field(default=None, description=(
+        "Mixture of step counts (1-4) of the generated training tasks, e.g. {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}; "
+        "None: `agents.lm.sft.DEFAULT_STEP_MIX`. The plain train stream is mostly one-step tasks while held-out "
+        "tasks are mostly three- and four-step ones (see `envs.canvas.generator.BALANCED_STEPS`)."))
+    model: dict[str, int | float] = Field(default_factory=dict, description=(
+        "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
+        "{hidden_size: 192, num_hidden_layers: 4}."))
     seed: int = Field(default=0, description="Data, initialisation and shuffling seed.")
     eval_tasks: int = Field(default=0, ge=0, description="Held-out test tasks to measure the decomposer's F1 on after SFT (0: skip).")
+    eval_every: int = Field(default=0, ge=0, description=(
+        "With `eval_tasks`, also measure every this many steps and record the held-out curve in `cold_start.json` "
+        "(evaluation time is not counted as training time). 0: only at the end."))
+    eval_seed: int = Field(default=0, ge=0, description=(
+        "Seed of the held-out evaluation tasks. Results are reported on seed 0; choose settings on another seed."))
+    num_threads: int | None = Field(default=None, ge=1, description=(
+        "torch threads while SFT runs; None: every core (SFT then runs alone). Use 1 when other jobs share the cores."))
+    workers: int | None = Field(default=None, ge=1, description="Processes that generate the training data; None: every core.")
 
 
 class TrainSection(_Strict):

@@ -9,8 +9,8 @@ import torch
 
 from agents.lm.model import build_model, load_policy, tiny_causal_lm_config
 from agents.lm.policy import LMDecomposer
-from agents.lm.sft import _collate, cold_start, make_sft_data, sft_train, tokenize_examples
-from envs.canvas.generator import generate_tasks
+from agents.lm.sft import _collate, cold_start, make_sft_data, make_tasks, sft_train, tokenize_examples
+from envs.canvas.generator import generate_mixed_tasks, generate_tasks
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +86,13 @@ def test_cold_start_writes_one_policy_per_role(tmp_path):
     assert agent.describe()["model"] == str(tmp_path / "decomposer")
     with pytest.raises(ValueError, match="role"):
         cold_start(tmp_path, n_tasks=1, roles=("editor",))
+
+
+def test_make_tasks_is_the_same_with_one_or_two_processes():
+    one_tasks, one_scenes = make_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}, workers=1)
+    two_tasks, two_scenes = make_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}, workers=2)
+    assert one_tasks == two_tasks and one_scenes == two_scenes
+    assert one_tasks == list(generate_mixed_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}))
+    assert {t.n_steps for t in one_tasks} == {1, 3} and all(s.startswith("background:") for s in one_scenes)
+    plain, _ = make_tasks(5, seed=2, step_mix=None, split="test")
+    assert plain == list(generate_tasks(5, seed=2, split="test"))

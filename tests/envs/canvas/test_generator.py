@@ -10,7 +10,7 @@ import pytest
 
 from envs.canvas.checks import evaluate_checklist
 from envs.canvas.execute import execute
-from envs.canvas.generator import generate_task, generate_tasks
+from envs.canvas.generator import BALANCED_STEPS, generate_mixed_task, generate_mixed_tasks, generate_task, generate_tasks
 from envs.canvas.render import render
 from envs.canvas.scene import Scene
 from envs.canvas.templates import CLAUSES, is_held_out, uses_held_out
@@ -130,3 +130,21 @@ def test_checklist_questions_are_answerable_and_json():
 def test_bad_split_is_rejected():
     with pytest.raises(ValueError, match="split must be"):
         generate_task(0, split="validation")
+
+
+def test_mixed_stream_balances_steps_on_the_train_split(train_tasks):
+    plain = Counter(t.n_steps for t in train_tasks)
+    assert plain[1] > 0.4 * len(train_tasks) and plain[4] < 0.05 * len(train_tasks)  # why the mixed stream exists
+    mixed = list(generate_mixed_tasks(200, seed=3, split="train"))
+    counts = Counter(t.n_steps for t in mixed)
+    assert set(counts) == set(BALANCED_STEPS) and all(30 <= c <= 70 for c in counts.values()), counts
+    assert not any(uses_held_out(t.template_ids) for t in mixed)
+    for task in mixed[:40]:  # still solvable in every valid order
+        source, target = Scene.from_json(task.source_scene), Scene.from_json(task.target_scene)
+        for order in _valid_orders(task):
+            assert execute(source, task.components_as_dicts(), order).same_content(target, tol=1e-3)
+    assert generate_mixed_task(7, seed=3) == mixed[7]
+    only_three = list(generate_mixed_tasks(10, seed=3, step_mix={3: 1.0}))
+    assert {t.n_steps for t in only_three} == {3}
+    with pytest.raises(ValueError, match="step_mix"):
+        generate_mixed_task(0, step_mix={5: 1.0})
