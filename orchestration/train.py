@@ -98,7 +98,7 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
     """
     from orchestration.grpo.algorithm import GRPO
     from orchestration.grpo.checkpoint import checkpoint_root, latest_checkpoint, remove_leftovers, save_checkpoint
-    from orchestration.grpo.evaluate import evaluate_pipeline, format_table, held_out_tasks
+    from orchestration.grpo.evaluate import compact_rows, evaluate_pipeline, format_before_after, format_table, held_out_tasks
     from orchestration.grpo.metrics import MetricsLog, Progress, iteration_metrics
 
     run_dir = Path(run_dir)
@@ -118,7 +118,9 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
     tasks = held_out_tasks(section.eval_tasks, section.eval_seed, config.image_size) if section.eval_tasks else []
     if tasks and "before" not in eval_rows:
         log(f"evaluating the starting policies on {len(tasks)} held-out test tasks (seed {section.eval_seed}) ...")
-        eval_rows["before"] = evaluate_pipeline(config, tasks)["summary"]
+        before = evaluate_pipeline(config, tasks)
+        eval_rows["before"] = before["summary"]
+        eval_rows["before_rows"] = compact_rows(before["rows"])
         (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
 
     init_ray()
@@ -162,10 +164,15 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
                                "checkpoint": str(last_saved), "policies": policies, "final_metrics": metrics}
     if tasks:
         log(f"evaluating the trained policies on {len(tasks)} held-out test tasks ...")
-        eval_rows["after"] = evaluate_pipeline(config, tasks, models=policies)["summary"]
+        after = evaluate_pipeline(config, tasks, models=policies)
+        eval_rows["after"] = after["summary"]
         eval_rows["after"]["iterations"] = algo.iteration
+        eval_rows["after_rows"] = compact_rows(after["rows"])
         (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
-        table = format_table({"before (starting policy)": eval_rows["before"], f"after GRPO ({algo.iteration} it)": eval_rows["after"]})
+        labels = ("before (starting policy)", f"after GRPO ({algo.iteration} it)")
+        table = format_table({labels[0]: eval_rows["before"], labels[1]: eval_rows["after"]})
+        if "before_rows" in eval_rows:  # absent only in a run folder written before per-task rows were kept
+            table += "\n\n" + format_before_after(eval_rows["before_rows"], eval_rows["after_rows"], labels)
         (run_dir / "eval.md").write_text(table + "\n")
         summary["eval"] = eval_rows
         log(table)

@@ -9,6 +9,8 @@ name               computes                                              needs
                                                                           ``predicted_components`` or ``completion``
 ``f1_matched``     the same in ``mode="matched"``                         as ``f1``
 ``checklist``      :func:`checklist_reward` (unknown answers fail)       ``checklist_answers``, ``checklist_expected``
+``success``        1.0 when every checklist item is answered as           as ``checklist``
+                   expected, else 0.0 (what "full success" counts)
 ``preservation``   :func:`preservation_reward`                           ``source_image``, ``edited_image``,
                                                                           ``change_mask``
 =================  ====================================================  =========================================
@@ -33,6 +35,7 @@ __all__ = [
     "f1_from_context",
     "f1_matched_from_context",
     "checklist_from_context",
+    "success_from_context",
     "preservation_from_context",
 ]
 
@@ -106,6 +109,23 @@ def checklist_from_context(ctx: RewardContext) -> float:
         ctx.checklist_weights,
         groups=ctx.checklist_groups,
     )
+
+
+@register_reward("success")
+def success_from_context(ctx: RewardContext) -> float:
+    """1.0 when the verifier answered every checklist item as expected (unknown = fail), else 0.0.
+
+    The episode-level outcome that held-out "full success" counts. ``checklist`` averages the items, and on Canvas
+    the "keep" items pass whatever a policy does, so its value moves little between completions of one group; this
+    reward separates a completion whose edit is right from one that is partly right.
+
+    >>> success_from_context(RewardContext(checklist_answers=["yes", "no"], checklist_expected=["yes", "no"]))
+    1.0
+    >>> success_from_context(RewardContext(checklist_answers=["yes", None], checklist_expected=["yes", "yes"]))
+    0.0
+    """
+    score = checklist_reward(ctx.require("checklist_answers", "success"), ctx.require("checklist_expected", "success"))
+    return 1.0 if score == 1.0 else 0.0
 
 
 @register_reward("preservation")

@@ -3,7 +3,7 @@
 Every registered reward has one signature, ``fn(ctx: RewardContext) -> float``: the caller fills the fields of a
 :class:`RewardContext` it has, and a reward whose inputs are missing raises ``ValueError`` naming the field. The
 built-in rewards (:mod:`rewards.builtin`) are registered when :mod:`rewards` is imported: ``format``,
-``format_partial``, ``f1``, ``f1_matched``, ``checklist``, ``preservation``.
+``format_partial``, ``f1``, ``f1_matched``, ``checklist``, ``success``, ``preservation``.
 """
 
 from __future__ import annotations

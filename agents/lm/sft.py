@@ -7,9 +7,9 @@ small language-modelling loss on the prompt helps a tiny model from scratch lear
 their text, builds one tiny model per role, runs SFT and saves each policy in Hugging Face format to
 ``out_dir/<role>/``, where :func:`agents.lm.model.load_policy` (and any ``from_pretrained``) reads it.
 
-The defaults are sized so that a cold start of both roles takes a few minutes on 2 CPU cores and leaves the
-decomposer clearly imperfect on the held-out test split (measured: see :data:`DEFAULT_SFT_STEPS`), so that GRPO
-has something to improve.
+The defaults are the recipe of the shipped cold start (``agents/lm/pretrained/``): trained until the decomposer's
+held-out curve flattens, so that GRPO starts from a competent policy, as users of the peers start RL from a
+pretrained model. Its held-out curve and wall time on 2 CPU cores are in docs/benchmarks/cold_start.md.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_LR",
     "DEFAULT_PROMPT_LOSS_WEIGHT",
     "DEFAULT_COLD_START_TASKS",
+    "DEFAULT_STEP_MIX",
     "bf16_supported",
     "tokenize_examples",
     "sft_train",
@@ -43,24 +44,26 @@ __all__ = [
     "cold_start",
 ]
 
-#: SFT steps per role in ``cold_start`` (batch 16). Measured on 2 CPU cores, 200 held-out test-split tasks, greedy
-#: decoding: the decomposer first learns the format and the actions (F1 ~0.33 by step 500), copying subjects and
-#: targets from the request comes later (F1 0.46 at 1000 steps, 0.53 at 1200; subject F1 stays low, ~0.2-0.3,
-#: leaving GRPO plenty to do). The thinker gets fewer steps (plan word-F1 ~0.6 after 500) so that a cold start of
-#: both roles takes about 4 minutes on an otherwise idle 2-core machine (~0.14 s per step).
-DEFAULT_SFT_STEPS: dict[str, int] = {"decomposer": 1200, "thinker": 400}
+#: SFT steps per role in ``cold_start`` (batch 16). The decomposer's held-out F1 rises until about here and then
+#: flattens (the curve is in docs/benchmarks/cold_start.md); the thinker's rough plan similarity needs far fewer.
+DEFAULT_SFT_STEPS: dict[str, int] = {"decomposer": 6000, "thinker": 400}
 
-#: Peak learning rate of the cold start: tiny models tolerate, and need, large rates (2e-3 learnt measurably slower).
-DEFAULT_LR = 5e-3
+#: Peak learning rate of the cold start. Higher rates (5e-3) learn the format at once but stall on copying subjects
+#: and targets from the request; lower ones are slower for no later gain (docs/benchmarks/cold_start.md).
+DEFAULT_LR = 1e-3
 
 #: Weight of a language-modelling loss on the prompt tokens during the cold start. Target-only SFT gives a ~25-token
 #: target per example; the prompt's ~75 tokens (request and scene repeat object phrases) add signal that helps the
-#: model learn to copy phrases, which is what subjects and targets need, at no extra compute (+0.03 F1 at step 600).
+#: model learn to copy phrases, which is what subjects and targets need, at no extra compute.
 DEFAULT_PROMPT_LOSS_WEIGHT = 0.25
 
-#: Train-split tasks a cold start generates (about 10 s of generation and perception per 1000 on 2 cores); SFT
-#: sees each a few times, and F1 on held-out train-split tasks equals F1 on seen ones, so more would not help.
-DEFAULT_COLD_START_TASKS = 2000
+#: Train-split tasks a cold start generates. Every example is seen a few times over the default steps; with a
+#: tenth of this the model memorises its data and held-out F1 stops rising early.
+DEFAULT_COLD_START_TASKS = 20000
+
+#: Step counts of the cold start's tasks: as many three- and four-step tasks as one-step ones, because held-out
+#: tasks are mostly long while the plain train stream is mostly short (see envs.canvas.generator.BALANCED_STEPS).
+DEFAULT_STEP_MIX: dict[int, float] = {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}
 
 
 @dataclass
@@ -414,7 +417,7 @@ def cold_start(
     eval_tasks: int = 0,
     eval_every: int = 0,
     eval_seed: int = 0,
-    step_mix: Mapping[int, float] | None = None,  # replaced below by DEFAULT_STEP_MIX
+    step_mix: Mapping[int, float] | None = DEFAULT_STEP_MIX,
     workers: int | None = None,
     num_threads: int | None = 1,
     log: Callable[[str], None] | None = None,

@@ -150,10 +150,11 @@ class TaskPool:
     """Train tasks by index: a loaded list, or Canvas tasks generated on first use (generation is deterministic per
     index, so a run of 40 iterations generates the few hundred tasks it draws, not the whole pool)."""
 
-    def __init__(self, tasks: list[Any] | None, n: int = 0, seed: int = 0, size: int = 128) -> None:
+    def __init__(self, tasks: list[Any] | None, n: int = 0, seed: int = 0, size: int = 128,
+                 step_mix: dict[int, float] | None = None) -> None:
         self._tasks = tasks
         self._n = len(tasks) if tasks is not None else n
-        self._seed, self._size = seed, size
+        self._seed, self._size, self._step_mix = seed, size, step_mix
         self._cache: dict[int, Any] = {}
         if self._n < 1:
             raise ValueError("no train tasks: set train_tasks >= 1 or point train_data at a non-empty file")
@@ -165,9 +166,10 @@ class TaskPool:
         if self._tasks is not None:
             return self._tasks[index]
         if index not in self._cache:
-            from envs.canvas.generator import GeneratorConfig, generate_task
+            from envs.canvas.generator import GeneratorConfig, generate_mixed_task, generate_task
 
-            self._cache[index] = generate_task(index, self._seed, "train", GeneratorConfig(size=self._size))
+            self._cache[index] = (generate_task(index, self._seed, "train", GeneratorConfig(size=self._size)) if self._step_mix is None
+                                  else generate_mixed_task(index, self._seed, "train", self._step_mix, self._size))
         return self._cache[index]
 
 
@@ -221,7 +223,7 @@ class GRPO(Algorithm):
             from envs.dataset import read_tasks
 
             return TaskPool(list(read_tasks(cfg.train_data)))
-        return TaskPool(None, n=cfg.train_tasks, seed=cfg.data_seed, size=self.pipeline.image_size)
+        return TaskPool(None, n=cfg.train_tasks, seed=cfg.data_seed, size=self.pipeline.image_size, step_mix=cfg.step_mix)
 
     # -- one iteration ---------------------------------------------------------------------------------------------
 

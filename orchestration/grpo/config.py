@@ -84,8 +84,7 @@ class SFTSection(_Strict):
     n_tasks: int | None = Field(default=None, ge=10, description=(
         "Generated train-split tasks used as SFT data (seed `seed`); None: `agents.lm.sft.cold_start`'s default."))
     steps: int | None = Field(default=None, ge=1, description=(
-        "SFT steps per role; None: `agents.lm.sft.DEFAULT_SFT_STEPS`, sized to leave the decomposer clearly "
-        "imperfect on held-out tasks so that GRPO has something to improve."))
+        "SFT steps per role; None: `agents.lm.sft.DEFAULT_SFT_STEPS`, where the decomposer's held-out F1 flattens."))
     lr: float | None = Field(default=None, gt=0, description="Peak SFT learning rate; None: `cold_start`'s default.")
     batch_size: int | None = Field(default=None, ge=1, description="Examples per SFT step; None: `cold_start`'s default.")
     step_mix: dict[int, float] | None = Field(default=None, description=(
@@ -171,6 +170,10 @@ class TrainSection(_Strict):
     train_data: str | None = Field(default=None, description="A task Parquet file (`editrl data generate`) to train on instead of generated tasks.")
     data_seed: int = Field(default=1, description=(
         "Seed of the generated train tasks. 1, not the SFT seed 0, so GRPO sees tasks the cold start did not."))
+    step_mix: dict[int, float] | None = Field(default=None, description=(
+        "Mixture of step counts (1-4) of the generated train tasks (`envs.canvas.generator.generate_mixed_tasks`), "
+        "e.g. {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}. None: the plain train stream, which is ~60% one-step tasks while "
+        "held-out tasks are mostly three- and four-step ones."))
     seed: int | None = Field(default=None, description="Seed of task sampling, generation and initialisation; default the pipeline's `seed`.")
     sampler_threads: int | None = Field(default=None, ge=1, description=(
         "torch threads of each policy actor (None: Ray's default for a 0-CPU actor, 1). Sampling and updates take "
@@ -239,6 +242,7 @@ class GRPOConfig(AlgorithmConfig):
         self.train_tasks = 2000
         self.train_data: str | None = None
         self.data_seed = 1
+        self.step_mix: dict[int, float] | None = None
         self.rollout_samples = 4
         # -- RLlib fields with GRPO defaults -------------------------------------------------------------------------
         self.lr = 2e-4
@@ -278,7 +282,8 @@ class GRPOConfig(AlgorithmConfig):
              failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
              max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
-             train_data: str | None = NotProvided, data_seed: int = NotProvided, rollout_samples: int = NotProvided) -> "GRPOConfig":
+             train_data: str | None = NotProvided, data_seed: int = NotProvided, step_mix: dict[int, float] | None = NotProvided,
+             rollout_samples: int = NotProvided) -> "GRPOConfig":
         """GRPO settings; every argument is documented on :class:`TrainSection` under the same name."""
         for name, value in list(locals().items()):
             if name != "self" and value is not NotProvided:
@@ -467,7 +472,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,
             max_new_tokens=section.max_new_tokens, sampler_threads=section.sampler_threads,
             train_tasks=section.train_tasks, train_data=section.train_data, data_seed=section.data_seed,
-            rollout_samples=section.rollout_samples,
+            step_mix=section.step_mix, rollout_samples=section.rollout_samples,
         )
         .training(lr=section.lr, grad_clip=section.grad_clip, num_epochs=section.epochs_per_batch,
                   minibatch_size=section.minibatch_size)

@@ -55,6 +55,41 @@ def evaluate_pipeline(pipeline: PipelineConfig, tasks: Sequence[EditTask], model
     return {"summary": summary, "rows": rows}
 
 
+def compact_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-task fields a before/after comparison needs (kept in ``eval.json`` so intervals can be recomputed)."""
+    keep = ("task_id", "category", "n_steps", "error", *METRICS)
+    return [{k: r.get(k) for k in keep} for r in rows]
+
+
+def format_before_after(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], labels: tuple[str, str]) -> str:
+    """Markdown: F1, checklist pass and full success overall and by number of steps for two evaluations of the
+    same tasks, then full success and F1 after minus before with paired bootstrap 95% intervals."""
+    from orchestration.stats import paired_bootstrap
+
+    if [r["task_id"] for r in before] != [r["task_id"] for r in after]:
+        raise ValueError("before and after were evaluated on different tasks; a paired comparison needs the same ones")
+    steps = sorted({int(r["n_steps"]) for r in before})
+
+    def mean(rows: Sequence[dict[str, Any]], metric: str) -> str:
+        values = [float(r[metric]) for r in rows if r[metric] is not None]
+        return f"{sum(values) / len(values):.3f}" if values else "-"
+
+    head = ("| variant | F1 overall | checklist pass | full success | "
+            + " | ".join(f"success, {k} step{'s' if k > 1 else ''}" for k in steps) + " | failed |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for label, rows in zip(labels, (before, after)):
+        by_steps = [mean([r for r in rows if int(r["n_steps"]) == k], "full_success") for k in steps]
+        lines.append(f"| {label} | {mean(rows, 'f1_overall')} | {mean(rows, 'checklist_pass')} | {mean(rows, 'full_success')} | "
+                     + " | ".join(by_steps) + f" | {sum(r['error'] is not None for r in rows)} |")
+    lines.append("")
+    for metric, name in (("full_success", "full success"), ("f1_overall", "F1 overall")):
+        pairs = [(float(a[metric]), float(b[metric])) for a, b in zip(after, before) if a[metric] is not None and b[metric] is not None]
+        if pairs:
+            interval = paired_bootstrap([a for a, _ in pairs], [b for _, b in pairs])
+            lines.append(f"{name}, after - before: {interval} (paired bootstrap 95% over {len(pairs)} held-out tasks)  ")
+    return "\n".join(lines)
+
+
 def format_table(results: dict[str, dict[str, Any]]) -> str:
     """A Markdown table: one row per evaluated variant, the judge's metrics as columns."""
     head = "| variant | F1 action | F1 subject | F1 target | F1 overall | checklist pass | full success | failed |"

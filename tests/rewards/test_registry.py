@@ -30,7 +30,7 @@ def scratch_names():
 
 
 def test_builtins_are_registered():
-    assert {"format", "format_partial", "f1", "f1_matched", "checklist", "preservation"} <= set(available_rewards())
+    assert {"format", "format_partial", "f1", "f1_matched", "checklist", "success", "preservation"} <= set(available_rewards())
     assert list(available_rewards()) == sorted(available_rewards())
 
 
