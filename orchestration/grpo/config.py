@@ -15,7 +15,7 @@ Defaults are sized for the embedded default (a ~2M-parameter policy after SFT, 2
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -45,6 +45,10 @@ def trainable_backend(agent: Any, node: str) -> bool:
 def default_trainable(pipeline: PipelineConfig) -> list[str]:
     """The agents GRPO trains when ``train.agents`` is not set: every agent :func:`trainable_backend` accepts."""
     return [node for node, agent in pipeline.agents.items() if trainable_backend(agent, node)]
+
+
+#: A mixture of step counts of generated Canvas tasks: weights (>= 0) for 1 to 4 steps.
+StepMix = dict[Annotated[int, Field(ge=1, le=4)], Annotated[float, Field(ge=0)]]
 
 
 class _Strict(BaseModel):
@@ -87,7 +91,7 @@ class SFTSection(_Strict):
         "SFT steps per role; None: `agents.lm.sft.DEFAULT_SFT_STEPS`, where the decomposer's held-out F1 flattens."))
     lr: float | None = Field(default=None, gt=0, description="Peak SFT learning rate; None: `cold_start`'s default.")
     batch_size: int | None = Field(default=None, ge=1, description="Examples per SFT step; None: `cold_start`'s default.")
-    step_mix: dict[int, float] | None = Field(default=None, description=(
+    step_mix: StepMix | None = Field(default=None, description=(
         "Mixture of step counts (1-4) of the generated training tasks, e.g. {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}; "
         "None: `agents.lm.sft.DEFAULT_STEP_MIX`. The plain train stream is mostly one-step tasks while held-out "
         "tasks are mostly three- and four-step ones (see `envs.canvas.generator.BALANCED_STEPS`)."))
@@ -170,7 +174,7 @@ class TrainSection(_Strict):
     train_data: str | None = Field(default=None, description="A task Parquet file (`editrl data generate`) to train on instead of generated tasks.")
     data_seed: int = Field(default=1, description=(
         "Seed of the generated train tasks. 1, not the SFT seed 0, so GRPO sees tasks the cold start did not."))
-    step_mix: dict[int, float] | None = Field(default=None, description=(
+    step_mix: StepMix | None = Field(default=None, description=(
         "Mixture of step counts (1-4) of the generated train tasks (`envs.canvas.generator.generate_mixed_tasks`), "
         "e.g. {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}. None: the plain train stream, which is ~60% one-step tasks while "
         "held-out tasks are mostly three- and four-step ones."))

@@ -31,6 +31,8 @@ def test_train_section_maps_to_rllib_fields(make_pipeline):
     ("train.clip_low", 1.5, "train.clip_low"),
     ("train.sft.roles", "[sorter]", "train.sft.roles"),
     ("train.difficulty_filter", "{lo: 0.1}", "train.difficulty_filter.lo"),
+    ("train.step_mix", "{5: 1.0}", "train.step_mix.5.[key]"),
+    ("train.sft.step_mix", "{1: -1}", "train.sft.step_mix.1"),
 ])
 def test_bad_train_values_name_the_field(key, value, field):
     config = load_config("imageedit_r1", [f"{key}={value}"])
@@ -84,3 +86,12 @@ def test_cli_rejects_bad_configs_before_starting_anything(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "agents.decomposer.model" in err and "does not exist" in err and "editrl sft --config imageedit_r1" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_step_mix_reaches_the_task_pool(make_pipeline):
+    from orchestration.grpo.algorithm import TaskPool
+
+    config = build_grpo_config(make_pipeline(train={"step_mix": {4: 1.0}, "data_seed": 3}))
+    assert config.step_mix == {4: 1.0}
+    pool = TaskPool(None, n=10, seed=config.data_seed, step_mix=config.step_mix)
+    assert pool[0].n_steps == 4 and pool[1].n_steps == 4
