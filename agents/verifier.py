@@ -9,6 +9,9 @@
    scene, and `envs.canvas.checklist.build_checklist(perceived source, predicted result)` writes the items with
    their machine checks (`present` / `background` / `count`). A request it cannot read or resolve adds an item
    without a check ("Was '<request>' carried out?"), which it cannot answer: "unknown", and unknown fails.
+   With `derive_from="instruction"` it reads only the user's instruction, never what the agents upstream wrote:
+   the checklist then does not depend on the policy being trained, which is what a label-free RL reward needs (a
+   checklist read from the decomposer's own components would reward a decomposer for agreeing with itself).
 2. **Answers.** The edited image (`state.edit.image_png`) is perceived and every check is evaluated on the perceived
    objects and background (`envs.canvas.checks.evaluate_check`).
 
@@ -30,7 +33,11 @@ from envs.canvas.execute import EditError
 from envs.canvas.scene import Scene
 from rewards.checklist import checklist_reward
 
-__all__ = ["CanvasVerifier"]
+__all__ = ["CanvasVerifier", "DERIVE_FROM"]
+
+#: What a derived checklist is read from: "pipeline" (the sub-requests, else the plan, else the decomposition, else
+#: the instruction: what the pipeline understood) or "instruction" (the user's words only).
+DERIVE_FROM = ("pipeline", "instruction")
 
 
 class CanvasVerifier(Agent):
@@ -39,15 +46,22 @@ class CanvasVerifier(Agent):
     role = "verifier"
     backend = "canvas"
 
-    def __init__(self, use_reference: bool = True) -> None:
+    def __init__(self, use_reference: bool = True, derive_from: str = "pipeline") -> None:
         # With use_reference=False the verifier ignores the task's reference checklist and derives its own from the
         # request, as it must at serving time. Evaluate reflection that way: the reference checklist's questions
         # spell out the ideal result, so feedback built from them leaks the answer to the planner.
+        if derive_from not in DERIVE_FROM:
+            raise ValueError(f"CanvasVerifier derive_from must be one of {', '.join(DERIVE_FROM)}, got {derive_from!r}")
         self.use_reference = bool(use_reference)
+        self.derive_from = derive_from
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "use_reference": self.use_reference, "derive_from": self.derive_from}
 
     # -- checklist ---------------------------------------------------------------------------------------------
-    @staticmethod
-    def _request_text(state: EpisodeState) -> str:
+    def _request_text(self, state: EpisodeState) -> str:
+        if self.derive_from == "instruction":
+            return state.instruction
         if state.subrequests is not None and state.subrequests.items:
             return explicit_text(list(state.subrequests.items))
         if state.plan is not None and state.plan.text.strip():

@@ -99,3 +99,19 @@ def test_reference_items_without_a_check_are_unknown(tasks):
     verdict = CanvasVerifier().act(state)
     assert verdict.items[-1].answer == "unknown" and not verdict.passed
     assert verdict.score == pytest.approx(1 - 1 / len(checklist))
+
+
+def test_checklist_from_the_instruction_ignores_what_the_pipeline_understood():
+    scene = Scene("white", (CanvasObject("circle", "red", "small", 0.2, 0.2, 0), CanvasObject("star", "blue", "large", 0.7, 0.7, 1)))
+    edited = Scene("white", (CanvasObject("circle", "red", "small", 0.2, 0.2, 0),))  # the star removed, the circle untouched
+    wrong = Decomposition(components=[ComponentSpec(action="remove", subject=["the star"], target=[])])
+    state = EpisodeState(task_id="d", instruction="Make the red circle blue.", source_png=encode_png(render(scene)),
+                         decomposition=wrong, edit=EditResult(image_png=encode_png(render(edited))))
+    # Read from the pipeline, the checklist asks what the (wrong) decomposition asked for, and the edit passes it.
+    assert CanvasVerifier(use_reference=False).act(state).passed
+    # Read from the user's words, it asks for a blue circle and an untouched star: the same edit fails.
+    verdict = CanvasVerifier(use_reference=False, derive_from="instruction").act(state)
+    assert not verdict.passed and "Is the circle now blue?" in verdict.feedback
+    assert CanvasVerifier(derive_from="instruction").describe()["derive_from"] == "instruction"
+    with pytest.raises(ValueError, match="derive_from"):
+        CanvasVerifier(derive_from="plan")
