@@ -57,7 +57,7 @@ from rewards.advantages import (
     weighted_sum,
 )
 from rewards.checklist import checklist_reward
-from rewards.f1 import F1Result, set_f1, structured_f1
+from rewards.f1 import F1Result, component_scores, set_f1, structured_f1
 from rewards.formatting import format_reward
 from rewards.image import preservation_reward
 from rewards.parsing import (
@@ -86,6 +86,7 @@ __all__ = [
     # rewards
     "format_reward",
     "structured_f1",
+    "component_scores",
     "F1Result",
     "set_f1",
     "checklist_reward",

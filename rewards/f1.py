@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from rewards.text import _Prepared, normalize_members, normalize_phrase, prepare_synonyms
 from rewards.types import Component, ComponentLike, as_components
 
-__all__ = ["F1Result", "FIELDS", "MODES", "set_f1", "structured_f1"]
+__all__ = ["F1Result", "FIELDS", "MODES", "set_f1", "structured_f1", "component_scores"]
 
 FIELDS = ("action", "subject", "target")
 MODES = ("pooled", "matched")
@@ -186,3 +186,37 @@ def structured_f1(
         scores = [2 * math.fsum(pair[i][j][f] for i, j in matching) / denominator for f in range(3)]
         scores = [min(1.0, s) for s in scores]
     return F1Result(scores[0], scores[1], scores[2], sum(scores) / 3)
+
+
+def component_scores(
+    predicted: Iterable[ComponentLike],
+    truth: Iterable[ComponentLike],
+    *,
+    synonyms: Mapping[str, str] | None = None,
+) -> list[float]:
+    """One score in ``[0, 1]`` per predicted component, in order: its similarity (mean of the three field set F1s)
+    to the ground-truth component it is matched with one-to-one (as in ``mode="matched"``), 0 when unmatched.
+
+    What per-component credit in GRPO needs: which of a completion's lines were right, not only how right the whole
+    completion was.
+
+    >>> truth = [{"action": "recolor", "subject": "the star", "target": "blue"}, {"action": "remove", "subject": "the square"}]
+    >>> component_scores([{"action": "remove", "subject": "the square"},
+    ...                   {"action": "recolor", "subject": "the circle", "target": "blue"},
+    ...                   {"action": "add", "subject": "a star", "target": "top"}], truth)
+    [1.0, 0.6666666666666666, 0.0]
+    >>> component_scores([], truth), component_scores([{"action": "add", "subject": "a star"}], [])
+    ([], [0.0])
+    """
+    pred = as_components(predicted)
+    true = as_components(truth)
+    if not pred or not true:
+        return [0.0] * len(pred)
+    prepared = prepare_synonyms(synonyms)
+    pred_sets = [_field_sets(c, prepared) for c in pred]
+    true_sets = [_field_sets(c, prepared) for c in true]
+    similarity = [[sum(set_f1(p[f], t[f]) for f in range(3)) / 3 for t in true_sets] for p in pred_sets]
+    scores = [0.0] * len(pred)
+    for i, j in _max_weight_assignment(similarity):
+        scores[i] = similarity[i][j]
+    return scores

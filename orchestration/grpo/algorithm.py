@@ -27,6 +27,8 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 - The difficulty filter (DDA-Thinker's curriculum) runs online: a task leaves the pool once its solve rate over
   ``min_visits`` groups is <= ``low`` or >= ``high``; "solved" is the pipeline's own verifier passing every item.
 - The reference model for the KL term is the starting policy, loaded only when ``kl_coef > 0``.
+- Optional per-component credit for a decomposer (``component_credit > 0``): each component line's tokens get the
+  line's own score, normalised in its group, on top of the sequence advantage (:func:`.core.component_token_advantages`).
 
 Faults (issue 9): the policy actors are called through a :class:`~.pool.PolicyPool` (a killed actor's tasks are
 retried once or dropped; a restarted actor is re-synced before it samples), fixed agents with ``timeout_s`` end a slow
@@ -52,13 +54,13 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFET
 from orchestration.graph import build_graph
 from orchestration.grpo.actors import sample_groups, start_policy_actors
 from orchestration.grpo.config import GRPOConfig
-from orchestration.grpo.core import group_advantages, zero_variance_groups
+from orchestration.grpo.core import component_token_advantages, group_advantages, zero_variance_groups
 from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
 from orchestration.pipeline import agent_kwargs
 from orchestration.scoring import judge_episode
-from rewards import dual_atomic_advantages, ucpg_advantages
+from rewards import component_scores, dual_atomic_advantages, ucpg_advantages
 
 #: Key of this algorithm's own metrics in the result dict of ``train()``.
 GRPO_RESULTS = "grpo"
@@ -89,6 +91,32 @@ def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: floa
         else:
             raise ValueError(f"unknown advantage mode {mode!r}; use grpo, dual_atomic or ucpg")
     return adv, zero
+
+
+def component_lines(rollouts: GroupRollouts, action_id: int) -> tuple[np.ndarray, list[list[float] | None]]:
+    """Which component line each completion token belongs to ([N, T], -1 outside lines) and each line's score.
+
+    A line runs from an ``<action>`` tag token to the token before the next one (the last line to the end of the
+    completion). A completion's lines get scores only when it is well formed, its task has ground-truth components,
+    and it has as many ``<action>`` tags as parsed components (otherwise the lines cannot be told apart: None).
+    """
+    ids = rollouts.arrays["completion_ids"]
+    mask = rollouts.arrays["completion_mask"].astype(bool)
+    token_line = np.full(ids.shape, -1, dtype=np.int64)
+    scores: list[list[float] | None] = []
+    for row, episode in enumerate(rollouts.episodes):
+        starts = np.flatnonzero((ids[row] == action_id) & mask[row])
+        decomposition = episode.state.decomposition
+        truth = episode.task.components_as_dicts() if episode.task.components else None
+        if (episode.error is not None or decomposition is None or not decomposition.well_formed or not truth
+                or len(starts) != len(decomposition.components)):
+            scores.append(None)
+            continue
+        ends = list(starts[1:]) + [int(mask[row].sum())]
+        for line, (a, b) in enumerate(zip(starts, ends)):
+            token_line[row, a:b] = line
+        scores.append(component_scores([c.model_dump() for c in decomposition.components], truth))
+    return token_line, scores
 
 
 def accounting(node: str, rollouts: GroupRollouts, n_tasks: int, group_size: int) -> dict[str, float]:
@@ -142,7 +170,7 @@ def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarr
         "completion_ids": a["completion_ids"][rows, :last].astype(np.int64),
         "completion_mask": completion_mask[:, :last].astype(np.int64),
         "old_logp": a["logprobs"][rows, :last].astype(np.float32),
-        "advantages": advantages[rows].astype(np.float32),
+        "advantages": (advantages[rows] if advantages.ndim == 1 else advantages[rows, :last]).astype(np.float32),
     }
 
 
@@ -216,6 +244,17 @@ class GRPO(Algorithm):
             else:  # fixed nodes run in this process: no serialisation of images on a small machine
                 handles[node] = LocalNode(self.graph.classes[node](**kwargs), timeout_s=agent.timeout_s)
         self.runner = EpisodeRunner(self.graph, handles)
+        # Per-component credit finds a decomposer's lines by the id of its one-token <action> tag.
+        self.action_ids: dict[str, int] = {}
+        if cfg.component_credit > 0:
+            from transformers import AutoTokenizer
+
+            for node in self.trainable:
+                agent = self.pipeline.agents[node]
+                if (agent.role or node) == "decomposer" and agent.backend == "transformers":
+                    tag = AutoTokenizer.from_pretrained(str(agent.model)).convert_tokens_to_ids("<action>")
+                    if isinstance(tag, int) and tag >= 0:
+                        self.action_ids[node] = tag
 
     def _load_tasks(self) -> "TaskPool":
         cfg = self.config
@@ -254,14 +293,19 @@ class GRPO(Algorithm):
                 metrics[f"{node}/groups"] = 0.0
                 continue
             adv, zero = compute_advantages(rollouts, spec["advantage"], cfg.scale_rewards, cfg.adv_eps)
+            seq_adv = adv
+            if cfg.component_credit > 0 and node in self.action_ids:
+                token_line, line_scores = component_lines(rollouts, self.action_ids[node])
+                adv = component_token_advantages(adv, token_line, line_scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
+                metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in line_scores]))
             keep = trainable_rows(rollouts.ok, rollouts.group_ids, zero if cfg.drop_zero_variance_groups else set(),
                                   cfg.failed_episodes)
             self.last_batch_rows[node] = [(rollouts.group_ids[r], int(r % cfg.group_size)) for r in np.flatnonzero(keep)]
             if keep.any():
                 batches[node] = module_batch(rollouts, adv, np.flatnonzero(keep))
-            metrics.update(self._rollout_metrics(node, rollouts, adv, zero, keep))
+            metrics.update(self._rollout_metrics(node, rollouts, seq_adv, zero, keep))
             self._update_difficulty(tasks, rollouts)
-            self.last_rollouts.extend(self._rollout_samples(node, rollouts, adv))
+            self.last_rollouts.extend(self._rollout_samples(node, rollouts, seq_adv))
 
         if batches:
             t0 = time.perf_counter()

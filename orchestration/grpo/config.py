@@ -151,6 +151,11 @@ class TrainSection(_Strict):
     adv_eps: float = Field(default=1e-6, ge=0, description="Added to the std before dividing (verl 1e-6, TRL 1e-4).")
     drop_zero_variance_groups: bool = Field(default=True, description=(
         "Leave groups whose rewards are all equal out of the loss (they have zero advantage); they are always counted."))
+    component_credit: float = Field(default=0.0, ge=0, description=(
+        "Per-component credit for a decomposer with ground-truth components: on the tokens of each component line, "
+        "add this times the line's score (`rewards.component_scores`) normalised within its group to the sequence "
+        "advantage (`orchestration.grpo.core.component_token_advantages`). 0: sequence-level GRPO, as the peers. "
+        "Completions whose lines do not align with their tokens keep the sequence advantage."))
     failed_episodes: Literal["drop_episode", "drop_group"] = Field(default="drop_episode", description=(
         "How a group with failed episodes is trained - an agent error, or a call past the agent's `timeout_s` "
         "(error 'timeout: ...'). Such an episode never gets a reward (none is invented) and is always counted. "
@@ -233,6 +238,7 @@ class GRPOConfig(AlgorithmConfig):
         self.scale_rewards = "group"
         self.adv_eps = 1e-6
         self.drop_zero_variance_groups = True
+        self.component_credit = 0.0
         self.failed_episodes = "drop_episode"
         self.sample_timeout_s: float | None = None
         self.difficulty_filter: dict[str, Any] | None = None
@@ -282,7 +288,7 @@ class GRPOConfig(AlgorithmConfig):
     def grpo(self, *, group_size: int = NotProvided, tasks_per_iteration: int = NotProvided, clip_low: float = NotProvided,
              clip_high: float = NotProvided, kl_coef: float = NotProvided, kl_estimator: str = NotProvided,
              loss_agg: str = NotProvided, scale_rewards: str = NotProvided, adv_eps: float = NotProvided,
-             drop_zero_variance_groups: bool = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
+             drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
              failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
              max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
@@ -390,6 +396,7 @@ class GRPOConfig(AlgorithmConfig):
         check(self.loss_agg in LOSS_AGGREGATIONS, f"loss_agg={self.loss_agg!r}: use one of {', '.join(LOSS_AGGREGATIONS)}")
         check(self.scale_rewards in REWARD_SCALING, f"scale_rewards={self.scale_rewards!r}: use one of {', '.join(REWARD_SCALING)}")
         check(self.adv_eps >= 0, f"adv_eps={self.adv_eps!r}: use a small number >= 0 (1e-6)")
+        check(self.component_credit >= 0, f"component_credit={self.component_credit!r}: use 0 (off) or a weight > 0 (1.0)")
         check(self.failed_episodes in FAILED_EPISODES,
               f"failed_episodes={self.failed_episodes!r}: use one of {', '.join(FAILED_EPISODES)}")
         check(self.sample_timeout_s is None or self.sample_timeout_s > 0,
@@ -470,7 +477,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             group_size=section.group_size, tasks_per_iteration=section.tasks_per_iteration, clip_low=section.clip_low,
             clip_high=section.clip_high, kl_coef=section.kl_coef, kl_estimator=section.kl_estimator,
             loss_agg=section.loss_agg, scale_rewards=section.scale_rewards, adv_eps=section.adv_eps,
-            drop_zero_variance_groups=section.drop_zero_variance_groups,
+            drop_zero_variance_groups=section.drop_zero_variance_groups, component_credit=section.component_credit,
             failed_episodes=section.failed_episodes, sample_timeout_s=section.sample_timeout_s,
             difficulty_filter=section.difficulty_filter.model_dump() if section.difficulty_filter else None,
             weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,

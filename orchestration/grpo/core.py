@@ -15,6 +15,11 @@ Where TRL and verl differ, and what the defaults take (every choice is a field o
 | KL | beta 0 by default (no ref model) | k3 ("low_var_kl") in the loss, 0.001 | beta 0 (ref model not loaded); k3 when > 0 | the ref model costs memory; k3 is unbiased and >= 0 |
 | loss aggregation | "dapo" global token mean (>= 0.20) / "grpo" seq-mean-token-mean | token-mean | token-mean | no length bias between short and long completions of a group |
 | Dr.GRPO norm | "dr_grpo": sum / (B * max_completion_length) | seq-mean-token-sum-norm (constant L) | available | unbiased per-token weight |
+
+Departure from both peers (opt-in, `component_credit > 0`): per-component credit. A decomposer's completion is a
+list of component lines; with a sequence-level advantage every token of a four-line completion shares the blame for
+the one wrong subject. :func:`component_token_advantages` adds, on each line's tokens, that line's score centred
+and scaled within its group, so the right lines of a failed completion are not pushed down with the wrong one.
 """
 
 from __future__ import annotations
@@ -52,6 +57,50 @@ def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[
         std = float(np.std(centred, ddof=1)) if len(centred) > 1 else 0.0
         return centred / (std + eps) if std > 0 else centred * 0.0
     return centred
+
+
+def component_token_advantages(seq_adv: np.ndarray, token_line: np.ndarray, line_scores: Sequence[Sequence[float] | None],
+                               group_ids: Sequence[object], weight: float, eps: float = 1e-6) -> np.ndarray:
+    """Token-level advantages [B, T]: the sequence advantage on every token, plus ``weight`` times the line's
+    score normalised within its group on the tokens of each component line.
+
+    Args:
+        seq_adv: [B] sequence advantages (e.g. :func:`group_advantages`).
+        token_line: [B, T] index of the component line each completion token belongs to; -1 outside every line (the
+            reasoning, the envelope, padding).
+        line_scores: per completion, one score per line (e.g. :func:`rewards.component_scores`); None for a
+            completion whose lines could not be aligned with its tokens (it keeps the sequence advantage only).
+        group_ids: [B] group of each completion; a line's score is centred on the mean of every line score in the
+            group and divided by their std (+ eps); with one distinct score in a group the line term is 0.
+        weight: scale of the line term (0 gives back ``seq_adv`` on every token).
+
+    >>> adv = component_token_advantages(np.array([0.5, -0.5]), np.array([[-1, 0, 0, 1], [-1, 0, 1, -1]]),
+    ...                                  [[1.0, 1.0], [1.0, 0.0]], ["g", "g"], weight=1.0)
+    >>> (adv.round(2) + 0.0).tolist()  # line scores 1, 1 | 1, 0: mean 0.75, std 0.5
+    [[0.5, 1.0, 1.0, 1.0], [-0.5, 0.0, -2.0, -0.5]]
+    """
+    seq_adv = np.asarray(seq_adv, dtype=np.float64)
+    token_line = np.asarray(token_line)
+    if token_line.ndim != 2 or token_line.shape[0] != seq_adv.shape[0] or len(line_scores) != seq_adv.shape[0]:
+        raise ValueError(f"token_line must be [B, T] and line_scores have B entries for B={seq_adv.shape[0]}, got "
+                         f"{token_line.shape} and {len(line_scores)}")
+    out = np.repeat(seq_adv[:, None], token_line.shape[1], axis=1)
+    if weight == 0:
+        return out
+    pooled: dict[object, list[float]] = {}
+    for scores, group in zip(line_scores, group_ids):
+        if scores is not None:
+            pooled.setdefault(group, []).extend(float(x) for x in scores)
+    stats = {g: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for g, v in pooled.items()}
+    for row, (scores, group) in enumerate(zip(line_scores, group_ids)):
+        if not scores:
+            continue
+        mean, std = stats[group]
+        if std == 0:
+            continue
+        for line, score in enumerate(scores):
+            out[row, token_line[row] == line] += weight * (float(score) - mean) / (std + eps)
+    return out
 
 
 def zero_variance_groups(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object]) -> set[object]:
@@ -97,7 +146,7 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
                 norm_length: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate: loss = agg(-min(rho * A, clip(rho, 1 - clip_low, 1 + clip_high) * A)).
 
-    Args: logp, old_logp, mask [B, T]; advantages [B] (broadcast over tokens).
+    Args: logp, old_logp, mask [B, T]; advantages [B] (broadcast over tokens) or [B, T] (one per token).
     Returns the scalar loss and metrics: clip_fraction (share of real tokens where the clipped term was chosen
     and differs), ratio_mean.
 
@@ -108,12 +157,12 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
     """
     if not (logp.shape == old_logp.shape == mask.shape):
         raise ValueError(f"logp {tuple(logp.shape)}, old_logp {tuple(old_logp.shape)} and mask {tuple(mask.shape)} must match")
-    if advantages.dim() != 1 or advantages.shape[0] != logp.shape[0]:
-        raise ValueError(f"advantages must be [B]={logp.shape[0]}, got {tuple(advantages.shape)}")
+    if not (advantages.dim() == 1 and advantages.shape[0] == logp.shape[0]) and advantages.shape != logp.shape:
+        raise ValueError(f"advantages must be [B]={logp.shape[0]} or [B, T]={tuple(logp.shape)}, got {tuple(advantages.shape)}")
     if clip_low < 0 or clip_high < 0:
         raise ValueError("clip ranges must be >= 0")
     ratio = torch.exp(logp - old_logp)
-    adv = advantages[:, None].to(logp.dtype)
+    adv = (advantages[:, None] if advantages.dim() == 1 else advantages).to(logp.dtype)
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * adv
     per_token = -torch.minimum(unclipped, clipped)
