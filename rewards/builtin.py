@@ -113,7 +113,8 @@ def checklist_from_context(ctx: RewardContext) -> float:
 
 @register_reward("success")
 def success_from_context(ctx: RewardContext) -> float:
-    """1.0 when the verifier answered every checklist item as expected (unknown = fail), else 0.0.
+    """1.0 when the verifier answered every checklist item as expected (unknown = fail), else 0.0; an empty
+    checklist verified nothing and is not a success (the Canvas verifier's verdict does not pass either).
 
     The episode-level outcome that held-out "full success" counts. ``checklist`` averages the items, and on Canvas
     the "keep" items pass whatever a policy does, so its value moves little between completions of one group; this
@@ -123,8 +124,13 @@ def success_from_context(ctx: RewardContext) -> float:
     1.0
     >>> success_from_context(RewardContext(checklist_answers=["yes", None], checklist_expected=["yes", "yes"]))
     0.0
+    >>> success_from_context(RewardContext(checklist_answers=[], checklist_expected=[]))
+    0.0
     """
-    score = checklist_reward(ctx.require("checklist_answers", "success"), ctx.require("checklist_expected", "success"))
+    answers, expected = ctx.require("checklist_answers", "success"), ctx.require("checklist_expected", "success")
+    if len(answers) == 0 and len(expected) == 0:
+        return 0.0
+    score = checklist_reward(answers, expected)
     return 1.0 if score == 1.0 else 0.0
 
 

@@ -104,7 +104,7 @@ def test_run_writes_checkpoints_metrics_and_resumes(ray_cluster, make_pipeline, 
     pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]"], train={"checkpoint_every": 2})
     section = train_section(pipeline).model_copy(update={"iterations": 2, "eval_tasks": 3})
     summary = run_training(pipeline, section, run_dir=tmp_path, log=lambda m: None, progress=False)
-    assert summary["iterations"] == 2 and set(summary["eval"]) == {"before", "after"}
+    assert summary["iterations"] == 2 and set(summary["eval"]) == {"before", "after", "before_rows", "after_rows"}
     assert (tmp_path / "eval.md").read_text().startswith("| variant |")
     assert list(tmp_path.glob("tb/events.out.tfevents.*"))
     rows = pq.read_table(tmp_path / "metrics.parquet").to_pylist()
