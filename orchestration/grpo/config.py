@@ -155,7 +155,8 @@ class TrainSection(_Strict):
         "Per-component credit for a decomposer with ground-truth components: on the tokens of each component line, "
         "add this times the line's score (`rewards.component_scores`) normalised within its group to the sequence "
         "advantage (`orchestration.grpo.core.component_token_advantages`). 0: sequence-level GRPO, as the peers. "
-        "Completions whose lines do not align with their tokens keep the sequence advantage."))
+        "Completions whose lines do not align with their tokens keep the sequence advantage. It reads the ground-truth "
+        "components, so a run that must be label-free sets it to 0."))
     failed_episodes: Literal["drop_episode", "drop_group"] = Field(default="drop_episode", description=(
         "How a group with failed episodes is trained - an agent error, or a call past the agent's `timeout_s` "
         "(error 'timeout: ...'). Such an episode never gets a reward (none is invented) and is always counted. "
