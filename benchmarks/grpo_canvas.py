@@ -58,7 +58,7 @@ def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_task
     tasks, scenes = make_tasks(n_tasks, seed=data_seed, split="train", step_mix=step_mix)
     data = make_sft_data(tasks, "decomposer", scenes=scenes, plan_fraction=0.1, seed=seed)
     model, tokenizer = load_policy(policy)
-    # An upper bound on the steps (the schedule is flat at lr: warmup 0, and the bound is never reached).
+    # An upper bound on the steps (the cosine schedule is laid out over it; the run stops on the clock well before).
     max_steps = max(100, int(seconds * 20))
     kwargs = {"lr": lr, "warmup_steps": 0, "prompt_loss_weight": DEFAULT_PROMPT_LOSS_WEIGHT}  # as the cold start
     torch.set_num_threads(os.cpu_count() or 1)  # SFT runs alone here, as the GRPO rows do

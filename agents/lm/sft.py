@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from envs.canvas.generator import BALANCED_STEPS
+
 __all__ = [
     "SFTMetrics",
     "DEFAULT_SFT_STEPS",
@@ -62,8 +64,8 @@ DEFAULT_PROMPT_LOSS_WEIGHT = 0.25
 DEFAULT_COLD_START_TASKS = 20000
 
 #: Step counts of the cold start's tasks: as many three- and four-step tasks as one-step ones, because held-out
-#: tasks are mostly long while the plain train stream is mostly short (see envs.canvas.generator.BALANCED_STEPS).
-DEFAULT_STEP_MIX: dict[int, float] = {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}
+#: tasks are mostly long while the plain train stream is mostly short.
+DEFAULT_STEP_MIX: dict[int, float] = BALANCED_STEPS
 
 
 @dataclass
