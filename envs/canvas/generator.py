@@ -11,7 +11,8 @@ How one task is made (`generate_task`):
    conservative; every topological order is then *executed* and must reach the same target scene, else the task is
    rejected, so every emitted order really is valid.
 4. Wording: consecutive steps are paired and written with forward, reversed ("B after you A") or, when independent,
-   unordered connectives; segments are joined in execution order. Components are listed in written order and
+   unordered connectives; a step left on its own may be worded as a saying ("the star has to go") or, for a
+   one-step request, a question; segments are joined in execution order. Components are listed in written order and
    `order` maps back to an execution order.
 5. Split: train tasks use no held-out template or template pair; test tasks use at least one.
 """
@@ -45,8 +46,13 @@ from envs.canvas.templates import (
     FINAL_JOINERS,
     FORWARD,
     JOINERS,
+    QUESTION_WRAPPERS,
+    QUESTIONS,
     REGION_PHRASES,
     REVERSED,
+    SAYING_WRAPPERS,
+    SAYINGS,
+    SIZE_WORDS,
     WRAPPERS,
     template_id,
     uses_held_out,
@@ -66,21 +72,42 @@ ACTION_WEIGHTS = {"recolor": 0.24, "move": 0.14, "resize": 0.14, "reshape": 0.14
 PLURAL_ACTIONS = ("recolor", "resize", "reshape", "remove")
 
 
+#: Share of stand-alone segments worded as a saying ("the star has to go") rather than an imperative clause, and
+#: of one-step sayings asked as a question instead.
+SAYING_SHARE = 0.3
+QUESTION_SHARE = 0.35
+#: Share of direct references written casually: "that square", "the little triangle" (the ground truth keeps the
+#: canonical description).
+CASUAL_REFERENCE_SHARE = 0.25
+#: Share of instructions typed in lower case without a final full stop, as in a chat box.
+CHAT_CASE_SHARE = 0.2
+
+
 class Reject(Exception):
     """This draw cannot make a valid task; draw again."""
+
+
+@dataclass(frozen=True)
+class Wording:
+    """One way of writing a step, with the id of the template it came from."""
+
+    text: str
+    template: str
 
 
 @dataclass
 class Step:
     action: str
     component: Component
-    clause: str
+    clause: Wording
     explicit_clause: str
-    templates: list[str]
+    templates: list[str]  # reference and knowledge templates; the wording's template is chosen in `compose`
     reads: set[Attr]
     writes: set[Attr]
     subjects: tuple[int, ...] = ()
     category: str = "direct"
+    saying: Wording | None = None
+    question: Wording | None = None
 
 
 @dataclass
@@ -102,10 +129,29 @@ def _choose(rng: random.Random, options: list[Any]) -> Any:
     return rng.choice(options)
 
 
-def _pick(rng: random.Random, family: str) -> tuple[str, str]:
-    options = CLAUSES[family]
-    index = rng.randrange(len(options))
-    return options[index], template_id(family, index)
+def _wordings(rng: random.Random, family: str, plural: bool = False, **slots: str) -> tuple[Wording, Wording, Wording]:
+    """The clause, saying and question of one step: every table is drawn from, so the draws do not depend on which
+    wording `compose` keeps."""
+    agree = {"is": "are", "has": "have", "needs": "need"} if plural else {"is": "is", "has": "has", "needs": "needs"}
+    out = []
+    for prefix, table in (("", CLAUSES), ("say_", SAYINGS), ("ask_", QUESTIONS)):
+        index = rng.randrange(len(table[family]))
+        out.append(Wording(table[family][index].format(**slots, **agree), template_id(prefix + family, index)))
+    return out[0], out[1], out[2]
+
+
+def _casual(rng: random.Random, text: str) -> str:
+    """A direct reference as people type it: "that square", "the little triangle"."""
+    if rng.random() >= CASUAL_REFERENCE_SHARE:
+        return text
+    words = text.split()
+    sizes = [k for k, w in enumerate(words) if w in SIZE_WORDS]
+    if sizes and rng.random() < 0.6:
+        k = sizes[0]
+        words[k] = rng.choice(SIZE_WORDS[words[k]])
+    elif words[0] == "the":
+        words[0] = rng.choice(("that", "this"))
+    return " ".join(words)
 
 
 def _shape_np(shape: str, plural: bool) -> str:
@@ -148,20 +194,22 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     if action == "background":
         value = _choose(rng, [b for b in BACKGROUNDS if b != scene.background])
         text, tid = knowledge_value("background", value, rng) if knowledge_target else (value, None)
-        template, clause_id = _pick(rng, "background")
+        clause, saying, question = _wordings(rng, "background", bg=text)
         comp = Component("background", (BACKGROUND_SUBJECT,), (value,))
-        return Step(action, comp, template.format(bg=text), EXPLICIT["background"].format(bg=value), [clause_id] + ([tid] if tid else []),
-                    reads=set(), writes={("bg", "bg")}, category="knowledge" if knowledge_target else "direct")
+        return Step(action, comp, clause, EXPLICIT["background"].format(bg=value), [tid] if tid else [],
+                    reads=set(), writes={("bg", "bg")}, category="knowledge" if knowledge_target else "direct",
+                    saying=saying, question=question)
 
     if action == "add":
         shape, color, size = rng.choice(SHAPES), rng.choice(list(COLORS)), rng.choice(list(SIZES))
         region = rng.choice(list(REGIONS))
         comp = Component("add", (canonical_new_object(shape, color, size),), (region,))
-        template, clause_id = _pick(rng, "add")
-        clause = template.format(obj=new_object_phrase(shape, color, size, rng), region=rng.choice(REGION_PHRASES[region]))
+        clause, saying, question = _wordings(rng, "add", obj=new_object_phrase(shape, color, size, rng),
+                                             region=rng.choice(REGION_PHRASES[region]))
         explicit = EXPLICIT["add"].format(obj=comp.subject[0], region=region)
         writes = {("*", a) for a in ALL_ATTRS}
-        return Step(action, comp, clause, explicit, [clause_id], reads={("*", "pos"), ("*", "size")}, writes=writes)
+        return Step(action, comp, clause, explicit, [], reads={("*", "pos"), ("*", "size")}, writes=writes,
+                    saying=saying, question=question)
 
     ref = _subject_reference(rng, scene, subject_category, action, touched)
     objects = [scene.by_oid(i) for i in ref.oids]
@@ -173,6 +221,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             raise Reject("a referenced object has no explicit description")
         subjects = tuple(names)  # type: ignore[arg-type]
     plural = len(objects) > 1
+    shown = _casual(rng, ref.text) if ref.category == "direct" else ref.text
     templates = [] if ref.category == "direct" else [ref.template]
     reads: set[Attr] = set(ref.reads)
     writes: set[Attr] = set()
@@ -184,8 +233,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("color", value, rng)
             templates.append(tid)
-        template, clause_id = _pick(rng, "recolor")
-        clause = template.format(subj=ref.text, color=text)
+        clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text)
         explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
         writes = {(o.oid, "color") for o in objects}
     elif action == "reshape":
@@ -194,8 +242,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("shape", value, rng)
             templates.append(tid)
-        template, clause_id = _pick(rng, "reshape")
-        clause = template.format(subj=ref.text, shape_np=text)
+        clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text)
         explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
         writes = {(o.oid, "shape") for o in objects}
     elif action == "resize":
@@ -206,29 +253,26 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             step = SIZE_ORDER.index(value) - SIZE_ORDER.index(next(iter(sizes)))
             if step in (1, -1):
                 family = "resize_up" if step == 1 else "resize_down"
-        template, clause_id = _pick(rng, family)
-        clause = template.format(subj=ref.text, size=size_word(value, rng))
+        clause, saying, question = _wordings(rng, family, plural, subj=shown, size=size_word(value, rng))
         explicit = EXPLICIT["resize"].format(subj=join_phrases(subjects), size=value)
         writes = {(o.oid, "size") for o in objects}
         reads |= {("*", "pos"), ("*", "size")}
     elif action == "move":
         value = _choose(rng, [r for r in REGIONS if r != objects[0].region])
-        template, clause_id = _pick(rng, "move")
-        clause = template.format(subj=ref.text, region=rng.choice(REGION_PHRASES[value]))
+        clause, saying, question = _wordings(rng, "move", plural, subj=shown, region=rng.choice(REGION_PHRASES[value]))
         explicit = EXPLICIT["move"].format(subj=subjects[0], region=value)
         writes = {(objects[0].oid, "pos")}
         reads |= {("*", "pos"), ("*", "size")}
     elif action == "remove":
         value = None
-        template, clause_id = _pick(rng, "remove")
-        clause = template.format(subj=ref.text)
+        clause, saying, question = _wordings(rng, "remove", plural, subj=shown)
         explicit = EXPLICIT["remove"].format(subj=join_phrases(subjects))
         writes = {("*", a) for a in ALL_ATTRS}
     else:  # pragma: no cover - ACTION_WEIGHTS and the branches above list the same actions
         raise AssertionError(action)
     comp = Component(action, subjects, (value,) if value is not None else ())
-    return Step(action, comp, clause, explicit, [clause_id] + templates, reads, writes, tuple(o.oid for o in objects),
-                category="knowledge" if knowledge_target else ref.category)
+    return Step(action, comp, clause, explicit, templates, reads, writes, tuple(o.oid for o in objects),
+                category="knowledge" if knowledge_target else ref.category, saying=saying, question=question)
 
 
 # -- dependencies ---------------------------------------------------------------------------------------------------
@@ -263,6 +307,7 @@ def compose(rng: random.Random, steps: list[Step], graph: nx.DiGraph) -> tuple[s
     """Instruction text, the written order (execution indices in the order written) and the template ids used."""
     segments: list[tuple[str, list[int]]] = []
     templates: list[str] = []
+    sayings = 0
     i = 0
     while i < len(steps):
         if i + 1 < len(steps) and rng.random() < 0.6:
@@ -270,12 +315,18 @@ def compose(rng: random.Random, steps: list[Step], graph: nx.DiGraph) -> tuple[s
             families = [("fwd", FORWARD), ("rev", REVERSED)] + ([] if graph.has_edge(i, i + 1) else [("both", BOTH)])
             name, table = rng.choice(families)
             index = rng.randrange(len(table))
-            templates.append(template_id(name, index))
+            templates += [template_id(name, index), a.template, b.template]
             written = [i + 1, i] if name == "rev" else [i, i + 1]
-            segments.append((table[index].format(A=a, B=b), written))
+            segments.append((table[index].format(A=a.text, B=b.text), written))
             i += 2
         else:
-            segments.append((steps[i].clause, [i]))
+            wording = steps[i].clause
+            if steps[i].saying is not None and rng.random() < SAYING_SHARE:
+                question = len(steps) == 1 and steps[i].question is not None and rng.random() < QUESTION_SHARE
+                wording = steps[i].question if question else steps[i].saying
+                sayings += 1
+            templates.append(wording.template)
+            segments.append((wording.text, [i]))
             i += 1
     text = segments[0][0]
     for k, (segment, _) in enumerate(segments[1:], start=1):
@@ -284,11 +335,20 @@ def compose(rng: random.Random, steps: list[Step], graph: nx.DiGraph) -> tuple[s
         index = rng.randrange(len(table))
         templates.append(template_id(name, index))
         text += table[index] + segment
-    # A multi-segment text may open with "after you ...": only wrappers that leave its start alone fit.
-    wrappers = WRAPPERS if len(segments) == 1 else tuple(w for w in WRAPPERS if w.startswith("{c}"))
+    # A multi-segment text may open with "after you ...": only wrappers that leave its start alone fit; a saying
+    # takes no verb wrapper ("Could you the star has to go?"), and a question keeps its question mark.
+    if text.endswith("?"):
+        family, table = "qwrap", QUESTION_WRAPPERS
+    elif sayings:
+        family, table = "swrap", SAYING_WRAPPERS
+    else:
+        family, table = "wrap", WRAPPERS
+    wrappers = table if len(segments) == 1 else tuple(w for w in table if w.startswith("{c}"))
     index = rng.randrange(len(wrappers))
-    templates.append(template_id("wrap", WRAPPERS.index(wrappers[index])))
+    templates.append(template_id(family, table.index(wrappers[index])))
     text = _sentence_case(wrappers[index].format(c=text))
+    if rng.random() < CHAT_CASE_SHARE:
+        text = text[:1].lower() + text[1:].rstrip(".")
     written = [s for _, order in segments for s in order]
     return text, written, templates
 
@@ -343,7 +403,7 @@ def _attempt(rng: random.Random, split: str, cfg: GeneratorConfig) -> tuple[Scen
         if not result.same_content(scene):
             raise Reject(f"order {order} reaches another scene")
     text, written, templates = compose(rng, steps, graph)
-    templates += [t for s in steps for t in s.templates]
+    templates += [t for s in steps for t in s.templates]  # reference and knowledge templates
     held_out = uses_held_out(templates)
     if held_out != (split == "test"):
         raise Reject("wording does not belong to this split")

@@ -1,6 +1,7 @@
 """Instruction wording: clause templates per action, politeness wrappers, connectives, synonyms, knowledge phrases.
 
-Every template is an imperative verb phrase so that any clause fits any connective ("after you {A}, {B}").
+Every clause template is an imperative verb phrase so that any clause fits any connective ("after you {A}, {B}");
+sayings ("the star has to go") and questions ("can the star be blue?") are whole sentences that stand alone.
 Each template has a stable id (`<family>.<index>`). The test split holds out every fifth template of each family
 (`is_held_out`), and a hashed subset of *pairs* of templates that occur in one instruction (`is_held_out_pair`):
 train instructions use neither, every test instruction uses at least one, so a model cannot pass the test split by
@@ -32,6 +33,8 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "repaint {subj} in {color}",
         "color {subj} {color}",
         "shade {subj} {color}",
+        "make {subj} look {color}",
+        "change {subj} over to {color}",
     ),
     "move": (
         "move {subj} to {region}",
@@ -51,6 +54,8 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "take {subj} to {region}",
         "have {subj} sit in {region}",
         "move {subj} over to {region}",
+        "stick {subj} in {region}",
+        "get {subj} over to {region}",
     ),
     "resize": (
         "make {subj} {size}",
@@ -118,6 +123,10 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "throw out {subj}",
         "rub out {subj}",
         "delete {subj} from the canvas",
+        "delete {subj} from the picture",
+        "get {subj} out of the picture",
+        "lose {subj}",
+        "ditch {subj}",
     ),
     "add": (
         "add {obj} to {region}",
@@ -156,6 +165,215 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "repaint the background {bg}",
     ),
 }
+
+#: Whole-sentence ways of asking for one edit, as people write them to a chat box: wishes, obligations, statements
+#: of how the picture should be. They are not imperative verb phrases, so they never go inside a two-clause
+#: connective ("after you {A}, {B}"); a step worded this way stands as its own segment. ``{is}``, ``{has}`` and
+#: ``{needs}`` agree with the subject (plural for "the shapes that are red"). Families are ``say_<clause family>``.
+SAYINGS: Final[dict[str, tuple[str, ...]]] = {
+    "recolor": (
+        "{subj} should become {color}",
+        "{subj} should be {color}",
+        "I want {subj} to be {color}",
+        "{subj} {needs} to be {color}",
+        "{subj} would look better {color}",
+        "let's make {subj} {color}",
+        "{subj} {has} to be {color}",
+        "I'd like {subj} to turn {color}",
+        "{subj} must become {color}",
+        "I'd rather have {subj} in {color}",
+        "{subj} {is} supposed to be {color}",
+        "we need {subj} to be {color}",
+        "{color} is what {subj} should be",
+        "{subj} ought to be {color}",
+        "{subj} in {color} would be better",
+    ),
+    "move": (
+        "{subj} should go to {region}",
+        "I want {subj} in {region}",
+        "{subj} needs to move to {region}",
+        "{subj} belongs in {region}",
+        "{subj} would look better in {region}",
+        "let's put {subj} in {region}",
+        "{subj} has to be in {region}",
+        "I'd like {subj} over in {region}",
+        "{region} is where {subj} should be",
+        "{subj} ought to sit in {region}",
+        "{subj} must be moved to {region}",
+        "we need {subj} in {region}",
+    ),
+    "resize": (
+        "{subj} should be {size}",
+        "I want {subj} to be {size}",
+        "{subj} {needs} to be {size}",
+        "{subj} should become {size}",
+        "{subj} would look better {size}",
+        "let's make {subj} {size}",
+        "{subj} {has} to be {size}",
+        "I'd like {subj} {size}",
+        "{size} is the size {subj} should be",
+        "{subj} ought to be {size}",
+        "{subj} must be {size}",
+    ),
+    "resize_up": (
+        "{subj} should be bigger",
+        "{subj} {needs} to be larger",
+        "I want {subj} bigger",
+        "{subj} should grow a bit",
+        "{subj} could be bigger",
+        "let's make {subj} larger",
+        "{subj} {is} too small",
+    ),
+    "resize_down": (
+        "{subj} should be smaller",
+        "{subj} {needs} to be smaller",
+        "I want {subj} smaller",
+        "{subj} should shrink a bit",
+        "{subj} could be smaller",
+        "let's make {subj} smaller",
+        "{subj} {is} too big",
+    ),
+    "reshape": (
+        "{subj} should become {shape_np}",
+        "{subj} should be {shape_np}",
+        "I want {subj} to be {shape_np}",
+        "{subj} {needs} to become {shape_np}",
+        "{subj} would look better as {shape_np}",
+        "let's turn {subj} into {shape_np}",
+        "{subj} {has} to be {shape_np}",
+        "I'd like {subj} as {shape_np}",
+        "{subj} must become {shape_np}",
+        "I'd rather {subj} were {shape_np}",
+        "{subj} ought to be {shape_np}",
+    ),
+    "remove": (
+        "{subj} {has} to go",
+        "{subj} should go",
+        "I want {subj} gone",
+        "{subj} {needs} to be removed",
+        "{subj} shouldn't be there",
+        "let's get rid of {subj}",
+        "{subj} should be deleted",
+        "I don't want {subj} in the picture",
+        "{subj} must disappear",
+        "the picture is better without {subj}",
+        "{subj} can go",
+        "we don't need {subj}",
+        "{subj} should be taken out",
+    ),
+    "add": (
+        "there should be {obj} in {region}",
+        "I want {obj} in {region}",
+        "{region} needs {obj}",
+        "let's add {obj} to {region}",
+        "{region} could use {obj}",
+        "we need {obj} in {region}",
+        "{obj} should go in {region}",
+        "I'd like {obj} in {region}",
+        "there has to be {obj} in {region}",
+        "{obj} in {region} would be nice",
+        "{region} should get {obj}",
+    ),
+    "background": (
+        "the background should be {bg}",
+        "I want the background to be {bg}",
+        "the background needs to be {bg}",
+        "the backdrop should become {bg}",
+        "the background would look better {bg}",
+        "let's make the background {bg}",
+        "the background has to be {bg}",
+        "I'd like the background in {bg}",
+        "{bg} is what the background should be",
+        "the background ought to be {bg}",
+        "the background must become {bg}",
+    ),
+}
+
+#: Questions asking for one edit. A question ends its instruction, so it is only used for one-step requests.
+#: Families are ``ask_<clause family>``.
+QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "recolor": (
+        "can {subj} be {color}?",
+        "could {subj} be {color} instead?",
+        "how about making {subj} {color}?",
+        "can we have {subj} in {color}?",
+        "why not make {subj} {color}?",
+        "is it possible to make {subj} {color}?",
+        "can {subj} turn {color}?",
+    ),
+    "move": (
+        "can {subj} go to {region}?",
+        "could we move {subj} to {region}?",
+        "how about putting {subj} in {region}?",
+        "can you get {subj} into {region}?",
+        "why not move {subj} to {region}?",
+        "could {subj} sit in {region} instead?",
+    ),
+    "resize": (
+        "can {subj} be {size}?",
+        "could {subj} be {size} instead?",
+        "how about making {subj} {size}?",
+        "can we have {subj} {size}?",
+        "why not make {subj} {size}?",
+    ),
+    "resize_up": (
+        "can {subj} be bigger?",
+        "could you enlarge {subj} a bit?",
+        "how about making {subj} larger?",
+    ),
+    "resize_down": (
+        "can {subj} be smaller?",
+        "could you shrink {subj} a bit?",
+        "how about making {subj} smaller?",
+    ),
+    "reshape": (
+        "can {subj} be {shape_np}?",
+        "could {subj} become {shape_np}?",
+        "how about turning {subj} into {shape_np}?",
+        "can we make {subj} {shape_np}?",
+        "why not turn {subj} into {shape_np}?",
+    ),
+    "remove": (
+        "can {subj} go?",
+        "could we get rid of {subj}?",
+        "how about removing {subj}?",
+        "can you delete {subj}?",
+        "why not remove {subj}?",
+        "could {subj} be removed?",
+    ),
+    "add": (
+        "can we have {obj} in {region}?",
+        "could you add {obj} to {region}?",
+        "how about {obj} in {region}?",
+        "can there be {obj} in {region}?",
+        "why not add {obj} to {region}?",
+    ),
+    "background": (
+        "can the background be {bg}?",
+        "could the backdrop be {bg} instead?",
+        "how about making the background {bg}?",
+        "can we have the background in {bg}?",
+        "why not make the background {bg}?",
+    ),
+}
+
+#: How an instruction holding a saying is dressed (a polite verb wrapper would not fit a statement).
+SAYING_WRAPPERS: Final[tuple[str, ...]] = (
+    "{c}.",
+    "{c}",
+    "{c}, please.",
+    "{c}, thanks.",
+    "{c}!",
+    "Hi, {c}.",
+    "Hmm, {c}.",
+    "Please, {c}.",
+    "{c}. Thanks!",
+    "Honestly, {c}.",
+    "Okay so {c}.",
+)
+
+#: How a question is dressed.
+QUESTION_WRAPPERS: Final[tuple[str, ...]] = ("{c}", "Hi, {c}", "Hmm, {c}", "Quick one: {c}")
 
 #: How a whole instruction is dressed: polite, terse, indirect.
 WRAPPERS: Final[tuple[str, ...]] = (
@@ -231,10 +449,10 @@ FINAL_JOINERS: Final[tuple[str, ...]] = (". Finally, ", ". Lastly, ", ", and fin
 
 #: Region names in running text.
 REGION_PHRASES: Final[dict[str, tuple[str, ...]]] = {
-    "top left": ("the top left", "the top left corner", "the upper left corner", "the top-left corner"),
-    "top right": ("the top right", "the top right corner", "the upper right corner", "the top-right corner"),
-    "bottom left": ("the bottom left", "the bottom left corner", "the lower left corner", "the bottom-left corner"),
-    "bottom right": ("the bottom right", "the bottom right corner", "the lower right corner", "the bottom-right corner"),
+    "top left": ("the top left", "the top left corner", "the upper left corner", "the top-left corner", "the upper left"),
+    "top right": ("the top right", "the top right corner", "the upper right corner", "the top-right corner", "the upper right"),
+    "bottom left": ("the bottom left", "the bottom left corner", "the lower left corner", "the bottom-left corner", "the lower left"),
+    "bottom right": ("the bottom right", "the bottom right corner", "the lower right corner", "the bottom-right corner", "the lower right"),
     "top": ("the top", "the top middle", "the top edge", "the middle of the top"),
     "bottom": ("the bottom", "the bottom middle", "the bottom edge", "the middle of the bottom"),
     "left": ("the left", "the left side", "the middle of the left side", "the left edge"),
@@ -321,5 +539,7 @@ def template_counts() -> dict[str, int]:
     """Number of templates per family (reported by the coverage benchmark)."""
     counts = {f"clause:{k}": len(v) for k, v in CLAUSES.items()}
     counts["clause:resize(all)"] = len(CLAUSES["resize"]) + len(CLAUSES["resize_up"]) + len(CLAUSES["resize_down"])
-    counts.update(wrappers=len(WRAPPERS), forward=len(FORWARD), reversed=len(REVERSED), both=len(BOTH), joiners=len(JOINERS) + len(FINAL_JOINERS))
+    counts.update({f"saying:{k}": len(v) for k, v in SAYINGS.items()})
+    counts.update({f"question:{k}": len(v) for k, v in QUESTIONS.items()})
+    counts.update(wrappers=len(WRAPPERS) + len(SAYING_WRAPPERS) + len(QUESTION_WRAPPERS), forward=len(FORWARD), reversed=len(REVERSED), both=len(BOTH), joiners=len(JOINERS) + len(FINAL_JOINERS))
     return counts

@@ -99,7 +99,7 @@ def test_indirect_instructions_do_not_spell_out_the_explicit_subject(train_tasks
     spatial = [t for t in train_tasks if t.category == "spatial"]
     assert any(re.search(r"left of|right of|above|below|nearest|closest|in the", t.instruction) for t in spatial)
     knowledge = [t for t in train_tasks if t.category == "knowledge"]
-    assert all("the colour of" in t.instruction or "the shape" in t.instruction for t in knowledge)
+    assert all("the colour of" in t.instruction.lower() or "the shape" in t.instruction.lower() for t in knowledge)
 
 
 def test_split_holds_out_wording_and_never_shares_a_pair(train_tasks, test_tasks):
@@ -110,6 +110,40 @@ def test_split_holds_out_wording_and_never_shares_a_pair(train_tasks, test_tasks
     assert not train_pairs & {(t.source_scene, t.instruction) for t in test_tasks}
     train_instructions = {t.instruction for t in train_tasks}
     assert sum(t.instruction in train_instructions for t in test_tasks) == 0
+
+
+def test_requests_are_also_worded_as_sayings_and_questions(train_tasks, test_tasks):
+    """Not every request is an imperative verb phrase: some say how the picture should be, some ask."""
+    families = Counter(t.split(".")[0].split("_")[0] for task in train_tasks for t in task.template_ids)
+    assert families["say"] > 0.1 * len(train_tasks)
+    assert families["ask"] > 0.02 * len(train_tasks)
+    for task in train_tasks + test_tasks:
+        asked = [t for t in task.template_ids if t.startswith("ask_")]
+        if asked:  # a question is a whole one-step request, dressed by a question wrapper
+            assert task.n_steps == 1 and task.instruction.endswith("?"), task.instruction
+            assert any(t.startswith("qwrap.") for t in task.template_ids)
+        if any(t.startswith("say_") for t in task.template_ids):
+            assert any(t.startswith("swrap.") for t in task.template_ids), task.template_ids
+    plural_sayings = [t for t in train_tasks if any(x.startswith("say_") for x in t.template_ids) and len(t.components) == 1
+                      and len(t.components[0].subject) > 1]
+    assert plural_sayings
+    assert not any(re.search(r"\b(shapes|ones)\b[^.]* (is|has|needs) ", t.instruction) for t in plural_sayings)
+
+
+def test_casual_references_keep_the_canonical_ground_truth(train_tasks):
+    """"that square" and "the little triangle" are written; the component says "the square", "the small triangle"."""
+    casual = [t for t in train_tasks if t.category == "direct" and re.search(r"\b(that|this|little|tiny|big|huge)\b", t.instruction)]
+    assert len(casual) > 0.05 * sum(t.category == "direct" for t in train_tasks)
+    for task in casual:
+        for component in task.components:
+            for subject in component.subject:
+                assert not re.search(r"\b(that|this|little|tiny|big|huge)\b", subject), (task.instruction, subject)
+
+
+def test_chat_style_requests_start_in_lower_case(train_tasks):
+    lower = [t for t in train_tasks if t.instruction[0].islower()]
+    assert 0.1 * len(train_tasks) < len(lower) < 0.3 * len(train_tasks)
+    assert all(not t.instruction.endswith(".") for t in lower)
 
 
 def test_same_arguments_same_tasks_and_indices_are_independent():
