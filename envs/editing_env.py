@@ -59,6 +59,8 @@ def reward_context(task: EditTask, state: EpisodeState, completion: str | None, 
         checklist_answers=[i.answer for i in verdict.items] if verdict else None,
         checklist_expected=[i.expected or "yes" for i in verdict.items] if verdict else None,
         checklist_groups=[i.group for i in verdict.items] if verdict else None,
+        source_scene=task.source_scene,
+        truth_order=list(task.order) if task.order else None,
         kind=kind,
     )
 

@@ -8,6 +8,8 @@ name               computes                                              needs
 ``f1``             :func:`structured_f1` ``.overall``, pooled mode        ``truth_components`` and
                                                                           ``predicted_components`` or ``completion``
 ``f1_matched``     the same in ``mode="matched"``                         as ``f1``
+``grounded_f1``    :func:`envs.canvas.grounding.grounded_f1`: subjects    as ``f1``, plus ``source_scene`` and
+                   compared by the objects they name, not their words     ``truth_order`` (Canvas tasks)
 ``checklist``      :func:`checklist_reward` (unknown answers fail)       ``checklist_answers``, ``checklist_expected``
 ``success``        1.0 when every checklist item is answered as           as ``checklist``
                    expected, else 0.0 (what "full success" counts)
@@ -34,6 +36,7 @@ __all__ = [
     "format_partial_from_context",
     "f1_from_context",
     "f1_matched_from_context",
+    "grounded_f1_from_context",
     "checklist_from_context",
     "success_from_context",
     "preservation_from_context",
@@ -94,6 +97,25 @@ def f1_matched_from_context(ctx: RewardContext) -> float:
     """
     truth = ctx.require("truth_components", "f1_matched")
     return structured_f1(_predicted(ctx, "f1_matched"), truth, synonyms=ctx.synonyms, mode="matched").overall
+
+
+@register_reward("grounded_f1")
+def grounded_f1_from_context(ctx: RewardContext) -> float:
+    """Grounded F1 of the predicted (or parsed) components: a subject counts when it names the same object as the
+    ground truth on the scene of that step, whatever its words (:mod:`envs.canvas.grounding`).
+
+    >>> scene = '{"background": "white", "objects": [{"id": 0, "shape": "circle", "color": "green", "size": "small", "x": 0.2, "y": 0.2}]}'
+    >>> grounded_f1_from_context(RewardContext(predicted_components=[{"action": "remove", "subject": "the small circle"}],
+    ...     truth_components=[{"action": "remove", "subject": "the circle"}], source_scene=scene, truth_order=[0]))
+    1.0
+    """
+    # Imported here: the Canvas world is one environment among others; rewards that do not ground stay free of it.
+    from envs.canvas.grounding import grounded_f1
+    from envs.canvas.scene import Scene
+
+    truth = ctx.require("truth_components", "grounded_f1")
+    source = Scene.from_json(ctx.require("source_scene", "grounded_f1"))
+    return grounded_f1(list(_predicted(ctx, "grounded_f1")), list(truth), ctx.require("truth_order", "grounded_f1"), source)
 
 
 @register_reward("checklist")

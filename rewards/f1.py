@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from rewards.text import _Prepared, normalize_members, normalize_phrase, prepare_synonyms
 from rewards.types import Component, ComponentLike, as_components
 
-__all__ = ["F1Result", "FIELDS", "MODES", "set_f1", "structured_f1", "component_scores"]
+__all__ = ["F1Result", "FIELDS", "MODES", "set_f1", "structured_f1", "component_scores", "max_weight_assignment"]
 
 FIELDS = ("action", "subject", "target")
 MODES = ("pooled", "matched")
@@ -85,14 +85,17 @@ def _field_sets(comp: Component, prepared: _Prepared) -> tuple[frozenset[str], f
     )
 
 
-def _max_weight_assignment(weights: Sequence[Sequence[float]]) -> list[tuple[int, int]]:
+def max_weight_assignment(weights: Sequence[Sequence[float]]) -> list[tuple[int, int]]:
     """Exact maximum-weight assignment for a non-empty n x m matrix (every row of the smaller side matched).
 
     Hungarian algorithm with potentials, O(n^2 m). Returns ``(row, col)`` pairs.
+
+    >>> sorted(max_weight_assignment([[1.0, 0.9], [0.95, 0.0]]))
+    [(0, 1), (1, 0)]
     """
     n, m = len(weights), len(weights[0])
     if n > m:
-        return [(r, c) for c, r in _max_weight_assignment([list(col) for col in zip(*weights)])]
+        return [(r, c) for c, r in max_weight_assignment([list(col) for col in zip(*weights)])]
     cost = [[-w for w in row] for row in weights]
     u = [0.0] * (n + 1)
     v = [0.0] * (m + 1)
@@ -181,7 +184,7 @@ def structured_f1(
         ]
     else:
         pair = [[[set_f1(p[f], t[f]) for f in range(3)] for t in true_sets] for p in pred_sets]
-        matching = _max_weight_assignment([[sum(fs) for fs in row] for row in pair])
+        matching = max_weight_assignment([[sum(fs) for fs in row] for row in pair])
         denominator = len(pred_sets) + len(true_sets)
         scores = [2 * math.fsum(pair[i][j][f] for i, j in matching) / denominator for f in range(3)]
         scores = [min(1.0, s) for s in scores]
@@ -217,6 +220,6 @@ def component_scores(
     true_sets = [_field_sets(c, prepared) for c in true]
     similarity = [[sum(set_f1(p[f], t[f]) for f in range(3)) / 3 for t in true_sets] for p in pred_sets]
     scores = [0.0] * len(pred)
-    for i, j in _max_weight_assignment(similarity):
+    for i, j in max_weight_assignment(similarity):
         scores[i] = similarity[i][j]
     return scores

@@ -34,6 +34,8 @@ class RewardContext:
         checklist_weights: optional ``{group: weight}``.
         source_image, edited_image: ``H x W x C`` images (``uint8`` or float in ``[0, 1]``).
         change_mask: ``H x W`` bool, True where the edit is expected to change the image.
+        source_scene: the source image's world state as Canvas scene JSON (grounded rewards resolve subjects on it).
+        truth_order: a valid execution order of ``truth_components`` (indices), for grounded rewards.
         synonyms: optional synonym map for F1 normalisation.
         allowed_actions: optional set of valid action words for the format schema.
 
@@ -53,6 +55,8 @@ class RewardContext:
     source_image: ArrayLike | None = None
     edited_image: ArrayLike | None = None
     change_mask: ArrayLike | None = None
+    source_scene: str | None = None
+    truth_order: Sequence[int] | None = None
     synonyms: Mapping[str, str] | None = None
     allowed_actions: Collection[str] | None = None
 

@@ -93,8 +93,25 @@ def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: floa
     return adv, zero
 
 
-def component_lines(rollouts: GroupRollouts, action_id: int) -> tuple[np.ndarray, list[list[float] | None]]:
-    """Which component line each completion token belongs to ([N, T], -1 outside lines) and each line's score.
+def line_scores(episode: Any, score: str) -> list[float]:
+    """Each predicted component's score against the episode's ground truth: ``"f1"`` (the paper's string match,
+    :func:`rewards.component_scores`) or ``"grounded"`` (the objects its subject names on the Canvas scene of that
+    step, :func:`envs.canvas.grounding.grounded_component_scores`)."""
+    predicted = [c.model_dump() for c in episode.state.decomposition.components]
+    truth = episode.task.components_as_dicts()
+    if score == "grounded":
+        from envs.canvas.grounding import grounded_component_scores
+        from envs.canvas.scene import Scene
+
+        if not episode.task.source_scene:
+            raise ValueError(f"task {episode.task.task_id} has no source scene; component_score 'grounded' needs Canvas tasks")
+        return grounded_component_scores(predicted, truth, episode.task.order, Scene.from_json(episode.task.source_scene))
+    return component_scores(predicted, truth)
+
+
+def component_lines(rollouts: GroupRollouts, action_id: int, score: str = "f1") -> tuple[np.ndarray, list[list[float] | None]]:
+    """Which component line each completion token belongs to ([N, T], -1 outside lines) and each line's score
+    (:func:`line_scores`).
 
     A line runs from an ``<action>`` tag token to the token before the next one (the last line to the end of the
     completion). A completion's lines get scores only when it is well formed, its task has ground-truth components,
@@ -115,7 +132,7 @@ def component_lines(rollouts: GroupRollouts, action_id: int) -> tuple[np.ndarray
         ends = list(starts[1:]) + [int(mask[row].sum())]
         for line, (a, b) in enumerate(zip(starts, ends)):
             token_line[row, a:b] = line
-        scores.append(component_scores([c.model_dump() for c in decomposition.components], truth))
+        scores.append(line_scores(episode, score))
     return token_line, scores
 
 
@@ -295,9 +312,9 @@ class GRPO(Algorithm):
             adv, zero = compute_advantages(rollouts, spec["advantage"], cfg.scale_rewards, cfg.adv_eps)
             seq_adv = adv
             if cfg.component_credit > 0 and node in self.action_ids:
-                token_line, line_scores = component_lines(rollouts, self.action_ids[node])
-                adv = component_token_advantages(adv, token_line, line_scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
-                metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in line_scores]))
+                token_line, scores = component_lines(rollouts, self.action_ids[node], cfg.component_score)
+                adv = component_token_advantages(adv, token_line, scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
+                metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
             keep = trainable_rows(rollouts.ok, rollouts.group_ids, zero if cfg.drop_zero_variance_groups else set(),
                                   cfg.failed_episodes)
             self.last_batch_rows[node] = [(rollouts.group_ids[r], int(r % cfg.group_size)) for r in np.flatnonzero(keep)]

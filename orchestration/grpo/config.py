@@ -27,6 +27,7 @@ LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-no
 KL_ESTIMATORS = ("k1", "k2", "k3")
 REWARD_SCALING = ("group", "batch", "none")
 FAILED_EPISODES = ("drop_episode", "drop_group")
+COMPONENT_SCORES = ("f1", "grounded")
 #: Roles a chat VLM (backend ``vlm``) can be trained in: one completion per episode, scored as a plan or components.
 VLM_TRAINABLE_ROLES = ("thinker", "decomposer")
 
@@ -157,6 +158,11 @@ class TrainSection(_Strict):
         "advantage (`orchestration.grpo.core.component_token_advantages`). 0: sequence-level GRPO, as the peers. "
         "Completions whose lines do not align with their tokens keep the sequence advantage. It reads the ground-truth "
         "components, so a run that must be label-free sets it to 0."))
+    component_score: Literal["f1", "grounded"] = Field(default="f1", description=(
+        "What a component line's score is, with `component_credit`: 'f1' - the paper's structured F1 against its "
+        "matched ground-truth component (subjects compared as strings); 'grounded' - the same with the subject "
+        "compared by the objects it names on the Canvas scene of that step (`envs.canvas.grounding`), so any "
+        "description of the right object counts. Canvas tasks only."))
     failed_episodes: Literal["drop_episode", "drop_group"] = Field(default="drop_episode", description=(
         "How a group with failed episodes is trained - an agent error, or a call past the agent's `timeout_s` "
         "(error 'timeout: ...'). Such an episode never gets a reward (none is invented) and is always counted. "
@@ -240,6 +246,7 @@ class GRPOConfig(AlgorithmConfig):
         self.adv_eps = 1e-6
         self.drop_zero_variance_groups = True
         self.component_credit = 0.0
+        self.component_score = "f1"
         self.failed_episodes = "drop_episode"
         self.sample_timeout_s: float | None = None
         self.difficulty_filter: dict[str, Any] | None = None
@@ -289,7 +296,8 @@ class GRPOConfig(AlgorithmConfig):
     def grpo(self, *, group_size: int = NotProvided, tasks_per_iteration: int = NotProvided, clip_low: float = NotProvided,
              clip_high: float = NotProvided, kl_coef: float = NotProvided, kl_estimator: str = NotProvided,
              loss_agg: str = NotProvided, scale_rewards: str = NotProvided, adv_eps: float = NotProvided,
-             drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
+             drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided,
+             component_score: str = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
              failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
              max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
@@ -398,6 +406,7 @@ class GRPOConfig(AlgorithmConfig):
         check(self.scale_rewards in REWARD_SCALING, f"scale_rewards={self.scale_rewards!r}: use one of {', '.join(REWARD_SCALING)}")
         check(self.adv_eps >= 0, f"adv_eps={self.adv_eps!r}: use a small number >= 0 (1e-6)")
         check(self.component_credit >= 0, f"component_credit={self.component_credit!r}: use 0 (off) or a weight > 0 (1.0)")
+        check(self.component_score in COMPONENT_SCORES, f"component_score={self.component_score!r}: use one of {', '.join(COMPONENT_SCORES)}")
         check(self.failed_episodes in FAILED_EPISODES,
               f"failed_episodes={self.failed_episodes!r}: use one of {', '.join(FAILED_EPISODES)}")
         check(self.sample_timeout_s is None or self.sample_timeout_s > 0,
@@ -479,6 +488,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             clip_high=section.clip_high, kl_coef=section.kl_coef, kl_estimator=section.kl_estimator,
             loss_agg=section.loss_agg, scale_rewards=section.scale_rewards, adv_eps=section.adv_eps,
             drop_zero_variance_groups=section.drop_zero_variance_groups, component_credit=section.component_credit,
+            component_score=section.component_score,
             failed_episodes=section.failed_episodes, sample_timeout_s=section.sample_timeout_s,
             difficulty_filter=section.difficulty_filter.model_dump() if section.difficulty_filter else None,
             weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,

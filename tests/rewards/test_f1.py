@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewards import Component, as_component, set_f1, structured_f1
-from rewards.f1 import _max_weight_assignment
+from rewards.f1 import max_weight_assignment
 from rewards.text import normalize_members, normalize_phrase, singularize
 
 
@@ -160,9 +160,9 @@ def test_matched_mode_keeps_subjects_with_their_actions():
 def test_matched_mode_finds_the_optimal_not_the_greedy_matching():
     # greedy takes the largest entry (0, 0) and is left with (1, 1): 0.9 + 0.0; the optimum pairs crosswise: 1.5
     w = [[0.9, 0.8], [0.7, 0.0]]
-    assert sorted(_max_weight_assignment(w)) == [(0, 1), (1, 0)]
-    assert sorted(_max_weight_assignment([[1.0], [3.0], [2.0]])) == [(1, 0)]
-    assert sorted(_max_weight_assignment([[1.0, 3.0, 2.0]])) == [(0, 1)]
+    assert sorted(max_weight_assignment(w)) == [(0, 1), (1, 0)]
+    assert sorted(max_weight_assignment([[1.0], [3.0], [2.0]])) == [(1, 0)]
+    assert sorted(max_weight_assignment([[1.0, 3.0, 2.0]])) == [(0, 1)]
 
 
 @settings(max_examples=150, deadline=None)
@@ -170,7 +170,7 @@ def test_matched_mode_finds_the_optimal_not_the_greedy_matching():
     lambda rows: len({len(r) for r in rows}) == 1))
 def test_assignment_is_optimal_against_brute_force(weights):
     n, m = len(weights), len(weights[0])
-    pairs = _max_weight_assignment(weights)
+    pairs = max_weight_assignment(weights)
     assert len(pairs) == min(n, m)
     assert len({i for i, _ in pairs}) == len(pairs) == len({j for _, j in pairs})
     value = sum(weights[i][j] for i, j in pairs)

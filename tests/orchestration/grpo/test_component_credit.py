@@ -54,3 +54,31 @@ def test_token_advantages_reach_the_loss_per_token():
     # d(-rho * A)/d logp = -A per real token (ratio 1), divided by the number of real tokens (token-mean).
     assert torch.allclose(logp.grad[1], torch.tensor([2.0, 2.0, -0.5, -0.5]) / 7)
     assert logp.grad[0, 3] == 0  # padding
+
+
+def test_grounded_line_scores_accept_any_description_of_the_right_object():
+    from envs.canvas.refer import resolve, unique_descriptions
+    from envs.canvas.grounding import truth_states
+    from envs.canvas.scene import Scene
+    from rewards.types import as_components
+
+    task = generate_task(0, seed=3)
+    truth = task.components_as_dicts()
+    states = truth_states(Scene.from_json(task.source_scene), as_components(truth), task.order)
+    reworded = []
+    for c, scene in zip(truth, states):
+        if c["action"] in ("add", "background"):
+            reworded.append(ComponentSpec(**c))
+            continue
+        # another unique description of each subject's object, where there is one
+        names = []
+        for text in c["subject"]:
+            obj = resolve(text, scene.objects)[0]
+            names.append(next((d for d in unique_descriptions(obj, scene) if d != text), text))
+        reworded.append(ComponentSpec(action=c["action"], subject=names, target=c["target"]))
+    n = len(truth)
+    ids = [[1] + [ACTION, 5] * n]
+    rollouts = _rollouts(task, [Decomposition(components=reworded, well_formed=True)], ids)
+    assert component_lines(rollouts, ACTION, "grounded")[1][0] == [1.0] * n
+    if reworded != [ComponentSpec(**c) for c in truth]:
+        assert min(component_lines(rollouts, ACTION, "f1")[1][0]) < 1.0  # the string match does not see it
