@@ -461,20 +461,26 @@ _FIXED_STEP_ATTEMPTS = 20000
 
 
 def generate_mixed_task(index: int, seed: int = 0, split: str = "train", step_mix: dict[int, float] | None = None,
-                        size: int = DEFAULT_SIZE) -> EditTask:
+                        size: int = DEFAULT_SIZE, category_mix: dict[str, float] | None = None) -> EditTask:
     """The ``index``-th task of a (seed, split) stream whose number of steps is drawn from ``step_mix`` (default
     :data:`BALANCED_STEPS`) *before* the split rule rejects anything, so the stream has that mixture exactly in
-    expectation. Deterministic and independent of every other index, like :func:`generate_task`."""
+    expectation. ``category_mix`` replaces the generator's category weights (:data:`CATEGORY_WEIGHTS`), e.g. to
+    train on the indirect references only. Deterministic and independent of every other index, like
+    :func:`generate_task`."""
     mix = step_mix or BALANCED_STEPS
     if not mix or any(k not in STEP_WEIGHTS or w < 0 for k, w in mix.items()) or sum(mix.values()) <= 0:
         raise ValueError(f"step_mix must weigh step counts among {sorted(STEP_WEIGHTS)} with non-negative weights, got {mix}")
+    categories = dict(category_mix) if category_mix else dict(CATEGORY_WEIGHTS)
+    if any(k not in CATEGORY_WEIGHTS or w < 0 for k, w in categories.items()) or sum(categories.values()) <= 0:
+        raise ValueError(f"category_mix must weigh categories among {', '.join(CATEGORY_WEIGHTS)} with non-negative weights, "
+                         f"got {category_mix}")
     n_steps = _weighted(random.Random(f"editrl-canvas-steps:{split}:{seed}:{index}"), mix)
-    cfg = GeneratorConfig(size=size, max_attempts=_FIXED_STEP_ATTEMPTS, step_weights={n_steps: 1.0})
+    cfg = GeneratorConfig(size=size, max_attempts=_FIXED_STEP_ATTEMPTS, step_weights={n_steps: 1.0}, category_weights=categories)
     return generate_task(index, seed, split, cfg)
 
 
 def generate_mixed_tasks(n: int, seed: int = 0, split: str = "train", step_mix: dict[int, float] | None = None,
-                         size: int = DEFAULT_SIZE, start: int = 0) -> Iterator[EditTask]:
+                         size: int = DEFAULT_SIZE, start: int = 0, category_mix: dict[str, float] | None = None) -> Iterator[EditTask]:
     """Tasks ``start .. start + n - 1`` of :func:`generate_mixed_task`'s stream."""
     for index in range(start, start + n):
-        yield generate_mixed_task(index, seed, split, step_mix, size)
+        yield generate_mixed_task(index, seed, split, step_mix, size, category_mix)

@@ -196,10 +196,10 @@ class TaskPool:
     index, so a run of 40 iterations generates the few hundred tasks it draws, not the whole pool)."""
 
     def __init__(self, tasks: list[Any] | None, n: int = 0, seed: int = 0, size: int = 128,
-                 step_mix: dict[int, float] | None = None) -> None:
+                 step_mix: dict[int, float] | None = None, category_mix: dict[str, float] | None = None) -> None:
         self._tasks = tasks
         self._n = len(tasks) if tasks is not None else n
-        self._seed, self._size, self._step_mix = seed, size, step_mix
+        self._seed, self._size, self._step_mix, self._category_mix = seed, size, step_mix, category_mix
         self._cache: dict[int, Any] = {}
         if self._n < 1:
             raise ValueError("no train tasks: set train_tasks >= 1 or point train_data at a non-empty file")
@@ -213,8 +213,9 @@ class TaskPool:
         if index not in self._cache:
             from envs.canvas.generator import GeneratorConfig, generate_mixed_task, generate_task
 
-            self._cache[index] = (generate_task(index, self._seed, "train", GeneratorConfig(size=self._size)) if self._step_mix is None
-                                  else generate_mixed_task(index, self._seed, "train", self._step_mix, self._size))
+            plain = self._step_mix is None and self._category_mix is None
+            self._cache[index] = (generate_task(index, self._seed, "train", GeneratorConfig(size=self._size)) if plain
+                                  else generate_mixed_task(index, self._seed, "train", self._step_mix, self._size, self._category_mix))
         return self._cache[index]
 
 
@@ -279,7 +280,8 @@ class GRPO(Algorithm):
             from envs.dataset import read_tasks
 
             return TaskPool(list(read_tasks(cfg.train_data)))
-        return TaskPool(None, n=cfg.train_tasks, seed=cfg.data_seed, size=self.pipeline.image_size, step_mix=cfg.step_mix)
+        return TaskPool(None, n=cfg.train_tasks, seed=cfg.data_seed, size=self.pipeline.image_size, step_mix=cfg.step_mix,
+                        category_mix=cfg.category_mix)
 
     # -- one iteration ---------------------------------------------------------------------------------------------
 

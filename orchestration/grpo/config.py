@@ -50,6 +50,7 @@ def default_trainable(pipeline: PipelineConfig) -> list[str]:
 
 #: A mixture of step counts of generated Canvas tasks: weights (>= 0) for 1 to 4 steps.
 StepMix = dict[Annotated[int, Field(ge=1, le=4)], Annotated[float, Field(ge=0)]]
+CategoryMix = dict[Literal["direct", "knowledge", "spatial", "superlative", "attribute", "logic"], Annotated[float, Field(ge=0)]]
 
 
 class _Strict(BaseModel):
@@ -190,6 +191,11 @@ class TrainSection(_Strict):
         "Mixture of step counts (1-4) of the generated train tasks (`envs.canvas.generator.generate_mixed_tasks`), "
         "e.g. {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}. None: the plain train stream, which is ~60% one-step tasks while "
         "held-out tasks are mostly three- and four-step ones."))
+    category_mix: CategoryMix | None = Field(default=None, description=(
+        "Weights of the reasoning categories of the generated train tasks (direct, knowledge, spatial, superlative, "
+        "attribute, logic), e.g. to spend GRPO's samples where the policy still fails; categories left out are not "
+        "drawn; the stream is then a mixed one (`step_mix`, or balanced step counts when that is None). None: the "
+        "generator's own weights (`envs.canvas.generator.CATEGORY_WEIGHTS`)."))
     seed: int | None = Field(default=None, description="Seed of task sampling, generation and initialisation; default the pipeline's `seed`.")
     sampler_threads: int | None = Field(default=None, ge=1, description=(
         "torch threads of each policy actor (None: Ray's default for a 0-CPU actor, 1). Sampling and updates take "
@@ -261,6 +267,7 @@ class GRPOConfig(AlgorithmConfig):
         self.train_data: str | None = None
         self.data_seed = 1
         self.step_mix: dict[int, float] | None = None
+        self.category_mix: dict[str, float] | None = None
         self.rollout_samples = 4
         # -- RLlib fields with GRPO defaults -------------------------------------------------------------------------
         self.lr = 2e-4
@@ -302,7 +309,7 @@ class GRPOConfig(AlgorithmConfig):
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
              max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
              train_data: str | None = NotProvided, data_seed: int = NotProvided, step_mix: dict[int, float] | None = NotProvided,
-             rollout_samples: int = NotProvided) -> "GRPOConfig":
+             category_mix: dict[str, float] | None = NotProvided, rollout_samples: int = NotProvided) -> "GRPOConfig":
         """GRPO settings; every argument is documented on :class:`TrainSection` under the same name."""
         for name, value in list(locals().items()):
             if name != "self" and value is not NotProvided:
@@ -494,7 +501,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,
             max_new_tokens=section.max_new_tokens, sampler_threads=section.sampler_threads,
             train_tasks=section.train_tasks, train_data=section.train_data, data_seed=section.data_seed,
-            step_mix=section.step_mix, rollout_samples=section.rollout_samples,
+            step_mix=section.step_mix, category_mix=section.category_mix, rollout_samples=section.rollout_samples,
         )
         .training(lr=section.lr, grad_clip=section.grad_clip, num_epochs=section.epochs_per_batch,
                   minibatch_size=section.minibatch_size)

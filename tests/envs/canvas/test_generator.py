@@ -182,3 +182,10 @@ def test_mixed_stream_balances_steps_on_the_train_split(train_tasks):
     assert {t.n_steps for t in only_three} == {3}
     with pytest.raises(ValueError, match="step_mix"):
         generate_mixed_task(0, step_mix={5: 1.0})
+
+
+def test_mixed_stream_can_draw_only_some_categories():
+    tasks = list(generate_mixed_tasks(40, seed=2, category_mix={"spatial": 1.0, "logic": 1.0}))
+    assert {t.category for t in tasks} == {"spatial", "logic"}
+    with pytest.raises(ValueError, match="category_mix"):
+        generate_mixed_task(0, category_mix={"spacial": 1.0})

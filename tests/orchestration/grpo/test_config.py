@@ -95,3 +95,16 @@ def test_step_mix_reaches_the_task_pool(make_pipeline):
     assert config.step_mix == {4: 1.0}
     pool = TaskPool(None, n=10, seed=config.data_seed, step_mix=config.step_mix)
     assert pool[0].n_steps == 4 and pool[1].n_steps == 4
+
+
+def test_category_mix_reaches_the_task_pool_and_names_are_checked(make_pipeline):
+    from orchestration.grpo.algorithm import TaskPool
+
+    config = build_grpo_config(make_pipeline(train={"category_mix": {"superlative": 1.0}, "component_score": "grounded"}))
+    assert config.category_mix == {"superlative": 1.0} and config.component_score == "grounded"
+    pool = TaskPool(None, n=10, seed=config.data_seed, step_mix=config.step_mix, category_mix=config.category_mix)
+    assert pool[0].category == "superlative" and pool[1].category == "superlative"
+    with pytest.raises(Exception, match="category_mix"):
+        build_grpo_config(make_pipeline(train={"category_mix": {"spacial": 1.0}}))
+    with pytest.raises(Exception, match="component_score"):
+        build_grpo_config(make_pipeline(train={"component_score": "strings"}))
