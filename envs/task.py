@@ -54,6 +54,10 @@ class EditTask(BaseModel):
     checklist: list[ChecklistItem] = Field(default_factory=list, description="Yes/no questions with expected answers.")
     reference: str | None = Field(default=None, description="Rational reference description of the ideal edited scene (DDA-Thinker).")
     template_ids: list[str] = Field(default_factory=list, description="Wording templates used (for the held-out test split).")
+    reasoning: list[str] = Field(default_factory=list, description=(
+        "What each indirect reference or knowledge phrase of the instruction names, in execution order, as "
+        "'<phrase> = <meaning>' ('the shape above the blue star = medium orange triangle'): the steps a reasoning "
+        "trace writes out."))
 
     @field_validator("instruction")
     @classmethod

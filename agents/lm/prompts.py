@@ -15,7 +15,7 @@ so training and inference prompts come from one distribution.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from rewards.parsing import format_components, format_tagged
 
@@ -86,13 +86,17 @@ def scene_text(png: bytes) -> str:
     return describe(perceive_png(png))
 
 
-def decomposer_think(n_components: int) -> str:
-    """The short reasoning of a decomposer SFT target: how many edits there are.
+def decomposer_think(n_components: int, notes: Sequence[str] = ()) -> str:
+    """The reasoning of a decomposer SFT target: how many edits there are, then (for a reasoning trace) what each
+    indirect reference or knowledge phrase of the request names (:attr:`envs.task.EditTask.reasoning`).
 
     >>> decomposer_think(1), decomposer_think(3)
     ('1 edit', '3 edits')
+    >>> decomposer_think(2, ["the lowest shape = medium purple hexagon"])
+    '2 edits; the lowest shape = medium purple hexagon'
     """
-    return f"{n_components} edit" + ("" if n_components == 1 else "s")
+    count = f"{n_components} edit" + ("" if n_components == 1 else "s")
+    return "; ".join([count, *(_one_line(n) for n in notes)])
 
 
 def thinker_think(category: str, n_steps: int) -> str:
@@ -123,8 +127,10 @@ def answer_components(components: Any) -> str:
     return _OPEN_FIELD.sub(r"<\1> ", canonical)
 
 
-def sft_target(role: str, task: Any) -> str:
-    """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth).
+def sft_target(role: str, task: Any, *, reasoning: bool = False) -> str:
+    """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth);
+    with ``reasoning``, the decomposer's think also resolves the request's indirect references
+    (:func:`decomposer_think`).
 
     Raises ``ValueError`` when the task lacks what the role's target is made of (components / explicit instruction).
     """
@@ -133,13 +139,14 @@ def sft_target(role: str, task: Any) -> str:
         if not task.components:
             raise ValueError(f"task {task.task_id} has no ground-truth components; a decomposer SFT target needs them")
         answer = answer_components([c.model_dump() for c in task.components])
-        return format_tagged(decomposer_think(len(task.components)), answer)
+        return format_tagged(decomposer_think(len(task.components), task.reasoning if reasoning else ()), answer)
     if not task.explicit_instruction:
         raise ValueError(f"task {task.task_id} has no explicit_instruction; a thinker SFT target needs it")
     return format_tagged(thinker_think(task.category, task.n_steps), _one_line(task.explicit_instruction))
 
 
-def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None) -> tuple[str, str]:
+def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None,
+                reasoning: bool = False) -> tuple[str, str]:
     """``(prompt, target)`` for one task and role.
 
     Args:
@@ -148,7 +155,8 @@ def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | N
         with_plan: for the decomposer, put the ground-truth explicit instruction in the prompt as the thinker's
             plan (teaches a decomposer that runs after a thinker to use the plan).
         scene: the scene text, if already computed (perception is the slow part of making data).
+        reasoning: write the reasoning trace in the decomposer's think (:func:`sft_target`).
     """
     scene = scene if scene is not None else scene_text(task.source_png)
     plan = task.explicit_instruction if (with_plan and role == "decomposer") else None
-    return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task)
+    return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning)

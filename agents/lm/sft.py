@@ -262,7 +262,8 @@ def sft_train(
 
 
 def make_sft_data(
-    tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0
+    tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
+    reasoning: bool = False,
 ) -> list[tuple[str, str]]:
     """``(prompt, target)`` pairs for ``role`` from generated tasks.
 
@@ -273,6 +274,7 @@ def make_sft_data(
         plan_fraction: for the decomposer, the fraction of prompts that carry the ground-truth explicit instruction
             as the thinker's plan (a decomposer placed after a thinker then knows what a plan is for).
         seed: picks which prompts carry a plan.
+        reasoning: decomposer targets write a reasoning trace (:func:`agents.lm.prompts.sft_target`).
     """
     from agents.lm.prompts import scene_text, sft_example
 
@@ -281,7 +283,7 @@ def make_sft_data(
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
-        out.append(sft_example(role, task, with_plan=with_plan, scene=scene))
+        out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning))
     return out
 
 
@@ -422,6 +424,7 @@ def cold_start(
     step_mix: Mapping[int, float] | None = DEFAULT_STEP_MIX,
     workers: int | None = None,
     num_threads: int | None = 1,
+    reasoning: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Generate Canvas data, train the tokenizer, SFT one tiny model per role and save each to ``out_dir/<role>/``.
@@ -452,6 +455,8 @@ def cold_start(
             current setting. Default 1: the tiny model's matrices are too small to gain much from a second thread,
             and when anything else runs on a 2-core machine (Ray actors, a test suite) two threads measured 3-6x
             *slower* per step than one.
+        reasoning: the decomposer's targets write a reasoning trace: after the number of edits, what each indirect
+            reference or knowledge phrase of the request names ("the lowest shape = medium purple hexagon").
         log: progress messages go here (e.g. ``print``); default silent.
 
     Returns:
@@ -473,12 +478,13 @@ def cold_start(
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
-        data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed) for role in roles}
+        data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning)
+                for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
             "prompt_loss_weight": prompt_loss_weight, "torch_threads": torch.get_num_threads(),
             "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
-            "model_overrides": model_overrides or {}, "eval_seed": eval_seed,
+            "model_overrides": model_overrides or {}, "eval_seed": eval_seed, "reasoning": reasoning,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
         say(f"generated {n_tasks} tasks in {report['data_s']} s")
@@ -502,7 +508,8 @@ def cold_start(
 
             def evaluate_now(step: int, m: PreTrainedModel, role: str = role, curve: list = curve, clock: dict = clock) -> None:
                 began = time.perf_counter()
-                metrics = evaluators[role](m, tokenizer, test_tasks, scenes=test_scenes)
+                # A reasoning trace lengthens the completion: room for a four-step answer after it.
+                metrics = evaluators[role](m, tokenizer, test_tasks, scenes=test_scenes, max_new_tokens=144 if reasoning else 96)
                 curve.append({"step": step, "train_s": round(began - clock["start"] - clock["eval"], 1), **{key: round(v, 4) for key, v in metrics.items()}})
                 clock["eval"] += time.perf_counter() - began
                 say(f"{role}: step {step}: {curve[-1]}")

@@ -108,6 +108,7 @@ class Step:
     category: str = "direct"
     saying: Wording | None = None
     question: Wording | None = None
+    note: str | None = None  # what the step's indirect reference or knowledge phrase names ("<phrase> = <meaning>")
 
 
 @dataclass
@@ -198,7 +199,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         comp = Component("background", (BACKGROUND_SUBJECT,), (value,))
         return Step(action, comp, clause, EXPLICIT["background"].format(bg=value), [tid] if tid else [],
                     reads=set(), writes={("bg", "bg")}, category="knowledge" if knowledge_target else "direct",
-                    saying=saying, question=question)
+                    saying=saying, question=question, note=f"{text} = {value}" if knowledge_target else None)
 
     if action == "add":
         shape, color, size = rng.choice(SHAPES), rng.choice(list(COLORS)), rng.choice(list(SIZES))
@@ -223,6 +224,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     plural = len(objects) > 1
     shown = _casual(rng, ref.text) if ref.category == "direct" else ref.text
     templates = [] if ref.category == "direct" else [ref.template]
+    note = None if ref.category == "direct" else f"{ref.text} = " + ", ".join(f"{o.size} {o.color} {o.shape}" for o in objects)
     reads: set[Attr] = set(ref.reads)
     writes: set[Attr] = set()
 
@@ -233,6 +235,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("color", value, rng)
             templates.append(tid)
+            note = f"{text} = {value}"
         clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text)
         explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
         writes = {(o.oid, "color") for o in objects}
@@ -242,6 +245,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("shape", value, rng)
             templates.append(tid)
+            note = f"{text} = {value}"
         clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text)
         explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
         writes = {(o.oid, "shape") for o in objects}
@@ -272,7 +276,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         raise AssertionError(action)
     comp = Component(action, subjects, (value,) if value is not None else ())
     return Step(action, comp, clause, explicit, templates, reads, writes, tuple(o.oid for o in objects),
-                category="knowledge" if knowledge_target else ref.category, saying=saying, question=question)
+                category="knowledge" if knowledge_target else ref.category, saying=saying, question=question, note=note)
 
 
 # -- dependencies ---------------------------------------------------------------------------------------------------
@@ -440,6 +444,7 @@ def generate_task(index: int, seed: int = 0, split: str = "train", cfg: Generato
             checklist=[ChecklistItem(**item) for item in build_checklist(source, target)],
             reference=reference_description(target),
             template_ids=sorted(set(templates)),
+            reasoning=[s.note for s in steps if s.note],
         )
     raise RuntimeError(f"could not generate task {index} (seed {seed}, {split}) in {cfg.max_attempts} attempts")
 

@@ -97,6 +97,10 @@ class SFTSection(_Strict):
         "Mixture of step counts (1-4) of the generated training tasks, e.g. {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25}; "
         "None: `agents.lm.sft.DEFAULT_STEP_MIX`. The plain train stream is mostly one-step tasks while held-out "
         "tasks are mostly three- and four-step ones (see `envs.canvas.generator.BALANCED_STEPS`)."))
+    reasoning: bool = Field(default=False, description=(
+        "The decomposer's SFT targets write a reasoning trace in <think>: after the number of edits, what each indirect "
+        "reference or knowledge phrase of the request names ('the lowest shape = medium purple hexagon'). Completions "
+        "get longer: give `train.max_new_tokens` room for it."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))

@@ -70,3 +70,13 @@ def test_corpus_has_prompts_and_targets_for_every_role(corpus):
     assert len(corpus) == 30 * 2 * 2
     assert corpus[0].startswith("task: decompose") and corpus[1].startswith("<think>")
     assert corpus[2].startswith("task: rewrite") and corpus[3].startswith("<think>")
+
+
+def test_reasoning_trace_targets_resolve_the_indirect_references():
+    from envs.canvas.generator import generate_tasks
+    from rewards.parsing import parse_tagged
+
+    task = next(t for t in generate_tasks(50, seed=2) if t.category == "spatial")
+    plain, traced = sft_target("decomposer", task), sft_target("decomposer", task, reasoning=True)
+    assert task.reasoning[0] in traced and task.reasoning[0] not in plain
+    assert parse_tagged(traced).components == parse_tagged(plain).components  # the answer is the same

@@ -189,3 +189,20 @@ def test_mixed_stream_can_draw_only_some_categories():
     assert {t.category for t in tasks} == {"spatial", "logic"}
     with pytest.raises(ValueError, match="category_mix"):
         generate_mixed_task(0, category_mix={"spacial": 1.0})
+
+
+def test_reasoning_notes_say_what_each_indirect_phrase_names(train_tasks):
+    from envs.canvas.vocab import COLORS, SHAPES
+
+    for task in train_tasks[:400]:
+        if task.category == "direct":
+            assert task.reasoning == []
+            continue
+        assert task.reasoning, task.instruction
+        for note in task.reasoning:
+            phrase, meaning = note.split(" = ")
+            assert phrase.lower() in task.instruction.lower(), (phrase, task.instruction)
+            for name in meaning.split(", "):
+                words = name.split()
+                # an object ("medium purple hexagon") or a knowledge value ("yellow", "light blue", "triangle")
+                assert words[-1] in SHAPES or name in COLORS or name in ("white", "cream", "light blue", "light gray"), note
