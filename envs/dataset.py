@@ -36,6 +36,7 @@ SCHEMA = pa.schema(
         ("checklist", pa.list_(_CHECK_ITEM)),
         ("reference", pa.string()),
         ("template_ids", pa.list_(pa.string())),
+        ("reasoning", pa.list_(pa.string())),
     ]
 )
 
