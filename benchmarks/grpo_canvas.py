@@ -8,7 +8,8 @@ on the edited image):
 
     (a) the cold start (the shipped policy, or ``--policy``);
     (b) SFT continued for the same wall time as one GRPO run, at the learning rate the cold start ended with, on
-        fresh labelled train tasks from GRPO's data stream (data seed and step mix);
+        fresh labelled train tasks from GRPO's data stream (data seed, step mix and category mix; targets with the
+        cold start's reasoning trace when ``train.sft.reasoning`` is set);
     (c) GRPO with the pipeline's configured reward (``rewards.decomposer`` of ``imageedit_r1``);
     (d) label-free GRPO: the reward is ``success`` as answered by the pipeline's verifier with a checklist it derives
         from the user's instruction (``use_reference: false``, ``derive_from: instruction``): no ground-truth
@@ -46,7 +47,7 @@ LABEL_FREE = ["rewards.decomposer=[{name: success, weight: 1.0}]", "verifier.opt
 
 
 def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_tasks: int, step_mix: dict | None,
-                  lr: float, seed: int) -> dict:
+                  lr: float, seed: int, category_mix: dict | None = None, reasoning: bool = False) -> dict:
     """Continue SFT of the decomposer for ``seconds`` of training (data preparation excluded).
 
     The run stops on the clock (``sft_train(time_budget_s=...)``), not on a step count estimated up front: on a
@@ -55,8 +56,8 @@ def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_task
     from agents.lm.model import load_policy, save_policy
     from agents.lm.sft import DEFAULT_PROMPT_LOSS_WEIGHT, make_sft_data, make_tasks, sft_train
 
-    tasks, scenes = make_tasks(n_tasks, seed=data_seed, split="train", step_mix=step_mix)
-    data = make_sft_data(tasks, "decomposer", scenes=scenes, plan_fraction=0.1, seed=seed)
+    tasks, scenes = make_tasks(n_tasks, seed=data_seed, split="train", step_mix=step_mix, category_mix=category_mix)
+    data = make_sft_data(tasks, "decomposer", scenes=scenes, plan_fraction=0.1, seed=seed, reasoning=reasoning)
     model, tokenizer = load_policy(policy)
     # An upper bound on the steps (the cosine schedule is laid out over it; the run stops on the clock well before).
     max_steps = max(100, int(seconds * 20))
@@ -107,7 +108,7 @@ def main() -> int:
 
         info = sft_continued(args.policy, work / "sft_continued", args.grpo_seconds, data_seed=section.data_seed,
                              n_tasks=section.train_tasks, step_mix=section.step_mix, lr=(section.sft.lr or DEFAULT_LR) * 0.1,
-                             seed=args.seed)
+                             seed=args.seed, category_mix=section.category_mix, reasoning=section.sft.reasoning)
         report["timings"]["(b)"] = info
         policies["(b) SFT continued, same wall time"] = info["path"]
     if "c" in args.rows:

@@ -350,18 +350,19 @@ def evaluate_thinker(
     return {key: value / len(tasks) for key, value in totals.items()}
 
 
-def _task_chunk(start: int, count: int, seed: int, split: str, step_mix: dict[int, float] | None) -> list[tuple[Any, str]]:
+def _task_chunk(start: int, count: int, seed: int, split: str, step_mix: dict[int, float] | None,
+                category_mix: dict[str, float] | None = None) -> list[tuple[Any, str]]:
     """Tasks ``start .. start + count - 1`` with their perceived scene text (one worker's share of :func:`make_tasks`)."""
     from agents.lm.prompts import scene_text
     from envs.canvas.generator import generate_mixed_tasks, generate_tasks
 
-    tasks = (generate_tasks(count, seed=seed, split=split, start=start) if step_mix is None
-             else generate_mixed_tasks(count, seed=seed, split=split, step_mix=step_mix, start=start))
+    tasks = (generate_tasks(count, seed=seed, split=split, start=start) if step_mix is None and category_mix is None
+             else generate_mixed_tasks(count, seed=seed, split=split, step_mix=step_mix, start=start, category_mix=category_mix))
     return [(task, scene_text(task.source_png)) for task in tasks]
 
 
 def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping[int, float] | None = None,
-               workers: int | None = None) -> tuple[list[Any], list[str]]:
+               workers: int | None = None, category_mix: Mapping[str, float] | None = None) -> tuple[list[Any], list[str]]:
     """``n`` generated tasks and their perceived scene text, made by ``workers`` processes.
 
     Args:
@@ -369,6 +370,7 @@ def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping
         seed, split: the generator stream (:func:`envs.canvas.generator.generate_tasks`).
         step_mix: ``None`` for the plain stream; else a mixture of step counts
             (:func:`envs.canvas.generator.generate_mixed_tasks`).
+        category_mix: weights of reasoning categories (a mixed stream; :func:`~envs.canvas.generator.generate_mixed_task`).
         workers: processes (default: every core). Generation and perception are pure Python and NumPy under the
             GIL, so threads would not help; below a few hundred tasks one process is faster than starting more.
 
@@ -379,16 +381,17 @@ def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping
     from multiprocessing import get_context
 
     mix = dict(step_mix) if step_mix is not None else None
+    categories = dict(category_mix) if category_mix is not None else None
     workers = max(1, min(workers or os.cpu_count() or 1, n // 100 or 1))
     if workers == 1:
-        pairs = _task_chunk(0, n, seed, split, mix)
+        pairs = _task_chunk(0, n, seed, split, mix, categories)
     else:
         chunk = -(-n // (workers * 4))
         starts = list(range(0, n, chunk))
         # spawn, not fork: the parent may hold torch's thread pool, which a forked child can deadlock on.
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             parts = pool.map(_task_chunk, starts, [min(chunk, n - s) for s in starts], [seed] * len(starts),
-                             [split] * len(starts), [mix] * len(starts))
+                             [split] * len(starts), [mix] * len(starts), [categories] * len(starts))
             pairs = [pair for part in parts for pair in part]
     return [task for task, _ in pairs], [scene for _, scene in pairs]
 
