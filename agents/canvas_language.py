@@ -1,8 +1,9 @@
 """Canvas-style English, parsed by rule: instructions -> clauses in execution order -> (action, subject, target).
 
 Pure functions (no Ray, no models, no I/O) shared by the rule-based agents, the Canvas editor and the Canvas
-verifier. The grammar is the world's own wording, read from `envs.canvas.templates`, so it covers every phrasing the
-instruction generator can produce, held-out test templates included (they live in the same tables): that is the
+verifier. The grammar is the world's own wording, read from `envs.canvas.templates` (clauses, sayings, questions,
+wrappers; casual references such as "that little star" are read as "the small star"), so it covers every phrasing
+the instruction generator can produce, held-out test templates included (they live in the same tables): that is the
 world's vocabulary, not the answer, and it is what makes this an honest rule baseline. What the parser does *not*
 do is reasoning: indirect subjects ("the shape left of the star") and knowledge values ("the colour of grass") come
 back verbatim, for the agents to resolve (or not) against what perception sees.
@@ -48,8 +49,12 @@ from envs.canvas.templates import (
     FINAL_JOINERS,
     FORWARD,
     JOINERS,
+    QUESTION_WRAPPERS,
+    QUESTIONS,
     REGION_PHRASES,
     REVERSED,
+    SAYING_WRAPPERS,
+    SAYINGS,
     SIZE_WORDS,
     WRAPPERS,
 )
@@ -140,7 +145,12 @@ _SLOT_RE: dict[str, str] = {
     "shape_np": rf"(?:{_alternation(_SHAPE_NP)}|{_KNOWN_SHAPE})",
     "bg": rf"(?:{_alternation(_BG_WORDS)}|{_KNOWN_COLOR})",
     "obj": _OBJ_RE,
+    # Verb forms of the sayings that agree with the subject ("the star has to go", "the shapes ... have to go").
+    "is": r"(?:is|are)",
+    "has": r"(?:has|have)",
+    "needs": r"(?:needs|need)",
 }
+_AGREEMENT_SLOTS = ("is", "has", "needs")
 
 
 def canonical_value(kind: str, text: str) -> str | None:
@@ -194,7 +204,7 @@ class _ClauseTemplate:
 
 
 def _compile(family: str, action: str, template: str) -> _ClauseTemplate:
-    text = normalise(template)
+    text = normalise(template).rstrip("?")  # a question's mark is stripped from the text with the wrapper
     parts = re.split(r"(\{[a-z_]+\})", text)
     pattern = ""
     value_slot = None
@@ -203,7 +213,7 @@ def _compile(family: str, action: str, template: str) -> _ClauseTemplate:
         if part.startswith("{") and part.endswith("}"):
             slot = part[1:-1]
             pattern += f"(?P<{slot}>{_SLOT_RE[slot]})"
-            if slot != "subj":
+            if slot != "subj" and slot not in _AGREEMENT_SLOTS:
                 value_slot = slot
         else:
             pattern += re.escape(part)
@@ -216,9 +226,19 @@ def _family_action(family: str) -> str:
 
 
 _TEMPLATES: tuple[_ClauseTemplate, ...] = tuple(
-    [_compile(family, _family_action(family), t) for family, ts in CLAUSES.items() for t in ts]
+    [_compile(family, _family_action(family), t) for table in (CLAUSES, SAYINGS, QUESTIONS) for family, ts in table.items() for t in ts]
     + [_compile("explicit", action, t) for action, t in EXPLICIT.items()]
 )
+
+#: Casual words of a direct reference and what the explicit description says ("that square", "the little triangle").
+_CASUAL_WORDS = {"that": "the", "this": "the", **{w: size for size, words in SIZE_WORDS.items() for w in words if w != size}}
+
+
+def _plain_reference(subject: str) -> str:
+    """A casually written explicit description in its plain form, when that is one ("that little star" -> "the
+    small star"); anything else unchanged."""
+    plain = " ".join(_CASUAL_WORDS.get(w, w) for w in subject.split())
+    return plain if plain != subject and parse_description(plain) is not None else subject
 
 
 @dataclass(frozen=True)
@@ -329,7 +349,7 @@ def _parse_clause_normalised(text: str) -> ParsedClause | None:
         elif template.action == "background":
             subject = BACKGROUND_SUBJECT
         else:
-            subject = match["subj"].strip()
+            subject = _plain_reference(match["subj"].strip())
         subj_q, subjects, explicit = _subject_score(template.action, subject)
         if subj_q <= 0:
             continue
@@ -419,11 +439,13 @@ _JOINERS: tuple[str, ...] = tuple(sorted({normalise(j) if j.strip() else j for j
 
 
 def _wrapper_parts(wrapper: str) -> tuple[str, str]:
-    prefix, _, suffix = normalise(wrapper).partition("{c}")
+    # Final punctuation is not part of a wrapper: requests typed in a chat box often end without it.
+    prefix, _, suffix = normalise(wrapper).rstrip(" .?!").partition("{c}")
     return prefix, suffix
 
 
-_WRAPPERS = tuple(sorted({_wrapper_parts(w) for w in WRAPPERS}, key=lambda ps: (-(len(ps[0]) + len(ps[1])), ps)))
+_WRAPPERS = tuple(sorted({_wrapper_parts(w) for w in WRAPPERS + SAYING_WRAPPERS + QUESTION_WRAPPERS},
+                         key=lambda ps: (-(len(ps[0]) + len(ps[1])), ps)))
 
 # A segment reading: (score, [(clause text, parsed, connective)] in execution order, written positions)
 _Reading = tuple[float, tuple[tuple[str, ParsedClause, str], ...], tuple[int, ...]]
@@ -498,7 +520,7 @@ def parse_text(text: str) -> ParsedText:
     >>> [(c.parsed.action, c.written) for c in p.clauses], p.constraints
     ([('recolor', 1), ('add', 0)], ((1, 0),))
     """
-    norm = normalise(text)
+    norm = normalise(text).rstrip(" .?!")
     # Longest wrapper first, the bare text last: on a tie the reading with the wrapper stripped wins, so that
     # "... the colour of bubble gum for me." does not keep "for me" inside a knowledge phrase.
     candidates = []

@@ -100,7 +100,9 @@ def test_perceive_json_lists_objects_for_odd_but_valid_formats(tmp_path, capsys)
     paths = []
     for mode in ("RGB", "RGBA", "P", "L"):
         path = tmp_path / f"scene_{mode}.png"
-        image.convert(mode).save(path)
+        # A palette PNG of a flat-colour picture keeps its colours (adaptive palette); the default web palette
+        # dithers them, which is a different picture, not a different format.
+        (image.convert(mode, palette=Image.ADAPTIVE) if mode == "P" else image.convert(mode)).save(path)
         paths.append(str(path))
     assert main(["perceive", *paths, "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]

@@ -111,6 +111,7 @@ def test_every_registered_reward_scores_any_completion(text, kind, answers):
         completion=text, kind=kind,
         predicted_components=[c.model_dump() for c in parse_decomposition(text).components],
         truth_components=TASKS[0].components_as_dicts(),
+        source_scene=TASKS[0].source_scene, truth_order=TASKS[0].order,
         checklist_answers=parsed_answers, checklist_expected=["yes"] * len(parsed_answers),
         source_image=SOURCE, edited_image=TARGET, change_mask=MASK,
     )
