@@ -20,7 +20,7 @@ def test_packaged_configs_have_valid_train_sections(make_pipeline):
 def test_train_section_maps_to_rllib_fields(make_pipeline):
     config = build_grpo_config(make_pipeline(train={"lr": 3e-4, "epochs_per_batch": 2, "minibatch_size": 4, "grad_clip": 0.5, "seed": 7}))
     assert (config.lr, config.num_epochs, config.minibatch_size, config.grad_clip, config.seed) == (3e-4, 2, 4, 0.5, 7)
-    assert config.resolved_trainable() == {"decomposer": {"rewards": [("grounded_f1", 1.0), ("success", 1.0)], "advantage": "grpo"}}
+    assert config.resolved_trainable() == {"decomposer": {"rewards": [("grounded_f1", 1.0), ("success", 1.0), ("format", 1.0)], "advantage": "grpo"}}
 
 
 @pytest.mark.parametrize("key, value, field", [
