@@ -49,7 +49,7 @@ def test_truth_earns_full_reward_and_garbage_earns_nothing(tasks):
     truth = format_tagged("two steps", format_components(tasks[0].components_as_dicts()))
     _, rewards, terminateds, truncateds, infos = env.step({"decomposer": truth})
     assert terminateds["__all__"] and not truncateds["__all__"]
-    assert rewards["decomposer"] == pytest.approx(2.0)  # 1.0 F1 + 1.0 success (every checklist item passes)
+    assert rewards["decomposer"] == pytest.approx(3.0)  # 1.0 grounded F1 + 1.0 success (every checklist item passes) + 1.0 format
     env.reset(options={"task_index": 0})
     _, rewards, *_ = env.step({"decomposer": "no tags at all"})
     assert rewards["decomposer"] == 0.0
