@@ -354,10 +354,9 @@ def _task_chunk(start: int, count: int, seed: int, split: str, step_mix: dict[in
                 category_mix: dict[str, float] | None = None) -> list[tuple[Any, str]]:
     """Tasks ``start .. start + count - 1`` with their perceived scene text (one worker's share of :func:`make_tasks`)."""
     from agents.lm.prompts import scene_text
-    from envs.canvas.generator import generate_mixed_tasks, generate_tasks
+    from envs.canvas.generator import generate_stream_task
 
-    tasks = (generate_tasks(count, seed=seed, split=split, start=start) if step_mix is None and category_mix is None
-             else generate_mixed_tasks(count, seed=seed, split=split, step_mix=step_mix, start=start, category_mix=category_mix))
+    tasks = (generate_stream_task(i, seed, split, step_mix, category_mix) for i in range(start, start + count))
     return [(task, scene_text(task.source_png)) for task in tasks]
 
 

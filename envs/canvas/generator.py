@@ -489,3 +489,12 @@ def generate_mixed_tasks(n: int, seed: int = 0, split: str = "train", step_mix: 
     """Tasks ``start .. start + n - 1`` of :func:`generate_mixed_task`'s stream."""
     for index in range(start, start + n):
         yield generate_mixed_task(index, seed, split, step_mix, size, category_mix)
+
+
+def generate_stream_task(index: int, seed: int = 0, split: str = "train", step_mix: dict[int, float] | None = None,
+                         category_mix: dict[str, float] | None = None, size: int = DEFAULT_SIZE) -> EditTask:
+    """The ``index``-th task of the plain stream (:func:`generate_task`) when neither mixture is given, else of the
+    mixed stream (:func:`generate_mixed_task`): the one place that choice is made for learning data."""
+    if step_mix is None and category_mix is None:
+        return generate_task(index, seed, split, GeneratorConfig(size=size))
+    return generate_mixed_task(index, seed, split, step_mix, size, category_mix)

@@ -211,11 +211,9 @@ class TaskPool:
         if self._tasks is not None:
             return self._tasks[index]
         if index not in self._cache:
-            from envs.canvas.generator import GeneratorConfig, generate_mixed_task, generate_task
+            from envs.canvas.generator import generate_stream_task
 
-            plain = self._step_mix is None and self._category_mix is None
-            self._cache[index] = (generate_task(index, self._seed, "train", GeneratorConfig(size=self._size)) if plain
-                                  else generate_mixed_task(index, self._seed, "train", self._step_mix, self._size, self._category_mix))
+            self._cache[index] = generate_stream_task(index, self._seed, "train", self._step_mix, self._category_mix, self._size)
         return self._cache[index]
 
 
