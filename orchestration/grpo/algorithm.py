@@ -136,6 +136,41 @@ def component_lines(rollouts: GroupRollouts, action_id: int, score: str = "f1") 
     return token_line, scores
 
 
+def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separator_id: int
+                ) -> tuple[np.ndarray, list[list[float] | None]]:
+    """Which reasoning-trace note each completion token belongs to ([N, T], -1 outside notes) and each note's score
+    (:func:`rewards.trace.trace_scores` against the task's own trace).
+
+    A note runs from a separator token inside the think (``;``) to the token before the next separator or
+    ``</think>``; the edit count before the first separator is not a note. A completion's notes get scores only when
+    its task has a reasoning trace or ground truth, its think closes, and the separators in its tokens match those
+    in its parsed think (otherwise the notes cannot be told apart: None).
+    """
+    from rewards.trace import THINK_SEPARATOR, trace_scores
+
+    ids = rollouts.arrays["completion_ids"]
+    mask = rollouts.arrays["completion_mask"].astype(bool)
+    token_note = np.full(ids.shape, -1, dtype=np.int64)
+    scores: list[list[float] | None] = []
+    for row, episode in enumerate(rollouts.episodes):
+        decomposition = episode.state.decomposition
+        opens = np.flatnonzero((ids[row] == think_id) & mask[row])
+        closes = np.flatnonzero((ids[row] == end_think_id) & mask[row])
+        if (episode.error is not None or decomposition is None or not episode.task.components
+                or len(opens) == 0 or len(closes) == 0 or closes[0] < opens[0]):
+            scores.append(None)
+            continue
+        start, end = int(opens[0]), int(closes[0])
+        separators = [int(k) for k in np.flatnonzero(ids[row, start:end] == separator_id) + start]
+        if len(separators) != decomposition.think.count(THINK_SEPARATOR):
+            scores.append(None)
+            continue
+        for note, (a, b) in enumerate(zip(separators, separators[1:] + [end])):
+            token_note[row, a:b] = note
+        scores.append(trace_scores(decomposition.think, episode.task.reasoning))
+    return token_note, scores
+
+
 def accounting(node: str, rollouts: GroupRollouts, n_tasks: int, group_size: int) -> dict[str, float]:
     """Where every one of the iteration's ``n_tasks * group_size`` episodes went, and two invariants.
 
@@ -262,15 +297,24 @@ class GRPO(Algorithm):
         self.runner = EpisodeRunner(self.graph, handles)
         # Per-component credit finds a decomposer's lines by the id of its one-token <action> tag.
         self.action_ids: dict[str, int] = {}
-        if cfg.component_credit > 0:
+        # Per-note credit finds a decomposer's reasoning notes by its <think>, </think> and separator token ids.
+        self.trace_ids: dict[str, tuple[int, int, int]] = {}
+        if cfg.component_credit > 0 or cfg.trace_credit > 0:
             from transformers import AutoTokenizer
+
+            from rewards.trace import THINK_SEPARATOR
 
             for node in self.trainable:
                 agent = self.pipeline.agents[node]
                 if (agent.role or node) == "decomposer" and agent.backend == "transformers":
-                    tag = AutoTokenizer.from_pretrained(str(agent.model)).convert_tokens_to_ids("<action>")
-                    if isinstance(tag, int) and tag >= 0:
+                    tokenizer = AutoTokenizer.from_pretrained(str(agent.model))
+                    tag = tokenizer.convert_tokens_to_ids("<action>")
+                    if cfg.component_credit > 0 and isinstance(tag, int) and tag >= 0:
                         self.action_ids[node] = tag
+                    trace = [tokenizer.convert_tokens_to_ids("<think>"), tokenizer.convert_tokens_to_ids("</think>")]
+                    separator = tokenizer(THINK_SEPARATOR, add_special_tokens=False)["input_ids"]
+                    if cfg.trace_credit > 0 and len(separator) == 1 and all(isinstance(t, int) and t >= 0 for t in trace):
+                        self.trace_ids[node] = (trace[0], trace[1], separator[0])
 
     def _load_tasks(self) -> "TaskPool":
         cfg = self.config
@@ -315,6 +359,16 @@ class GRPO(Algorithm):
                 token_line, scores = component_lines(rollouts, self.action_ids[node], cfg.component_score)
                 adv = component_token_advantages(adv, token_line, scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
                 metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
+            if cfg.trace_credit > 0 and node in self.trace_ids:
+                token_note, note_scores = trace_notes(rollouts, *self.trace_ids[node])
+                if adv.ndim == 1:
+                    adv = np.repeat(adv[:, None], token_note.shape[1], axis=1)
+                adv = adv + component_token_advantages(np.zeros(len(seq_adv)), token_note, note_scores,
+                                                       rollouts.group_ids, cfg.trace_credit, cfg.adv_eps)
+                metrics[f"{node}/trace_aligned"] = float(np.mean([x is not None for x in note_scores]))
+                scored = [x for row in note_scores if row for x in row]
+                if scored:
+                    metrics[f"{node}/trace_note_score"] = float(np.mean(scored))
             keep = trainable_rows(rollouts.ok, rollouts.group_ids, zero if cfg.drop_zero_variance_groups else set(),
                                   cfg.failed_episodes)
             self.last_batch_rows[node] = [(rollouts.group_ids[r], int(r % cfg.group_size)) for r in np.flatnonzero(keep)]
