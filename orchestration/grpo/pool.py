@@ -1,6 +1,6 @@
 """A pool of policy actors that survives actor deaths: retry once or drop, count both, re-sync restarted actors.
 
-What it promises (issue 9, training side):
+What it promises (training side):
 
 - an actor killed (or hung past ``timeout_s``) in the middle of an iteration does not stop training: the tasks of
   each failed call are retried once on a live actor (another one first, else the restarted one) or dropped, and both

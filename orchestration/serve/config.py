@@ -103,7 +103,7 @@ class DeploymentSettings(_HealthChecks):
     placement: Literal["deployment", "ingress"] = Field(default="deployment", description=(
         "deployment: the agent gets its own Serve deployment (replicas, resources, batching, one Ray call per step). "
         "ingress: the agent object lives inside each ingress replica and runs on a worker thread there - no Ray call "
-        "per step, which is most of the serving overhead for light agents (rule, canvas; measured in the README). It "
+        "per step, which is most of the serving overhead for light agents (rule, canvas; measured in docs/benchmarks/performance.md). It "
         "then scales with the ingress's replicas, so num_replicas, num_gpus, batching and the health checks cannot be "
         "set with it."))
 

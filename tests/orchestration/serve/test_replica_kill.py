@@ -8,7 +8,7 @@ health check and starts a replacement; the app sets `health_check_period_s: 2` o
 which was most of the 10-17 s a replacement took before the setting existed). Requests in flight on a dead agent replica are
 answered 503 by the ingress; those in flight on a dead ingress replica by the proxy, whose plain-text 500 the
 proxy middleware (orchestration/serve/proxy.py, installed as `editrl serve` installs it) turns into a 503 JSON.
-Set EDITRL_FAULT_REPORT=path.jsonl to keep the counts (the README's reliability table quotes them).
+Set EDITRL_FAULT_REPORT=path.jsonl to keep the counts (docs/benchmarks/reliability.md quotes them).
 """
 
 import asyncio

@@ -5,7 +5,7 @@ behind a bearer token. For every operation in `/openapi.json`, schemathesis gene
 (positive) and requests that break it (negative); each must be answered with a documented status code, the
 declared content type and body schema, and never a 5xx. Examples are bounded (`EXAMPLES` per operation and mode,
 derandomized) to keep the test near a minute on two loaded cores. A final request checks the service still edits.
-Set EDITRL_FAULT_REPORT_FUZZ=path.json to keep the counts (the README's reliability table quotes them).
+Set EDITRL_FAULT_REPORT_FUZZ=path.json to keep the counts (docs/benchmarks/reliability.md quotes them).
 """
 
 import base64
