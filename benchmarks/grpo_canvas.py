@@ -68,17 +68,22 @@ def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_task
     return {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1), "final_loss": round(metrics.final_loss, 4), "path": str(out)}
 
 
-def grpo_run(name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str]) -> dict:
+def grpo_run(name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str], curve_every: int = 0,
+             curve_tasks: int = 200, curve_seed: int = 1) -> dict:
+    """One GRPO run of ``seconds``; with ``curve_every``, its held-out curve on ``curve_tasks`` test tasks of
+    ``curve_seed`` every that many iterations (time not counted in ``seconds``; another task set than the rows')."""
     from orchestration.train import clear_run_dir, run_training
 
     config = load_config("imageedit_r1", [f"decomposer.model={policy}", *overrides])
-    section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds, "eval_tasks": 0,
-                                                        "checkpoint_every": 0})
+    curve = {"eval_tasks": curve_tasks, "eval_seed": curve_seed, "eval_every": curve_every} if curve_every else {"eval_tasks": 0}
+    section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
+                                                        "checkpoint_every": 0, **curve})
     clear_run_dir(run_dir)
     start = time.perf_counter()
     summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True), progress=False)
     return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "wall_s": round(time.perf_counter() - start, 1),
-            "path": summary["policies"]["decomposer"], "final_metrics": summary["final_metrics"]}
+            "path": summary["policies"]["decomposer"], "final_metrics": summary["final_metrics"],
+            "curve": summary.get("eval", {}).get("curve", []), "curve_before": summary.get("eval", {}).get("before")}
 
 
 def main() -> int:
@@ -91,6 +96,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="GRPO / continued-SFT seed")
     ap.add_argument("--rows", default="abcd", help="which rows to run (subset of abcd)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides for every row")
+    ap.add_argument("--curve-every", type=int, default=0,
+                    help="judge GRPO's policy every this many iterations on --curve-tasks test tasks of --curve-seed "
+                         "(a held-out curve on another task set than the rows'; 0: none)")
+    ap.add_argument("--curve-tasks", type=int, default=200)
+    ap.add_argument("--curve-seed", type=int, default=1)
     ap.add_argument("--out", default=None, help="JSON report")
     args = ap.parse_args()
 
@@ -112,7 +122,8 @@ def main() -> int:
         report["timings"]["(b)"] = info
         policies["(b) SFT continued, same wall time"] = info["path"]
     if "c" in args.rows:
-        info = grpo_run("c", args.policy, work / "grpo", args.grpo_seconds, seeded)
+        info = grpo_run("c", args.policy, work / "grpo", args.grpo_seconds, seeded, args.curve_every, args.curve_tasks,
+                        args.curve_seed)
         report["timings"]["(c)"] = info
         policies["(c) GRPO, configured reward"] = info["path"]
     if "d" in args.rows:

@@ -134,21 +134,31 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
     metrics_log = MetricsLog(run_dir, start_iteration=algo.iteration)
     bar = Progress(section.iterations, initial=algo.iteration, enabled=progress, agents=agents)
     start = time.perf_counter()
+    eval_s = 0.0  # held-out evaluation inside the loop: not GRPO time
     last_saved = None
     metrics: dict[str, float] = {}
+    curve: list[dict[str, Any]] = eval_rows.setdefault("curve", []) if tasks and section.eval_every else []
     try:
         while algo.iteration < section.iterations:
-            if section.time_budget_s is not None and time.perf_counter() - start >= section.time_budget_s:
+            if section.time_budget_s is not None and time.perf_counter() - start - eval_s >= section.time_budget_s:
                 log(f"time budget of {section.time_budget_s:.0f} s reached after iteration {algo.iteration}")
                 break
             result = algo.train()
             metrics = iteration_metrics(result)
-            metrics_log.log(algo.iteration, metrics, algo.last_rollouts, time.perf_counter() - start)
+            metrics_log.log(algo.iteration, metrics, algo.last_rollouts, time.perf_counter() - start - eval_s)
             bar.update(algo.iteration, metrics)
-            if section.checkpoint_every and algo.iteration % section.checkpoint_every == 0:
+            evaluate_now = bool(tasks) and section.eval_every > 0 and algo.iteration % section.eval_every == 0
+            if evaluate_now or (section.checkpoint_every and algo.iteration % section.checkpoint_every == 0):
                 last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
+            if evaluate_now:
+                t0 = time.perf_counter()
+                point = evaluate_pipeline(config, tasks, models={n: str(last_saved / "policies" / n) for n in agents})["summary"]
+                eval_s += time.perf_counter() - t0
+                curve.append({"iteration": algo.iteration, "grpo_s": round(time.perf_counter() - start - eval_s, 1), **point})
+                metrics_log.log_heldout(algo.iteration, point)
+                (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
         bar.close()
-        grpo_s = time.perf_counter() - start
+        grpo_s = time.perf_counter() - start - eval_s
         current = latest_checkpoint(run_dir)
         if current is not None and current.name == f"iter_{algo.iteration:06d}":
             last_saved = current  # e.g. resumed with nothing left to run: never rewrite the checkpoint it came from

@@ -30,7 +30,7 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 - Optional per-component credit for a decomposer (``component_credit > 0``): each component line's tokens get the
   line's own score, normalised in its group, on top of the sequence advantage (:func:`.core.component_token_advantages`).
 
-Faults (issue 9): the policy actors are called through a :class:`~.pool.PolicyPool` (a killed actor's tasks are
+Faults: the policy actors are called through a :class:`~.pool.PolicyPool` (a killed actor's tasks are
 retried once or dropped; a restarted actor is re-synced before it samples), fixed agents with ``timeout_s`` end a slow
 episode with a ``timeout:`` error and no reward; ``faults/*`` metrics count it all, and every iteration checks that
 no episode went missing (``<agent>/lost_episodes``) and no group was sampled twice (``<agent>/malformed_groups``).

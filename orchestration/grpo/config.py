@@ -216,6 +216,11 @@ class TrainSection(_Strict):
     rollout_samples: int = Field(default=4, ge=0, description="Rollouts per iteration and agent written to rollouts.parquet (prompt, completion, rewards).")
     eval_tasks: int = Field(default=0, ge=0, description="Held-out test tasks judged before and after training (0: skip the before/after table).")
     eval_seed: int = Field(default=0, description="Seed of the held-out test tasks (split 'test').")
+    eval_every: int = Field(default=0, ge=0, description=(
+        "With `eval_tasks`, also judge the held-out tasks (greedy) every this many iterations, at a checkpoint: the "
+        "held-out curve, logged as `heldout/<metric>` in TensorBoard and kept in eval.json's "
+        "`curve`. Evaluation time is not counted in `time_budget_s`, so a budget buys the same GRPO either way. "
+        "0: only before and after."))
     sft: SFTSection = Field(default_factory=SFTSection, description="The supervised cold start (`editrl sft`).")
 
 

@@ -98,6 +98,15 @@ class MetricsLog:
                     self.writer.add_scalar(key, value, iteration)
             self.writer.flush()
 
+    def log_heldout(self, iteration: int, summary: dict[str, Any]) -> None:
+        """Held-out scores judged at ``iteration`` (:func:`orchestration.grpo.evaluate.evaluate_pipeline`'s summary)
+        as ``heldout/<metric>`` scalars in TensorBoard; the numbers themselves go to eval.json's curve."""
+        if self.writer is not None:
+            for key, value in summary.items():
+                if key not in ("episodes", "wall_s") and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"heldout/{key}", float(value), iteration)
+            self.writer.flush()
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()

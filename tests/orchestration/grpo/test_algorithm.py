@@ -102,9 +102,12 @@ def test_run_writes_checkpoints_metrics_and_resumes(ray_cluster, make_pipeline, 
     from orchestration.train import run_training
 
     pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]"], train={"checkpoint_every": 2})
-    section = train_section(pipeline).model_copy(update={"iterations": 2, "eval_tasks": 3})
+    section = train_section(pipeline).model_copy(update={"iterations": 2, "eval_tasks": 3, "eval_every": 1})
     summary = run_training(pipeline, section, run_dir=tmp_path, log=lambda m: None, progress=False)
-    assert summary["iterations"] == 2 and set(summary["eval"]) == {"before", "after", "before_rows", "after_rows"}
+    assert summary["iterations"] == 2 and set(summary["eval"]) == {"before", "after", "before_rows", "after_rows", "curve"}
+    # the held-out curve: judged at every iteration, the last point is the "after" row
+    curve = summary["eval"]["curve"]
+    assert [p["iteration"] for p in curve] == [1, 2] and curve[-1]["full_success"] == summary["eval"]["after"]["full_success"]
     assert (tmp_path / "eval.md").read_text().startswith("| variant |")
     assert list(tmp_path.glob("tb/events.out.tfevents.*"))
     rows = pq.read_table(tmp_path / "metrics.parquet").to_pylist()
