@@ -43,6 +43,7 @@ from envs.canvas.execute import apply_component
 from envs.canvas.refer import BACKGROUND_SUBJECT, join_phrases, parse_description
 from envs.canvas.scene import CanvasObject, Scene
 from envs.canvas.templates import (
+    BACKGROUND_WORDS,
     BOTH,
     CLAUSES,
     EXPLICIT,
@@ -120,7 +121,7 @@ for _s in SHAPES:
 #: would let "make the pink shape a triangle" read as subject "the pink shape a").
 _SHAPE_NP = [form for form in _SHAPE_WORDS if form not in SHAPES]
 
-_BG_WORDS: dict[str, str] = {normalise(b): b for b in BACKGROUNDS}
+_BG_WORDS: dict[str, str] = {normalise(w): b for b in BACKGROUNDS for w in (b, *BACKGROUND_WORDS.get(b, ()))}
 
 #: Relative size words of `CLAUSES["resize_up"]` / `["resize_down"]`, as targets before resolution.
 RELATIVE_SIZES = ("bigger", "smaller")
@@ -149,8 +150,9 @@ _SLOT_RE: dict[str, str] = {
     "is": r"(?:is|are)",
     "has": r"(?:has|have)",
     "needs": r"(?:needs|need)",
+    "it": r"(?:it|them)",
 }
-_AGREEMENT_SLOTS = ("is", "has", "needs")
+_AGREEMENT_SLOTS = ("is", "has", "needs", "it")
 
 
 def canonical_value(kind: str, text: str) -> str | None:

@@ -16,7 +16,8 @@ import time
 from collections import Counter
 
 from envs.canvas.generator import generate_tasks
-from envs.canvas.templates import CLAUSES, FINAL_JOINERS, FORWARD, JOINERS, KNOWN_BACKGROUNDS, KNOWN_COLORS, KNOWN_SHAPES, REVERSED, BOTH, WRAPPERS
+from envs.canvas.templates import (BACKGROUND_WORDS, BOTH, CLAUSES, FINAL_JOINERS, FORWARD, JOINERS, KNOWN_BACKGROUNDS, KNOWN_COLORS,
+                                   KNOWN_SHAPES, QUESTION_WRAPPERS, QUESTIONS, REVERSED, SAYING_WRAPPERS, SAYINGS, WRAPPERS)
 
 
 def main() -> None:
@@ -46,7 +47,12 @@ def main() -> None:
     templates = {a: len(v) for a, v in CLAUSES.items() if not a.startswith("resize")}
     templates["resize"] = sum(len(v) for a, v in CLAUSES.items() if a.startswith("resize"))
     results["templates_per_action"] = templates
-    results["templates_other"] = {"wrappers": len(WRAPPERS), "forward": len(FORWARD), "reversed": len(REVERSED), "unordered": len(BOTH), "joiners": len(JOINERS) + len(FINAL_JOINERS)}
+    for name, table in (("sayings_per_action", SAYINGS), ("questions_per_action", QUESTIONS)):
+        counts = {a: len(v) for a, v in table.items() if not a.startswith("resize")}
+        counts["resize"] = sum(len(v) for a, v in table.items() if a.startswith("resize"))
+        results[name] = counts
+    results["background_words"] = sum(len(v) for v in BACKGROUND_WORDS.values())
+    results["templates_other"] = {"wrappers": len(WRAPPERS), "saying wrappers": len(SAYING_WRAPPERS), "question wrappers": len(QUESTION_WRAPPERS), "forward": len(FORWARD), "reversed": len(REVERSED), "unordered": len(BOTH), "joiners": len(JOINERS) + len(FINAL_JOINERS)}
     results["phrases_per_category"] = {
         "knowledge": sum(map(len, KNOWN_COLORS.values())) + sum(map(len, KNOWN_SHAPES.values())) + sum(map(len, KNOWN_BACKGROUNDS.values())),
         "spatial": "4 relations + nearest (3 wordings) + region (3 wordings)",
@@ -60,6 +66,8 @@ def main() -> None:
         cats = ", ".join(f"{k} {v:.0%}" for k, v in r["categories"].items())
         print(f"{split:6} {r['tasks_per_s']:8.1f} {r['reordered_share_of_multistep']:10.0%} {r['dependent_share_of_multistep']:10.0%} {r['distinct_instructions']:15d}  {cats}")
     print("templates per action:", ", ".join(f"{k} {v}" for k, v in templates.items()))
+    print("sayings per action:", ", ".join(f"{k} {v}" for k, v in results["sayings_per_action"].items()))
+    print("questions per action:", ", ".join(f"{k} {v}" for k, v in results["questions_per_action"].items()))
     print("other templates:", results["templates_other"], "| knowledge phrases:", results["phrases_per_category"]["knowledge"])
     if args.json:
         with open(args.json, "w") as fh:

@@ -40,6 +40,7 @@ from envs.canvas.refer import BACKGROUND_SUBJECT, describe, join_phrases
 from envs.canvas.render import DEFAULT_SIZE, render
 from envs.canvas.scene import MAX_OBJECTS, Scene, random_scene
 from envs.canvas.templates import (
+    BACKGROUND_WORDS,
     BOTH,
     CLAUSES,
     EXPLICIT,
@@ -130,13 +131,17 @@ def _choose(rng: random.Random, options: list[Any]) -> Any:
     return rng.choice(options)
 
 
-def _wordings(rng: random.Random, family: str, plural: bool = False, **slots: str) -> tuple[Wording, Wording, Wording]:
+def _wordings(rng: random.Random, family: str, plural: bool = False, avoid: str | None = None,
+              **slots: str) -> tuple[Wording, Wording, Wording]:
     """The clause, saying and question of one step: every table is drawn from, so the draws do not depend on which
-    wording `compose` keeps."""
-    agree = {"is": "are", "has": "have", "needs": "need"} if plural else {"is": "is", "has": "has", "needs": "needs"}
+    wording `compose` keeps. Templates containing ``avoid`` are not drawn (a knowledge phrase does not fit
+    "a {bg} background")."""
+    agree = ({"is": "are", "has": "have", "needs": "need", "it": "them"} if plural
+             else {"is": "is", "has": "has", "needs": "needs", "it": "it"})
     out = []
     for prefix, table in (("", CLAUSES), ("say_", SAYINGS), ("ask_", QUESTIONS)):
-        index = rng.randrange(len(table[family]))
+        indices = [k for k, t in enumerate(table[family]) if avoid is None or avoid not in t]
+        index = rng.choice(indices)
         out.append(Wording(table[family][index].format(**slots, **agree), template_id(prefix + family, index)))
     return out[0], out[1], out[2]
 
@@ -194,8 +199,8 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
 
     if action == "background":
         value = _choose(rng, [b for b in BACKGROUNDS if b != scene.background])
-        text, tid = knowledge_value("background", value, rng) if knowledge_target else (value, None)
-        clause, saying, question = _wordings(rng, "background", bg=text)
+        text, tid = knowledge_value("background", value, rng) if knowledge_target else (rng.choice(BACKGROUND_WORDS[value]), None)
+        clause, saying, question = _wordings(rng, "background", bg=text, avoid="{bg} background" if knowledge_target else None)
         comp = Component("background", (BACKGROUND_SUBJECT,), (value,))
         return Step(action, comp, clause, EXPLICIT["background"].format(bg=value), [tid] if tid else [],
                     reads=set(), writes={("bg", "bg")}, category="knowledge" if knowledge_target else "direct",

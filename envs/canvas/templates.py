@@ -79,6 +79,8 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "scale up {subj}",
         "make {subj} larger",
         "increase the size of {subj}",
+        "blow {subj} up",
+        "bump up the size of {subj}",
     ),
     "resize_down": (
         "make {subj} smaller",
@@ -87,6 +89,7 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "reduce the size of {subj}",
         "make {subj} a bit smaller",
         "decrease the size of {subj}",
+        "tone down the size of {subj}",
     ),
     "reshape": (
         "turn {subj} into {shape_np}",
@@ -127,6 +130,7 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "get {subj} out of the picture",
         "lose {subj}",
         "ditch {subj}",
+        "clear {subj} off the canvas",
     ),
     "add": (
         "add {obj} to {region}",
@@ -163,6 +167,9 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "make the backdrop {bg}",
         "set the backdrop to {bg}",
         "repaint the background {bg}",
+        "make the canvas {bg}",
+        "change the canvas to {bg}",
+        "give the picture a {bg} background",
     ),
 }
 
@@ -187,6 +194,12 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{color} is what {subj} should be",
         "{subj} ought to be {color}",
         "{subj} in {color} would be better",
+        "{subj} looks off, make {it} {color}",
+        "{subj} {is} too dull, could {it} be {color}",
+        "{color} would suit {subj} better",
+        "not sure about {subj}, {color} would be better",
+        "{subj} -> {color}",
+        "{color} for {subj}",
     ),
     "move": (
         "{subj} should go to {region}",
@@ -201,6 +214,10 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} ought to sit in {region}",
         "{subj} must be moved to {region}",
         "we need {subj} in {region}",
+        "{subj} looks out of place, put {it} in {region}",
+        "{region} would suit {subj} better",
+        "{subj} -> {region}",
+        "{subj} {is} in the wrong spot, {region} would be better",
     ),
     "resize": (
         "{subj} should be {size}",
@@ -214,6 +231,10 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{size} is the size {subj} should be",
         "{subj} ought to be {size}",
         "{subj} must be {size}",
+        "{subj} looks off, make {it} {size}",
+        "{subj} {is} the wrong size, {size} would be better",
+        "{size} would suit {subj} better",
+        "{subj} -> {size}",
     ),
     "resize_up": (
         "{subj} should be bigger",
@@ -223,6 +244,8 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} could be bigger",
         "let's make {subj} larger",
         "{subj} {is} too small",
+        "{subj} {is} too small, make {it} bigger",
+        "{subj} looks tiny, blow {it} up a bit",
     ),
     "resize_down": (
         "{subj} should be smaller",
@@ -232,6 +255,8 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} could be smaller",
         "let's make {subj} smaller",
         "{subj} {is} too big",
+        "{subj} {is} way too big, make {it} smaller",
+        "{subj} looks huge, shrink {it} a bit",
     ),
     "reshape": (
         "{subj} should become {shape_np}",
@@ -245,6 +270,10 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} must become {shape_np}",
         "I'd rather {subj} were {shape_np}",
         "{subj} ought to be {shape_np}",
+        "{subj} looks off, make {it} {shape_np}",
+        "{shape_np} would suit better than {subj}",
+        "{subj} -> {shape_np}",
+        "not sure about {subj}, {shape_np} would be better",
     ),
     "remove": (
         "{subj} {has} to go",
@@ -260,6 +289,11 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} can go",
         "we don't need {subj}",
         "{subj} should be taken out",
+        "no need for {subj} anymore",
+        "{subj} {is} not needed",
+        "we can do without {subj}",
+        "{subj} {is} in the way, get rid of {it}",
+        "{subj} looks out of place, delete {it}",
     ),
     "add": (
         "there should be {obj} in {region}",
@@ -273,6 +307,10 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "there has to be {obj} in {region}",
         "{obj} in {region} would be nice",
         "{region} should get {obj}",
+        "{region} looks empty, add {obj} there",
+        "{region} feels bare, put {obj} there",
+        "{obj} -> {region}",
+        "{region} is missing {obj}",
     ),
     "background": (
         "the background should be {bg}",
@@ -286,6 +324,15 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{bg} is what the background should be",
         "the background ought to be {bg}",
         "the background must become {bg}",
+        "{bg} background",
+        "a {bg} background would suit this better",
+        "let's have a {bg} background",
+        "I'd love a {bg} background",
+        "{bg} for the background",
+        "the background looks dull, make it {bg}",
+        "background -> {bg}",
+        "the canvas should be {bg}",
+        "{bg} for the canvas",
     ),
 }
 
@@ -340,6 +387,7 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "can you delete {subj}?",
         "why not remove {subj}?",
         "could {subj} be removed?",
+        "do we need {subj}?",
     ),
     "add": (
         "can we have {obj} in {region}?",
@@ -354,6 +402,8 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "how about making the background {bg}?",
         "can we have the background in {bg}?",
         "why not make the background {bg}?",
+        "could we get a {bg} background?",
+        "can the canvas be {bg}?",
     ),
 }
 
@@ -464,6 +514,14 @@ SIZE_WORDS: Final[dict[str, tuple[str, ...]]] = {
     "small": ("small", "tiny", "little"),
     "medium": ("medium", "medium-sized", "mid-sized"),
     "large": ("large", "big", "huge"),
+}
+
+#: Words for each background, as people write them (the ground truth keeps the canonical name).
+BACKGROUND_WORDS: Final[dict[str, tuple[str, ...]]] = {
+    "white": ("white", "plain white"),
+    "cream": ("cream", "cream-coloured"),
+    "light blue": ("light blue", "pale blue"),
+    "light gray": ("light gray", "light grey", "pale grey"),
 }
 
 #: Knowledge phrases: the world knowledge that names a colour, shape or background without saying it.

@@ -19,7 +19,8 @@ from agents.canvas_language import (
 from envs.canvas.execute import EditError
 from envs.canvas.generator import GeneratorConfig, generate_tasks
 from envs.canvas.scene import CanvasObject, Scene
-from envs.canvas.templates import BOTH, CLAUSES, EXPLICIT, FINAL_JOINERS, FORWARD, JOINERS, REGION_PHRASES, REVERSED, SIZE_WORDS, WRAPPERS
+from envs.canvas.templates import (BACKGROUND_WORDS, BOTH, CLAUSES, EXPLICIT, FINAL_JOINERS, FORWARD, JOINERS, QUESTIONS, REGION_PHRASES, REVERSED,
+                                   SAYINGS, SIZE_WORDS, WRAPPERS)
 
 # One value per slot, written as the generator writes it, and what it must read back as.
 SLOTS = {
@@ -34,7 +35,8 @@ SLOTS = {
 
 
 def _fill(template: str) -> str:
-    return template.format(**{k: v[0] for k, v in SLOTS.items()})
+    agreement = {"is": "is", "has": "has", "needs": "needs", "it": "it"}
+    return template.format(**{k: v[0] for k, v in SLOTS.items()}, **agreement)
 
 
 def _expected_target(family: str, template: str) -> str | None:
@@ -48,11 +50,12 @@ def _expected_target(family: str, template: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("family", sorted(CLAUSES))
-def test_every_clause_template_parses(family):
+@pytest.mark.parametrize("table,family", [(t, f) for t, table in (("clause", CLAUSES), ("saying", SAYINGS), ("question", QUESTIONS))
+                                          for f in sorted(table)])
+def test_every_clause_saying_and_question_template_parses(table, family):
     action = "resize" if family.startswith("resize") else family
-    for template in CLAUSES[family]:
-        parsed = parse_clause(_fill(template))
+    for template in {"clause": CLAUSES, "saying": SAYINGS, "question": QUESTIONS}[table][family]:
+        parsed = parse_clause(_fill(template).rstrip("?"))
         assert parsed is not None, template
         assert parsed.action == action, template
         assert parsed.target == _expected_target(family, template), template
@@ -83,6 +86,18 @@ def test_region_phrases_and_size_words():
     for size, words in SIZE_WORDS.items():
         for w in words:
             assert parse_clause(f"make the star {w}").target == size
+
+
+def test_background_words_and_pronoun_fixes():
+    """What people call a background ("pale grey") and a complaint then a fix with a pronoun ("... make it red")."""
+    for background, words in BACKGROUND_WORDS.items():
+        for w in words:
+            assert canonical_value("background", w) == background
+            assert parse_clause(f"{w} for the background").target == background
+    c = parse_clause("the star looks off, make it red")
+    assert (c.action, c.subjects, c.target) == ("recolor", ("the star",), "red")
+    c = parse_clause("the star and the circle are in the way, get rid of them")
+    assert (c.action, c.subjects) == ("remove", ("the star", "the circle"))
 
 
 def test_knowledge_values_are_kept_verbatim():
