@@ -183,11 +183,28 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
         table = format_table({labels[0]: eval_rows["before"], labels[1]: eval_rows["after"]})
         if "before_rows" in eval_rows:  # absent only in a run folder written before per-task rows were kept
             table += "\n\n" + format_before_after(eval_rows["before_rows"], eval_rows["after_rows"], labels)
+        if eval_rows.get("curve"):
+            table += "\n\n" + format_curve(eval_rows["before"], eval_rows["curve"])
         (run_dir / "eval.md").write_text(table + "\n")
         summary["eval"] = eval_rows
         log(table)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     return summary
+
+
+def format_curve(before: dict[str, Any], curve: list[dict[str, Any]]) -> str:
+    """The held-out curve (``train.eval_every``) as a markdown table: iteration, GRPO seconds, F1, full success.
+
+    >>> print(format_curve({"f1_overall": 0.9, "full_success": 0.5}, [{"iteration": 50, "grpo_s": 160.2, "f1_overall": 0.91, "full_success": 0.52}]))
+    | held-out curve: iteration | GRPO s | F1 overall | full success |
+    |---:|---:|---:|---:|
+    | 0 | 0 | 0.900 | 0.500 |
+    | 50 | 160 | 0.910 | 0.520 |
+    """
+    lines = ["| held-out curve: iteration | GRPO s | F1 overall | full success |", "|---:|---:|---:|---:|"]
+    for point in [{"iteration": 0, "grpo_s": 0.0, **before}, *curve]:
+        lines.append(f"| {point['iteration']} | {point['grpo_s']:.0f} | {point['f1_overall']:.3f} | {point['full_success']:.3f} |")
+    return "\n".join(lines)
 
 
 def clear_run_dir(run_dir: str | Path) -> None:
