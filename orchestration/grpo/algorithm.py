@@ -29,6 +29,8 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 - The reference model for the KL term is the starting policy, loaded only when ``kl_coef > 0``.
 - Optional per-component credit for a decomposer (``component_credit > 0``): each component line's tokens get the
   line's own score, normalised in its group, on top of the sequence advantage (:func:`.core.component_token_advantages`).
+- Optional per-note credit (``trace_credit > 0``): each "<phrase> = <objects>" note of a decomposer's reasoning trace
+  gets its score against the task's own trace the same way (:func:`trace_notes`, :mod:`rewards.trace`).
 
 Faults: the policy actors are called through a :class:`~.pool.PolicyPool` (a killed actor's tasks are
 retried once or dropped; a restarted actor is re-synced before it samples), fixed agents with ``timeout_s`` end a slow
@@ -143,7 +145,7 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
 
     A note runs from a separator token inside the think (``;``) to the token before the next separator or
     ``</think>``; the edit count before the first separator is not a note. A completion's notes get scores only when
-    its task has a reasoning trace or ground truth, its think closes, and the separators in its tokens match those
+    its task has ground-truth components, its think closes, and the separators in its tokens match those
     in its parsed think (otherwise the notes cannot be told apart: None).
     """
     from rewards.trace import THINK_SEPARATOR, trace_scores
@@ -361,10 +363,9 @@ class GRPO(Algorithm):
                 metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
             if cfg.trace_credit > 0 and node in self.trace_ids:
                 token_note, note_scores = trace_notes(rollouts, *self.trace_ids[node])
-                if adv.ndim == 1:
-                    adv = np.repeat(adv[:, None], token_note.shape[1], axis=1)
-                adv = adv + component_token_advantages(np.zeros(len(seq_adv)), token_note, note_scores,
-                                                       rollouts.group_ids, cfg.trace_credit, cfg.adv_eps)
+                note_adv = component_token_advantages(np.zeros(len(seq_adv)), token_note, note_scores, rollouts.group_ids,
+                                                      cfg.trace_credit, cfg.adv_eps)
+                adv = (adv if adv.ndim == 2 else adv[:, None]) + note_adv
                 metrics[f"{node}/trace_aligned"] = float(np.mean([x is not None for x in note_scores]))
                 scored = [x for row in note_scores if row for x in row]
                 if scored:
