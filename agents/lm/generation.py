@@ -160,6 +160,7 @@ def generate(
     seed: int | None = None,
     generator: torch.Generator | None = None,
     eos_token_id: int | Sequence[int] | None = None,
+    greedy_per_prompt: int = 0,
 ) -> GenerationOutput:
     """Sample completions for a batch of prompts with the KV cache.
 
@@ -175,6 +176,9 @@ def generate(
         seed: seeds a fresh CPU ``torch.Generator`` when ``generator`` is not given; with neither, the global RNG.
         generator: the random source for sampling (takes precedence over ``seed``).
         eos_token_id: token id(s) that end a completion; default the tokenizer's and the generation config's.
+        greedy_per_prompt: when sampling, the first this many completions of each prompt take the argmax at every
+            step instead (the completion greedy decoding gives); their log-probs are still of the tempered
+            distribution, like the sampled rows', so a learner can train on them with the others.
 
     Returns:
         :class:`GenerationOutput` with ``N = len(prompts) * num_return_sequences`` rows.
@@ -185,6 +189,8 @@ def generate(
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if num_return_sequences < 1:
         raise ValueError(f"num_return_sequences must be >= 1, got {num_return_sequences}")
+    if not 0 <= greedy_per_prompt <= num_return_sequences:
+        raise ValueError(f"greedy_per_prompt must be in [0, num_return_sequences={num_return_sequences}], got {greedy_per_prompt}")
     if do_sample and not temperature > 0:
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature}; use do_sample=False for greedy decoding")
     if not 0 < top_p <= 1:
@@ -228,6 +234,7 @@ def generate(
     # are dropped from the batch (and the cache) once they are half of it: completions end at very different
     # lengths, and decoding dead rows would cost as much as live ones.
     active = torch.arange(n, device=device)
+    greedy_row = (torch.arange(n, device=device) % num_return_sequences) < (greedy_per_prompt if do_sample else 0)
     row_done = torch.zeros(n, dtype=torch.bool, device=device)
     steps = 0
     for t in range(max_new_tokens):
@@ -236,6 +243,7 @@ def generate(
         if do_sample:
             probs = top_p_filter(logp_all, top_p).softmax(-1)
             token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            token = torch.where(greedy_row[active], scaled.argmax(-1), token)
         else:
             token = scaled.argmax(-1)
         live = ~row_done

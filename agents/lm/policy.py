@@ -149,11 +149,12 @@ class LMAgent(Agent):
     # -- acting -----------------------------------------------------------------------------------------------------
 
     def sample(self, states: Sequence[EpisodeState], num_return_sequences: int = 1, *, temperature: float | None = None,
-               max_new_tokens: int | None = None) -> tuple[list[AgentOutput], GenerationOutput]:
+               max_new_tokens: int | None = None, greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], GenerationOutput]:
         """Sample ``num_return_sequences`` completions per state in one batch.
 
         Returns the parsed outputs (state-major: the group of state ``i`` is rows ``i*n .. i*n+n-1``) and the
-        :class:`GenerationOutput` with token ids and old log-probs for the learner.
+        :class:`GenerationOutput` with token ids and old log-probs for the learner. With ``greedy_per_prompt`` the
+        first that many rows of each group are the greedy completion (:func:`agents.lm.generation.generate`).
         """
         if not states:
             raise ValueError("states is empty")
@@ -168,6 +169,7 @@ class LMAgent(Agent):
             top_p=self.top_p,
             num_return_sequences=num_return_sequences,
             generator=self.generator,
+            greedy_per_prompt=greedy_per_prompt,
         )
         return [self.parse(text) for text in out.texts], out
 

@@ -39,18 +39,20 @@ class PolicyActor:
         self.version = 0
 
     def sample(self, states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
-               max_new_tokens: int) -> tuple[list[AgentOutput], dict[str, Any]]:
+               max_new_tokens: int, greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
         """``n`` completions per state (state-major rows), as parsed outputs and numpy arrays.
 
         Arrays: ``prompt_ids``/``prompt_mask`` [N, P], ``completion_ids``/``completion_mask`` [N, T],
         ``logprobs`` [N, T] float32, ``finished`` [N] bool; plus ``texts`` (completions), ``prompts`` (one per
         state), ``version`` (the weights that sampled them) and ``tokens`` (generated tokens).
         """
+        # Only an agent that can decode a greedy member is asked to (the transformers LM agents).
+        extra = {"greedy_per_prompt": int(greedy_per_prompt)} if greedy_per_prompt else {}
         previous_top_p = self.agent.top_p
         self.agent.top_p = float(top_p)
         try:
             outputs, gen = self.agent.sample(list(states), num_return_sequences=n, temperature=temperature,
-                                             max_new_tokens=max_new_tokens)
+                                             max_new_tokens=max_new_tokens, **extra)
         finally:
             self.agent.top_p = previous_top_p
         arrays = {
@@ -146,15 +148,17 @@ def pad_right(arrays: Sequence[np.ndarray], value: Any = 0) -> np.ndarray:
 
 
 def sample_groups(pool: Any, states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
-                  max_new_tokens: int, pad_id: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
+                  max_new_tokens: int, pad_id: int = 0, greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
     """Split ``states`` over the pool's actors, sample ``n`` per state, and join the shards in the order of ``states``.
 
     ``pool`` is an :class:`orchestration.grpo.pool.PolicyPool`: a shard whose actor died is retried once or dropped.
     ``arrays["kept"]`` lists the indices of the states that were sampled (all of them unless a shard was dropped);
-    rows follow that order, ``n`` per kept state, so each (state, sample) appears exactly once.
+    rows follow that order, ``n`` per kept state, so each (state, sample) appears exactly once. With
+    ``greedy_per_prompt`` the first that many rows of each state's group are its greedy completion.
     """
     shards = round_robin_shards(len(states), len(pool.ready()) or 1)  # one shard per actor ready for work
-    results = pool.map("sample", [[states[i] for i in shard] for shard in shards], n, temperature, top_p, max_new_tokens)
+    results = pool.map("sample", [[states[i] for i in shard] for shard in shards], n, temperature, top_p, max_new_tokens,
+                       greedy_per_prompt)
     shards = [shard for shard, r in zip(shards, results) if r is not None]  # dropped shards leave the batch whole
     results = [r for r in results if r is not None]
     kept = sorted(i for shard in shards for i in shard)

@@ -56,7 +56,8 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFET
 from orchestration.graph import build_graph
 from orchestration.grpo.actors import sample_groups, start_policy_actors
 from orchestration.grpo.config import GRPOConfig
-from orchestration.grpo.core import component_token_advantages, group_advantages, zero_variance_groups
+from orchestration.grpo.core import (component_token_advantages, greedy_baseline_advantages, group_advantages,
+                                     zero_variance_groups)
 from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
@@ -68,10 +69,13 @@ from rewards import component_scores, dual_atomic_advantages, ucpg_advantages
 GRPO_RESULTS = "grpo"
 
 
-def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: float) -> tuple[np.ndarray, set[str]]:
+def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: float,
+                       greedy: np.ndarray | None = None) -> tuple[np.ndarray, set[str]]:
     """Advantages [N] over the rows that finished, and the ids of the zero-variance groups.
 
-    Failed rows get advantage 0 and do not take part in their group's statistics.
+    Failed rows get advantage 0 and do not take part in their group's statistics. ``greedy`` ([N] bool, the rows
+    that are their group's greedy completion): compare rewards with the greedy row's instead of the group mean
+    (:func:`.core.greedy_baseline_advantages`; GRPO's sequence advantage only).
     """
     ok = rollouts.ok
     adv = np.zeros(len(ok))
@@ -82,8 +86,13 @@ def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: floa
     if mode == "grpo":
         totals = matrix @ rollouts.reward_weights
         zero = zero_variance_groups(totals, groups)
-        adv[ok] = group_advantages(totals, groups, scale=scale, eps=eps)
+        if greedy is None:
+            adv[ok] = group_advantages(totals, groups, scale=scale, eps=eps)
+        else:
+            adv[ok] = greedy_baseline_advantages(totals, groups, greedy[ok], scale=scale, eps=eps)
     else:
+        if greedy is not None:
+            raise ValueError(f"baseline 'greedy' applies to the 'grpo' advantage, not {mode!r}; use baseline 'group'")
         # A group carries no signal when every term is constant in it.
         zero = set.intersection(*(zero_variance_groups(matrix[:, j], groups) for j in range(matrix.shape[1])))
         if mode == "dual_atomic":
@@ -93,6 +102,15 @@ def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: floa
         else:
             raise ValueError(f"unknown advantage mode {mode!r}; use grpo, dual_atomic or ucpg")
     return adv, zero
+
+
+def greedy_metrics(node: str, rollouts: GroupRollouts, greedy: np.ndarray) -> dict[str, float]:
+    """The greedy members' mean reward and solved rate: how greedy decoding does on this iteration's training tasks."""
+    rows = greedy & rollouts.ok
+    if not rows.any():
+        return {}
+    return {f"{node}/greedy_reward": float(rollouts.rewards[rows].mean()),
+            f"{node}/greedy_solved": float(rollouts.solved[rows].mean())}
 
 
 def line_scores(episode: Any, score: str) -> list[float]:
@@ -344,7 +362,7 @@ class GRPO(Algorithm):
         self.last_batch_rows: dict[str, list[tuple[str, int]]] = {}  # (group id, sample index) of every trained row
         for node, spec in self.trainable.items():
             sampler = partial(sample_groups, self.pools[node], temperature=cfg.temperature, top_p=cfg.top_p,
-                              max_new_tokens=cfg.max_new_tokens)
+                              max_new_tokens=cfg.max_new_tokens, greedy_per_prompt=int(cfg.greedy_member))
             rollouts = collect_groups(self.runner, node, [self.tasks[i] for i in tasks], sampler, cfg.group_size,
                                       spec["rewards"], tag=f"{self.iteration}/")
             timings["generate_s"] += rollouts.timings["generate_s"]
@@ -355,7 +373,11 @@ class GRPO(Algorithm):
             if not rollouts.episodes:  # every shard's actor failed twice: nothing to learn from this agent now
                 metrics[f"{node}/groups"] = 0.0
                 continue
-            adv, zero = compute_advantages(rollouts, spec["advantage"], cfg.scale_rewards, cfg.adv_eps)
+            greedy = (np.arange(len(rollouts.episodes)) % cfg.group_size == 0) if cfg.greedy_member else None
+            if greedy is not None:
+                metrics.update(greedy_metrics(node, rollouts, greedy))
+            adv, zero = compute_advantages(rollouts, spec["advantage"], cfg.scale_rewards, cfg.adv_eps,
+                                           greedy if cfg.baseline == "greedy" else None)
             seq_adv = adv
             if cfg.component_credit > 0 and node in self.action_ids:
                 token_line, scores = component_lines(rollouts, self.action_ids[node], cfg.component_score)
@@ -484,6 +506,7 @@ class GRPO(Algorithm):
                 "agent": node,
                 "task_id": rollouts.episodes[row].task.task_id,
                 "group": rollouts.group_ids[row],
+                "sample": int(row % self.config.group_size),
                 "prompt": rollouts.arrays["prompts"][task_pos],
                 "completion": rollouts.arrays["texts"][row],
                 "reward": float(rollouts.rewards[row]),

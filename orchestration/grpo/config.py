@@ -155,6 +155,18 @@ class TrainSection(_Strict):
     scale_rewards: Literal["group", "batch", "none"] = Field(default="group", description=(
         "Divide centred rewards by the group std (GRPO), the batch std (Lite PPO), or not at all (Dr.GRPO)."))
     adv_eps: float = Field(default=1e-6, ge=0, description="Added to the std before dividing (verl 1e-6, TRL 1e-4).")
+    greedy_member: bool = Field(default=False, description=(
+        "Make the first completion of every group the policy's greedy one (argmax at each step; its log-probs are of "
+        "the sampling temperature, like the others'), so the group's advantages also push down the greedy "
+        "completion where samples beat it. Held-out scores are of greedy decoding, and at a high sampling "
+        "temperature most of GRPO's signal otherwise goes to sharpening samples toward what greedy already does. "
+        "Logged as `<agent>/greedy_reward` and `<agent>/greedy_solved`: the greedy policy on the training tasks, for "
+        "free. transformers LM agents only."))
+    baseline: Literal["group", "greedy"] = Field(default="group", description=(
+        "What a completion's reward is compared with: 'group' - the group mean (GRPO); 'greedy' - the reward of the "
+        "group's greedy completion (self-critical sequence training, Rennie et al. 2017), so only completions that do "
+        "better than greedy decoding are pushed up and only worse ones down; needs `greedy_member`. Scaled as "
+        "`scale_rewards` says."))
     drop_zero_variance_groups: bool = Field(default=True, description=(
         "Leave groups whose rewards are all equal out of the loss (they have zero advantage); they are always counted."))
     component_credit: float = Field(default=0.0, ge=0, description=(
@@ -265,6 +277,8 @@ class GRPOConfig(AlgorithmConfig):
         self.loss_agg = "token-mean"
         self.scale_rewards = "group"
         self.adv_eps = 1e-6
+        self.greedy_member = False
+        self.baseline = "group"
         self.drop_zero_variance_groups = True
         self.component_credit = 0.0
         self.component_score = "f1"
@@ -319,7 +333,7 @@ class GRPOConfig(AlgorithmConfig):
     def grpo(self, *, group_size: int = NotProvided, tasks_per_iteration: int = NotProvided, clip_low: float = NotProvided,
              clip_high: float = NotProvided, kl_coef: float = NotProvided, kl_estimator: str = NotProvided,
              loss_agg: str = NotProvided, scale_rewards: str = NotProvided, adv_eps: float = NotProvided,
-             drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided,
+             greedy_member: bool = NotProvided, baseline: str = NotProvided, drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided,
              component_score: str = NotProvided, trace_credit: float = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
              failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
@@ -428,6 +442,9 @@ class GRPOConfig(AlgorithmConfig):
         check(self.loss_agg in LOSS_AGGREGATIONS, f"loss_agg={self.loss_agg!r}: use one of {', '.join(LOSS_AGGREGATIONS)}")
         check(self.scale_rewards in REWARD_SCALING, f"scale_rewards={self.scale_rewards!r}: use one of {', '.join(REWARD_SCALING)}")
         check(self.adv_eps >= 0, f"adv_eps={self.adv_eps!r}: use a small number >= 0 (1e-6)")
+        check(self.baseline in ("group", "greedy"), f"baseline={self.baseline!r}: use 'group' (GRPO) or 'greedy' (self-critical)")
+        check(self.baseline != "greedy" or self.greedy_member,
+              "baseline='greedy' compares each completion with the group's greedy one: set greedy_member=true as well")
         check(self.component_credit >= 0, f"component_credit={self.component_credit!r}: use 0 (off) or a weight > 0 (1.0)")
         check(self.trace_credit >= 0, f"trace_credit={self.trace_credit!r}: use 0 (off) or a weight > 0 (1.0)")
         check(self.component_score in COMPONENT_SCORES, f"component_score={self.component_score!r}: use one of {', '.join(COMPONENT_SCORES)}")
@@ -486,6 +503,9 @@ class GRPOConfig(AlgorithmConfig):
                 errors.append(f"{where}.advantage={spec['advantage']!r}: use one of {', '.join(ADVANTAGE_MODES)}")
             if spec["advantage"] == "dual_atomic" and len(spec["rewards"]) < 2:
                 errors.append(f"{where}.advantage=dual_atomic needs at least two reward terms (one group per term)")
+            if self.baseline == "greedy" and spec["advantage"] != "grpo":
+                errors.append(f"{where}.advantage={spec['advantage']!r}: baseline 'greedy' applies to the 'grpo' "
+                              "advantage only; use advantage grpo or baseline 'group'")
         if self.difficulty_filter is not None and not any(pipeline.agents[n].role == "verifier" for n in graph.order):
             errors.append("difficulty_filter: 'solved' is read from the pipeline's verifier, and the graph has none; "
                           "add a verifier or set difficulty_filter to null")
@@ -511,7 +531,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             group_size=section.group_size, tasks_per_iteration=section.tasks_per_iteration, clip_low=section.clip_low,
             clip_high=section.clip_high, kl_coef=section.kl_coef, kl_estimator=section.kl_estimator,
             loss_agg=section.loss_agg, scale_rewards=section.scale_rewards, adv_eps=section.adv_eps,
-            drop_zero_variance_groups=section.drop_zero_variance_groups, component_credit=section.component_credit,
+            greedy_member=section.greedy_member, baseline=section.baseline, drop_zero_variance_groups=section.drop_zero_variance_groups, component_credit=section.component_credit,
             component_score=section.component_score, trace_credit=section.trace_credit,
             failed_episodes=section.failed_episodes, sample_timeout_s=section.sample_timeout_s,
             difficulty_filter=section.difficulty_filter.model_dump() if section.difficulty_filter else None,

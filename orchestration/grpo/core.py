@@ -59,6 +59,48 @@ def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[
     return centred
 
 
+def greedy_baseline_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object],
+                               greedy: Sequence[bool] | np.ndarray, scale: ScaleMode = "group",
+                               eps: float = 1e-6) -> np.ndarray:
+    """Self-critical advantages [B]: each reward minus its group's greedy completion's reward, then scaled.
+
+    The baseline is what greedy decoding - the way the policy is judged - already earns on that task, so a group
+    whose greedy completion fails pushes up every sample that succeeds, and a group whose greedy completion
+    succeeds only pushes down the samples that do worse (Rennie et al. 2017, "Self-critical sequence training").
+    A group without a greedy row (its episode failed) falls back to the group mean. scale: as
+    :func:`group_advantages` ("group": the group's reward std; "batch": the std of the centred rewards; "none").
+
+    >>> greedy_baseline_advantages([0.0, 1.0, 0.0, 1.0, 1.0, 0.0], list("aaabbb"), [1, 0, 0, 1, 0, 0], scale="none").tolist()
+    [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]
+    """
+    if scale not in ("group", "batch", "none"):
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    r = np.asarray(rewards, dtype=np.float64)
+    is_greedy = np.asarray(greedy, dtype=bool)
+    if r.ndim != 1 or is_greedy.shape != r.shape or len(group_ids) != len(r):
+        raise ValueError(f"rewards, group_ids and greedy must have one entry per completion, got {r.shape}, "
+                         f"{len(group_ids)} and {is_greedy.shape}")
+    rows: dict[object, list[int]] = {}
+    for i, g in enumerate(group_ids):
+        rows.setdefault(g, []).append(i)
+    out = np.zeros_like(r)
+    for members in rows.values():
+        values = r[members]
+        if values.max() == values.min():
+            continue
+        marked = [i for i in members if is_greedy[i]]
+        base = float(r[marked].mean()) if marked else float(values.mean())
+        centred = values - base
+        if scale == "group":
+            centred = centred / (float(np.std(values, ddof=1)) + eps)
+        out[members] = centred
+    if scale == "batch":
+        nonzero = out[out != 0]
+        std = float(np.std(out, ddof=1)) if len(out) > 1 and len(nonzero) else 0.0
+        out = out / (std + eps) if std > 0 else out * 0.0
+    return out
+
+
 def component_token_advantages(seq_adv: np.ndarray, token_line: np.ndarray, line_scores: Sequence[Sequence[float] | None],
                                group_ids: Sequence[object], weight: float, eps: float = 1e-6) -> np.ndarray:
     """Token-level advantages [B, T]: the sequence advantage on every token, plus ``weight`` times the line's

@@ -114,6 +114,25 @@ def test_greedy_is_the_argmax_and_batch_invariant(tiny_model, tokenizer):
         assert alone.completion_ids[0, :n].tolist() == batch.completion_ids[i, :n].tolist()
 
 
+def test_greedy_member_is_the_greedy_completion_with_tempered_logprobs(tiny_model, tokenizer):
+    greedy = generate(tiny_model, tokenizer, PROMPTS, max_new_tokens=8, do_sample=False)
+    mixed = generate(tiny_model, tokenizer, PROMPTS, max_new_tokens=8, seed=3, temperature=1.5, num_return_sequences=4,
+                     greedy_per_prompt=1)
+    for i in range(len(PROMPTS)):
+        n = int(greedy.completion_mask[i].sum())
+        assert mixed.completion_ids[4 * i, :n].tolist() == greedy.completion_ids[i, :n].tolist()
+    # The sampled members are samples: at temperature 1.5 an untrained model's completions leave the argmax.
+    sampled = [mixed.completion_ids[4 * i + g].tolist() for i in range(len(PROMPTS)) for g in range(1, 4)]
+    assert any(row != mixed.completion_ids[4 * (k // 3)].tolist() for k, row in enumerate(sampled))
+    # Every row's log-probs are of the tempered distribution: a learner recomputes them at the same temperature.
+    with torch.no_grad():
+        logp, _ = sequence_logprobs(tiny_model, mixed.prompt_ids, mixed.completion_ids, mixed.prompt_mask,
+                                    mixed.completion_mask, temperature=1.5)
+    torch.testing.assert_close(logp, mixed.logprobs, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="greedy_per_prompt"):
+        generate(tiny_model, tokenizer, PROMPTS, num_return_sequences=2, greedy_per_prompt=3)
+
+
 def test_argument_checks(tiny_model, tokenizer):
     with pytest.raises(ValueError, match="prompts"):
         generate(tiny_model, tokenizer, [], max_new_tokens=3)

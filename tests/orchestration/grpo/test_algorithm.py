@@ -143,3 +143,30 @@ def test_component_credit_trains_the_shipped_decomposer(ray_cluster):
         assert any("decomposer" in r.get("learners", {}) for r in results)  # token-level advantages reached the learner
     finally:
         algo.stop()
+
+
+def test_greedy_member_and_self_critical_baseline_train_the_shipped_decomposer(ray_cluster):
+    from pathlib import Path
+
+    from agents.lm.policy import LMDecomposer
+    from envs.editing_env import task_to_state
+    from orchestration.config import load_config
+
+    shipped = Path(__file__).resolve().parents[3] / "agents" / "lm" / "pretrained" / "decomposer"
+    pipeline = load_config("imageedit_r1", [f"decomposer.model={shipped}", "train.group_size=4", "train.tasks_per_iteration=4",
+                                            "train.greedy_member=true", "train.baseline=greedy", "train.train_tasks=20",
+                                            "train.sampler_threads=1", "train.seed=0", "train.rollout_samples=16"])
+    algo = build_grpo_config(pipeline).build_algo()
+    try:
+        result = algo.train()["grpo"]
+        assert 0.0 <= result["decomposer/greedy_solved"] <= 1.0 and np.isfinite(result["decomposer/greedy_reward"])
+        # Member 0 of every group is what the agent decodes greedily on that task (the weights it sampled with).
+        greedy = LMDecomposer(model=str(shipped), max_new_tokens=pipeline.train["max_new_tokens"])
+        rows = [r for r in algo.last_rollouts if r["sample"] == 0]
+        assert rows, "no greedy rows among the kept rollout samples"
+        tasks = {t.task_id: t for t in (algo.tasks[i] for i in range(len(algo.tasks)))}
+        for row in rows:
+            state = task_to_state(tasks[row["task_id"]])
+            assert greedy.sample([state], temperature=0.0)[1].texts[0] == row["completion"]
+    finally:
+        algo.stop()

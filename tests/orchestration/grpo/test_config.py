@@ -48,6 +48,9 @@ def test_bad_train_values_name_the_field(key, value, field):
     (["rewards.decomposer=[]"], "train.agents.decomposer.rewards: no reward terms"),
     (["train.agents={decomposer: {advantage: dual_atomic, rewards: [{name: f1}]}}"], "dual_atomic needs at least two reward terms"),
     (["decomposer.model=null"], "agents.decomposer.model is not set"),
+    (["train.baseline=greedy"], "set greedy_member=true as well"),
+    (["train.greedy_member=true", "train.baseline=greedy",
+      "train.agents={decomposer: {advantage: dual_atomic, rewards: [{name: f1}, {name: format}]}}"], "baseline 'greedy'"),
 ])
 def test_bad_grpo_configs_are_rejected_with_the_field(make_pipeline, overrides, needle):
     config = build_grpo_config(make_pipeline(overrides=overrides))
