@@ -70,6 +70,11 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "resize {subj} so it is {size}",
         "alter the size of {subj} to {size}",
         "give {subj} a {size} size",
+        "size {subj} to {size}",
+        "redo {subj} at {size}",
+        "put {subj} at {size}",
+        "bring {subj} to {size}",
+        "{size} for {subj}, please",
     ),
     # Relative wording: only for a one-step change in the size order.
     "resize_up": (
@@ -81,6 +86,11 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "increase the size of {subj}",
         "blow {subj} up",
         "bump up the size of {subj}",
+        "size {subj} up",
+        "make {subj} one size bigger",
+        "take {subj} up a size",
+        "go up a size on {subj}",
+        "upsize {subj}",
     ),
     "resize_down": (
         "make {subj} smaller",
@@ -90,6 +100,11 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "make {subj} a bit smaller",
         "decrease the size of {subj}",
         "tone down the size of {subj}",
+        "size {subj} down",
+        "make {subj} one size smaller",
+        "take {subj} down a size",
+        "knock {subj} down a size",
+        "downsize {subj}",
     ),
     "reshape": (
         "turn {subj} into {shape_np}",
@@ -235,6 +250,8 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} {is} the wrong size, {size} would be better",
         "{size} would suit {subj} better",
         "{subj} -> {size}",
+        "{subj} at {size} would be better",
+        "the size of {subj} should be {size}",
     ),
     "resize_up": (
         "{subj} should be bigger",
@@ -246,6 +263,10 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} {is} too small",
         "{subj} {is} too small, make {it} bigger",
         "{subj} looks tiny, blow {it} up a bit",
+        "{subj} {is} a little small",
+        "{subj} could go up a size",
+        "{subj} {needs} to be a size bigger",
+        "{subj} {is} hard to see, make {it} bigger",
     ),
     "resize_down": (
         "{subj} should be smaller",
@@ -257,6 +278,10 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} {is} too big",
         "{subj} {is} way too big, make {it} smaller",
         "{subj} looks huge, shrink {it} a bit",
+        "{subj} {is} a little big",
+        "{subj} could go down a size",
+        "{subj} {needs} to be a size smaller",
+        "{subj} takes up too much room, make {it} smaller",
     ),
     "reshape": (
         "{subj} should become {shape_np}",
@@ -362,16 +387,22 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "how about making {subj} {size}?",
         "can we have {subj} {size}?",
         "why not make {subj} {size}?",
+        "could you size {subj} to {size}?",
+        "would {subj} work at {size}?",
     ),
     "resize_up": (
         "can {subj} be bigger?",
         "could you enlarge {subj} a bit?",
         "how about making {subj} larger?",
+        "could {subj} go up a size?",
+        "can you make {subj} one size bigger?",
     ),
     "resize_down": (
         "can {subj} be smaller?",
         "could you shrink {subj} a bit?",
         "how about making {subj} smaller?",
+        "could {subj} go down a size?",
+        "can you make {subj} one size smaller?",
     ),
     "reshape": (
         "can {subj} be {shape_np}?",
@@ -511,9 +542,9 @@ REGION_PHRASES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 SIZE_WORDS: Final[dict[str, tuple[str, ...]]] = {
-    "small": ("small", "tiny", "little"),
-    "medium": ("medium", "medium-sized", "mid-sized"),
-    "large": ("large", "big", "huge"),
+    "small": ("small", "tiny", "little", "mini", "small-sized"),
+    "medium": ("medium", "medium-sized", "mid-sized", "middling", "average-sized"),
+    "large": ("large", "big", "huge", "giant", "large-sized"),
 }
 
 #: Words for each background, as people write them (the ground truth keeps the canonical name).
