@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import gymnasium as gym
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
-from agents.base import PROVIDES, EpisodeState, RoundRecord
+from envs.episode import PROVIDES, EpisodeState, RoundRecord
 from envs.task import EditTask
 from rewards import RewardContext, get_reward
 

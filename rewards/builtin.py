@@ -8,8 +8,6 @@ name               computes                                              needs
 ``f1``             :func:`structured_f1` ``.overall``, pooled mode        ``truth_components`` and
                                                                           ``predicted_components`` or ``completion``
 ``f1_matched``     the same in ``mode="matched"``                         as ``f1``
-``grounded_f1``    :func:`envs.canvas.grounding.grounded_f1`: subjects    as ``f1``, plus ``source_scene`` and
-                   compared by the objects they name, not their words     ``truth_order`` (Canvas tasks)
 ``checklist``      :func:`checklist_reward` (unknown answers fail)       ``checklist_answers``, ``checklist_expected``
 ``success``        1.0 when every checklist item is answered as           as ``checklist``
                    expected, else 0.0 (what "full success" counts)
@@ -18,7 +16,11 @@ name               computes                                              needs
 =================  ====================================================  =========================================
 
 ``f1`` prefers ``predicted_components`` and otherwise parses ``completion`` (components found in a malformed output
-still count: format is scored by its own reward).
+still count: format is scored by its own reward; :func:`predicted_or_parsed` does this for any reward).
+
+A reward that needs an environment's world model is registered by that environment, since this layer imports none:
+``grounded_f1`` (subjects compared by the objects they name on the Canvas scene) comes from
+:mod:`envs.canvas.grounding` and is registered whenever :mod:`envs` is imported.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from rewards.registry import RewardContext, register_reward
 from rewards.types import ComponentLike
 
 __all__ = [
+    "predicted_or_parsed",
     "format_from_context",
     "format_partial_from_context",
     "f1_from_context",
     "f1_matched_from_context",
-    "grounded_f1_from_context",
     "checklist_from_context",
     "success_from_context",
     "preservation_from_context",
@@ -65,7 +67,14 @@ def format_partial_from_context(ctx: RewardContext) -> float:
     )
 
 
-def _predicted(ctx: RewardContext, reward: str) -> tuple[ComponentLike, ...] | list[ComponentLike]:
+def predicted_or_parsed(ctx: RewardContext, reward: str) -> tuple[ComponentLike, ...] | list[ComponentLike]:
+    """``ctx.predicted_components`` when set, else the components parsed from ``ctx.completion``; ``ValueError``
+    naming ``reward`` when both are missing. Shared by every reward that scores a decomposition.
+
+    >>> predicted_or_parsed(RewardContext(completion="<think></think><answer><action>add</action>"
+    ...                                    "<subject>a star</subject><target></target></answer>"), "f1")[0].subject
+    ('a star',)
+    """
     if ctx.predicted_components is not None:
         return list(ctx.predicted_components)
     if ctx.completion is None:
@@ -84,7 +93,7 @@ def f1_from_context(ctx: RewardContext) -> float:
     1.0
     """
     truth = ctx.require("truth_components", "f1")
-    return structured_f1(_predicted(ctx, "f1"), truth, synonyms=ctx.synonyms).overall
+    return structured_f1(predicted_or_parsed(ctx, "f1"), truth, synonyms=ctx.synonyms).overall
 
 
 @register_reward("f1_matched")
@@ -96,26 +105,7 @@ def f1_matched_from_context(ctx: RewardContext) -> float:
     0.6666666666666666
     """
     truth = ctx.require("truth_components", "f1_matched")
-    return structured_f1(_predicted(ctx, "f1_matched"), truth, synonyms=ctx.synonyms, mode="matched").overall
-
-
-@register_reward("grounded_f1")
-def grounded_f1_from_context(ctx: RewardContext) -> float:
-    """Grounded F1 of the predicted (or parsed) components: a subject counts when it names the same object as the
-    ground truth on the scene of that step, whatever its words (:mod:`envs.canvas.grounding`).
-
-    >>> scene = '{"background": "white", "objects": [{"id": 0, "shape": "circle", "color": "green", "size": "small", "x": 0.2, "y": 0.2}]}'
-    >>> grounded_f1_from_context(RewardContext(predicted_components=[{"action": "remove", "subject": "the small circle"}],
-    ...     truth_components=[{"action": "remove", "subject": "the circle"}], source_scene=scene, truth_order=[0]))
-    1.0
-    """
-    # Imported here: the Canvas world is one environment among others; rewards that do not ground stay free of it.
-    from envs.canvas.grounding import grounded_f1
-    from envs.canvas.scene import Scene
-
-    truth = ctx.require("truth_components", "grounded_f1")
-    source = Scene.from_json(ctx.require("source_scene", "grounded_f1"))
-    return grounded_f1(list(_predicted(ctx, "grounded_f1")), list(truth), ctx.require("truth_order", "grounded_f1"), source)
+    return structured_f1(predicted_or_parsed(ctx, "f1_matched"), truth, synonyms=ctx.synonyms, mode="matched").overall
 
 
 @register_reward("checklist")

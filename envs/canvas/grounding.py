@@ -6,7 +6,10 @@ RL reward built on it pushes a policy toward one wording instead of toward the r
 subject is resolved (:func:`envs.canvas.refer.resolve`) on the scene as it is right before the matched ground-truth
 component runs (the ground-truth edits executed in a valid order up to that point), and the *objects* are compared.
 
-Pure functions of scenes and components; the ``grounded_f1`` reward (:mod:`rewards.builtin`) adapts them.
+Pure functions of scenes and components, and the ``grounded_f1`` reward that adapts them to a
+:class:`~rewards.RewardContext`. The reward is registered here rather than in :mod:`rewards.builtin` because it needs
+the Canvas world and the rewards layer imports no environment; :mod:`envs` imports this module, so the name is
+registered for every caller that works with tasks.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from typing import Any, Sequence
 from envs.canvas.execute import apply_component
 from envs.canvas.refer import BACKGROUND_SUBJECT, parse_description, resolve
 from envs.canvas.scene import Scene
+from rewards.builtin import predicted_or_parsed
 from rewards.f1 import max_weight_assignment, set_f1
-from rewards.types import Component, ComponentLike, as_components
+from rewards.registry import RewardContext, register_reward
 from rewards.text import normalize_members
+from rewards.types import Component, ComponentLike, as_components
 
-__all__ = ["truth_states", "grounded_similarity", "grounded_component_scores", "grounded_f1"]
+__all__ = ["truth_states", "grounded_similarity", "grounded_component_scores", "grounded_f1", "grounded_f1_from_context"]
 
 
 def truth_states(source: Scene, truth: Sequence[Component], order: Sequence[int]) -> list[Scene]:
@@ -97,3 +102,20 @@ def grounded_f1(predicted: Sequence[ComponentLike], truth: Sequence[ComponentLik
         return 1.0
     scores = grounded_component_scores(predicted, truth, order, source)
     return 2 * sum(scores) / (len(predicted) + len(truth))
+
+
+@register_reward("grounded_f1")
+def grounded_f1_from_context(ctx: RewardContext) -> float:
+    """Grounded F1 of the predicted (or parsed) components: a subject counts when it names the same object as the
+    ground truth on the scene of that step, whatever its words. Needs ``truth_components``, ``source_scene`` and
+    ``truth_order``, and ``predicted_components`` or ``completion``.
+
+    >>> scene = '{"background": "white", "objects": [{"id": 0, "shape": "circle", "color": "green", "size": "small", "x": 0.2, "y": 0.2}]}'
+    >>> grounded_f1_from_context(RewardContext(predicted_components=[{"action": "remove", "subject": "the small circle"}],
+    ...     truth_components=[{"action": "remove", "subject": "the circle"}], source_scene=scene, truth_order=[0]))
+    1.0
+    """
+    truth = ctx.require("truth_components", "grounded_f1")
+    source = Scene.from_json(ctx.require("source_scene", "grounded_f1"))
+    predicted = list(predicted_or_parsed(ctx, "grounded_f1"))
+    return grounded_f1(predicted, list(truth), ctx.require("truth_order", "grounded_f1"), source)
