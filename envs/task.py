@@ -58,6 +58,11 @@ class EditTask(BaseModel):
         "What each indirect reference or knowledge phrase of the instruction names, in execution order, as "
         "'<phrase> = <meaning>' ('the shape above the blue star = medium orange triangle'): the steps a reasoning "
         "trace writes out."))
+    reasoning_scans: list[str] = Field(default_factory=list, description=(
+        "For each note of `reasoning`, how its reference is resolved object by object: every object of the scene at "
+        "that step with the number the reference compares and whether it is named ('large blue star 0.20 no, small "
+        "red circle 0.60 yes'); '' for a note that names a value (knowledge). Written into a reasoning trace with "
+        "`train.sft.scan`."))
 
     @field_validator("instruction")
     @classmethod

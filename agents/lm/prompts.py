@@ -86,17 +86,29 @@ def scene_text(png: bytes) -> str:
     return describe(perceive_png(png))
 
 
-def decomposer_think(n_components: int, notes: Sequence[str] = ()) -> str:
+def decomposer_think(n_components: int, notes: Sequence[str] = (), scans: Sequence[str] = ()) -> str:
     """The reasoning of a decomposer SFT target: how many edits there are, then (for a reasoning trace) what each
-    indirect reference or knowledge phrase of the request names (:attr:`envs.task.EditTask.reasoning`).
+    indirect reference or knowledge phrase of the request names (:attr:`envs.task.EditTask.reasoning`); with
+    ``scans`` (:attr:`envs.task.EditTask.reasoning_scans`, one per note) each note first walks the scene object by
+    object ("<phrase>: <scan> = <objects>"), so the decision of which objects a reference names is made one object
+    at a time before the note lists them.
 
     >>> decomposer_think(1), decomposer_think(3)
     ('1 edit', '3 edits')
     >>> decomposer_think(2, ["the lowest shape = medium purple hexagon"])
     '2 edits; the lowest shape = medium purple hexagon'
+    >>> decomposer_think(1, ["the red shape = small red star"], ["large blue circle no, small red star yes"])
+    '1 edit; the red shape: large blue circle no, small red star yes = small red star'
     """
+    if scans and len(scans) != len(notes):
+        raise ValueError(f"{len(scans)} scans for {len(notes)} notes; a task's reasoning_scans has one per note")
+    parts = []
+    for k, note in enumerate(notes):
+        phrase, sep, meaning = note.partition(" = ")
+        scan = scans[k] if scans else ""
+        parts.append(_one_line(f"{phrase}: {scan} = {meaning}" if scan and sep else note))
     count = f"{n_components} edit" + ("" if n_components == 1 else "s")
-    return "; ".join([count, *(_one_line(n) for n in notes)])
+    return "; ".join([count, *parts])
 
 
 def thinker_think(category: str, n_steps: int) -> str:
@@ -127,10 +139,10 @@ def answer_components(components: Any) -> str:
     return _OPEN_FIELD.sub(r"<\1> ", canonical)
 
 
-def sft_target(role: str, task: Any, *, reasoning: bool = False) -> str:
+def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False) -> str:
     """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth);
-    with ``reasoning``, the decomposer's think also resolves the request's indirect references
-    (:func:`decomposer_think`).
+    with ``reasoning``, the decomposer's think also resolves the request's indirect references, and with ``scan``
+    too each reference walks the scene object by object first (:func:`decomposer_think`).
 
     Raises ``ValueError`` when the task lacks what the role's target is made of (components / explicit instruction).
     """
@@ -139,14 +151,19 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False) -> str:
         if not task.components:
             raise ValueError(f"task {task.task_id} has no ground-truth components; a decomposer SFT target needs them")
         answer = answer_components([c.model_dump() for c in task.components])
-        return format_tagged(decomposer_think(len(task.components), task.reasoning if reasoning else ()), answer)
+        notes = task.reasoning if reasoning else ()
+        scans = task.reasoning_scans if (reasoning and scan) else ()
+        if notes and scan and reasoning and len(scans) != len(notes):
+            raise ValueError(f"task {task.task_id} has {len(notes)} reasoning notes but {len(scans)} scans; a scan "
+                             "trace needs tasks made by this generator (regenerate the task file)")
+        return format_tagged(decomposer_think(len(task.components), notes, scans), answer)
     if not task.explicit_instruction:
         raise ValueError(f"task {task.task_id} has no explicit_instruction; a thinker SFT target needs it")
     return format_tagged(thinker_think(task.category, task.n_steps), _one_line(task.explicit_instruction))
 
 
 def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None,
-                reasoning: bool = False) -> tuple[str, str]:
+                reasoning: bool = False, scan: bool = False) -> tuple[str, str]:
     """``(prompt, target)`` for one task and role.
 
     Args:
@@ -156,7 +173,8 @@ def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | N
             plan (teaches a decomposer that runs after a thinker to use the plan).
         scene: the scene text, if already computed (perception is the slow part of making data).
         reasoning: write the reasoning trace in the decomposer's think (:func:`sft_target`).
+        scan: with ``reasoning``, each note walks the scene object by object first (:func:`sft_target`).
     """
     scene = scene if scene is not None else scene_text(task.source_png)
     plan = task.explicit_instruction if (with_plan and role == "decomposer") else None
-    return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning)
+    return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning, scan=scan)

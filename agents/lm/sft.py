@@ -263,7 +263,7 @@ def sft_train(
 
 def make_sft_data(
     tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
-    reasoning: bool = False,
+    reasoning: bool = False, scan: bool = False,
 ) -> list[tuple[str, str]]:
     """``(prompt, target)`` pairs for ``role`` from generated tasks.
 
@@ -275,6 +275,7 @@ def make_sft_data(
             as the thinker's plan (a decomposer placed after a thinker then knows what a plan is for).
         seed: picks which prompts carry a plan.
         reasoning: decomposer targets write a reasoning trace (:func:`agents.lm.prompts.sft_target`).
+        scan: with ``reasoning``, each note walks the scene object by object first.
     """
     from agents.lm.prompts import scene_text, sft_example
 
@@ -283,7 +284,7 @@ def make_sft_data(
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
-        out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning))
+        out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan))
     return out
 
 
@@ -427,6 +428,7 @@ def cold_start(
     workers: int | None = None,
     num_threads: int | None = 1,
     reasoning: bool = False,
+    scan: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Generate Canvas data, train the tokenizer, SFT one tiny model per role and save each to ``out_dir/<role>/``.
@@ -459,6 +461,8 @@ def cold_start(
             *slower* per step than one.
         reasoning: the decomposer's targets write a reasoning trace: after the number of edits, what each indirect
             reference or knowledge phrase of the request names ("the lowest shape = medium purple hexagon").
+        scan: with ``reasoning``, each note first walks the scene object by object ("the lowest shape: large red
+            star 0.20 no, medium purple hexagon 0.81 yes = medium purple hexagon").
         log: progress messages go here (e.g. ``print``); default silent.
 
     Returns:
@@ -480,13 +484,15 @@ def cold_start(
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
-        data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning)
+        data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning,
+                                    scan=scan)
                 for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
             "prompt_loss_weight": prompt_loss_weight, "torch_threads": torch.get_num_threads(),
             "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
             "model_overrides": model_overrides or {}, "eval_seed": eval_seed, "reasoning": reasoning,
+            "scan": scan,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
         say(f"generated {n_tasks} tasks in {report['data_s']} s")
@@ -511,7 +517,7 @@ def cold_start(
             def evaluate_now(step: int, m: PreTrainedModel, role: str = role, curve: list = curve, clock: dict = clock) -> None:
                 began = time.perf_counter()
                 # A reasoning trace lengthens the completion: room for a four-step answer after it.
-                metrics = evaluators[role](m, tokenizer, test_tasks, scenes=test_scenes, max_new_tokens=144 if reasoning else 96)
+                metrics = evaluators[role](m, tokenizer, test_tasks, scenes=test_scenes, max_new_tokens=(256 if scan else 144) if reasoning else 96)
                 curve.append({"step": step, "train_s": round(began - clock["start"] - clock["eval"], 1), **{key: round(v, 4) for key, v in metrics.items()}})
                 clock["eval"] += time.perf_counter() - began
                 say(f"{role}: step {step}: {curve[-1]}")

@@ -34,6 +34,7 @@ from envs.canvas.reasoning import (
     direct_references,
     knowledge_value,
     new_object_phrase,
+    reference_scan,
     size_word,
 )
 from envs.canvas.refer import BACKGROUND_SUBJECT, describe, join_phrases
@@ -110,6 +111,7 @@ class Step:
     saying: Wording | None = None
     question: Wording | None = None
     note: str | None = None  # what the step's indirect reference or knowledge phrase names ("<phrase> = <meaning>")
+    scan: str = ""  # how the note's reference is resolved, object by object (`reasoning_scan`); "" for a value
 
 
 @dataclass
@@ -229,7 +231,10 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     plural = len(objects) > 1
     shown = _casual(rng, ref.text) if ref.category == "direct" else ref.text
     templates = [] if ref.category == "direct" else [ref.template]
-    note = None if ref.category == "direct" else f"{ref.text} = " + ", ".join(f"{o.size} {o.color} {o.shape}" for o in objects)
+    # The note lists its objects in the order of the scene text (top to bottom, then left to right), as its scan does.
+    in_scene_order = sorted(objects, key=lambda o: (round(o.y, 2), round(o.x, 2)))
+    note = None if ref.category == "direct" else f"{ref.text} = " + ", ".join(f"{o.size} {o.color} {o.shape}" for o in in_scene_order)
+    scan = "" if ref.category == "direct" else reference_scan(ref, scene)
     reads: set[Attr] = set(ref.reads)
     writes: set[Attr] = set()
 
@@ -240,7 +245,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("color", value, rng)
             templates.append(tid)
-            note = f"{text} = {value}"
+            note, scan = f"{text} = {value}", ""
         clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text)
         explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
         writes = {(o.oid, "color") for o in objects}
@@ -250,7 +255,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("shape", value, rng)
             templates.append(tid)
-            note = f"{text} = {value}"
+            note, scan = f"{text} = {value}", ""
         clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text)
         explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
         writes = {(o.oid, "shape") for o in objects}
@@ -281,7 +286,8 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         raise AssertionError(action)
     comp = Component(action, subjects, (value,) if value is not None else ())
     return Step(action, comp, clause, explicit, templates, reads, writes, tuple(o.oid for o in objects),
-                category="knowledge" if knowledge_target else ref.category, saying=saying, question=question, note=note)
+                category="knowledge" if knowledge_target else ref.category, saying=saying, question=question, note=note,
+                scan=scan)
 
 
 # -- dependencies ---------------------------------------------------------------------------------------------------
@@ -450,6 +456,7 @@ def generate_task(index: int, seed: int = 0, split: str = "train", cfg: Generato
             reference=reference_description(target),
             template_ids=sorted(set(templates)),
             reasoning=[s.note for s in steps if s.note],
+            reasoning_scans=[s.scan for s in steps if s.note],
         )
     raise RuntimeError(f"could not generate task {index} (seed {seed}, {split}) in {cfg.max_attempts} attempts")
 

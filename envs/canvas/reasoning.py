@@ -42,6 +42,7 @@ class Reference:
     reads: frozenset[Read]
     category: str
     template: str
+    anchor: int | None = None  # the object a spatial relation is relative to ("the shape left of <anchor>")
 
     @property
     def plural(self) -> bool:
@@ -107,14 +108,14 @@ def spatial_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
             inside = [o for o, d in zip(others, sides) if d > MARGIN]
             unclear = [o for o, d in zip(others, sides) if -MARGIN <= d <= MARGIN]
             if len(inside) == 1 and not unclear:
-                found.append(Reference(f"the shape {words} {anchor_text}", (inside[0].oid,), _reads("pos", "shape", "color", "size"), "spatial", template_id("spatial_rel", k)))
+                found.append(Reference(f"the shape {words} {anchor_text}", (inside[0].oid,), _reads("pos", "shape", "color", "size"), "spatial", template_id("spatial_rel", k), anchor.oid))
         # "the shape nearest to X": the nearest is nearer than the runner-up by a margin.
         if len(others) >= 2:
             dist = sorted((math.hypot(o.x - anchor.x, o.y - anchor.y), o.oid) for o in others)
             if dist[1][0] - dist[0][0] > MARGIN:
                 wording = rng.randrange(3)
                 text = ("the shape nearest to {a}", "the shape closest to {a}", "whatever shape is nearest to {a}")[wording].format(a=anchor_text)
-                found.append(Reference(text, (dist[0][1],), _reads("pos", "shape", "color", "size"), "spatial", template_id("spatial_near", wording)))
+                found.append(Reference(text, (dist[0][1],), _reads("pos", "shape", "color", "size"), "spatial", template_id("spatial_near", wording), anchor.oid))
     # "the shape in the top left": the only object in that region, clearly inside it.
     by_region = Counter(o.region for o in objs)
     for obj in objs:
@@ -239,6 +240,56 @@ def logic_subjects(scene: Scene, rng: random.Random) -> list[Reference]:
         if 2 <= len(members) <= 3:
             found.append(Reference(f"the shapes that are {pair[0]} or {pair[1]}", members, _reads("color"), "logic", template_id("logic_or", 0)))
     return found
+
+
+# -- the scan: how a reference is resolved, object by object ------------------------------------------------------
+
+#: The number each object of a scan shows, by reference family: what the reference compares.
+_SCAN_VALUE = {
+    "spatial_rel": None,  # x for left/right, y for above/below (by the template index)
+    "super_leftmost": "x", "super_rightmost": "x", "super_topmost": "y", "super_bottommost": "y",
+    "spatial_region": "region", "attr_corners": "corners", "attr_alt": "corners", "spatial_near": "distance",
+}
+
+
+def reference_scan(ref: Reference, scene: Scene) -> str:
+    """Every object of ``scene``, top to bottom then left to right (the order of the scene text the agents read),
+    with the number the reference compares and whether the reference names it: the steps that resolve a
+    reference, one object at a time, written out for a reasoning trace.
+
+    A policy that writes "the shape above the star = small red circle" must compare every position in one step; a
+    scan lets it decide per object ("large blue star 0.20 no, small red circle 0.41 yes"), each decision local.
+    Positions are the step's scene's (after the edits that run before it), like the note's objects.
+
+    >>> from envs.canvas.scene import CanvasObject
+    >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1)))
+    >>> reference_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
+    'large blue star 0.20 no, small red circle 0.60 yes'
+    >>> reference_scan(Reference("every red shape", (1,), frozenset(), "logic", "logic_all_color.00"), scene)
+    'large blue star no, small red circle yes'
+    """
+    family, index = ref.template.rsplit(".", 1)
+    kind = _SCAN_VALUE.get(family)
+    if family == "spatial_rel":
+        kind = "x" if int(index) < 2 else "y"
+    anchor = scene.by_oid(ref.anchor) if ref.anchor is not None else None
+    ordered = sorted(scene.objects, key=lambda o: (round(o.y, 2), round(o.x, 2)))
+    parts = []
+    for o in ordered:
+        if kind == "x":
+            value = f" {o.x:.2f}"
+        elif kind == "y":
+            value = f" {o.y:.2f}"
+        elif kind == "region":
+            value = f" {o.region}"
+        elif kind == "corners":
+            value = f" {SHAPE_CORNERS[o.shape]}"
+        elif kind == "distance" and anchor is not None:
+            value = f" {math.hypot(o.x - anchor.x, o.y - anchor.y):.2f}"
+        else:
+            value = ""
+        parts.append(f"{o.size} {o.color} {o.shape}{value} {'yes' if o.oid in ref.oids else 'no'}")
+    return ", ".join(parts)
 
 
 SUBJECT_FINDERS = {

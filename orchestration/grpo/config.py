@@ -101,6 +101,12 @@ class SFTSection(_Strict):
         "The decomposer's SFT targets write a reasoning trace in <think>: after the number of edits, what each indirect "
         "reference or knowledge phrase of the request names ('the lowest shape = medium purple hexagon'). Completions "
         "get longer: give `train.max_new_tokens` room for it."))
+    scan: bool = Field(default=False, description=(
+        "With `reasoning`, each note first walks the scene object by object - every object with the number the "
+        "reference compares and whether it is named ('the lowest shape: large red star 0.20 no, medium purple "
+        "hexagon 0.81 yes = medium purple hexagon') - so the policy decides one object at a time instead of "
+        "resolving a reference in one step. About 20 more tokens per reference: raise `train.max_new_tokens` and "
+        "the decomposer's `max_new_tokens` option."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))

@@ -80,3 +80,20 @@ def test_reasoning_trace_targets_resolve_the_indirect_references():
     plain, traced = sft_target("decomposer", task), sft_target("decomposer", task, reasoning=True)
     assert task.reasoning[0] in traced and task.reasoning[0] not in plain
     assert parse_tagged(traced).components == parse_tagged(plain).components  # the answer is the same
+
+
+def test_scan_traces_walk_the_scene_before_each_note_and_score_like_plain_notes():
+    from rewards.parsing import parse_tagged
+    from rewards.trace import trace_scores
+
+    task = next(t for t in generate_tasks(80, seed=2) if t.category == "superlative")
+    traced = sft_target("decomposer", task, reasoning=True)
+    scanned = sft_target("decomposer", task, reasoning=True, scan=True)
+    phrase, meaning = task.reasoning[0].split(" = ")
+    assert f"{phrase}: {task.reasoning_scans[0]} = {meaning}" in scanned
+    assert parse_tagged(scanned).components == parse_tagged(traced).components  # the answer is the same
+    think = parse_tagged(scanned).think
+    assert trace_scores(think, task.reasoning) == [1.0] * len(task.reasoning)  # the scan does not disturb the note
+    old = task.model_copy(update={"reasoning_scans": []})  # a task file made before scans existed
+    with pytest.raises(ValueError, match="regenerate"):
+        sft_target("decomposer", old, reasoning=True, scan=True)

@@ -206,3 +206,28 @@ def test_reasoning_notes_say_what_each_indirect_phrase_names(train_tasks):
                 words = name.split()
                 # an object ("medium purple hexagon") or a knowledge value ("yellow", "light blue", "triangle")
                 assert words[-1] in SHAPES or name in COLORS or name in ("white", "cream", "light blue", "light gray"), note
+
+
+def test_each_scan_walks_the_scene_of_its_step_and_names_the_notes_objects(train_tasks):
+    """A scan lists every object of its step's scene in scene-text order with a yes/no, and its yes objects are
+    exactly the note's objects, in the same order; a knowledge-value note has no scan."""
+    from envs.canvas.scene import Scene
+
+    scanned = 0
+    for task in train_tasks[:400]:
+        assert len(task.reasoning_scans) == len(task.reasoning), task.task_id
+        for note, scan in zip(task.reasoning, task.reasoning_scans):
+            meaning = note.split(" = ")[1]
+            if not scan:
+                assert len(meaning.split()) <= 2 or meaning in ("light blue", "light gray"), note  # a value
+                continue
+            scanned += 1
+            entries = [entry.rsplit(" ", 1) for entry in scan.split(", ")]
+            assert all(mark in ("yes", "no") for _, mark in entries), scan
+            named = [" ".join(obj.split()[:3]) for obj, mark in entries if mark == "yes"]
+            assert named == meaning.split(", "), (scan, note)
+        if task.n_steps == 1 and task.reasoning_scans and task.reasoning_scans[0]:
+            # One step: the scan walks the source scene itself, every object once.
+            source = Scene.from_json(task.source_scene)
+            assert len(task.reasoning_scans[0].split(", ")) == len(source.objects)
+    assert scanned > 50
