@@ -43,7 +43,8 @@ from orchestration.stats import paired_bootstrap  # noqa: E402
 SHIPPED = "agents/lm/pretrained/decomposer"
 # component_credit scores lines against the ground-truth components: off, or labels would reach the learner.
 LABEL_FREE = ["rewards.decomposer=[{name: success, weight: 1.0}]", "verifier.options.use_reference=false",
-              "verifier.options.derive_from=instruction", "train.component_credit=0"]
+              "verifier.options.derive_from=instruction", "train.component_credit=0", "train.trace_credit=0",
+              "train.scan_credit=0"]
 
 
 def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_tasks: int, step_mix: dict | None,

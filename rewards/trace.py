@@ -9,6 +9,10 @@ copying tokens. These pure functions score each part of the think against the ta
 The think is split on ``;``: the first part is the edit count (it shows in the answer's number of lines, so it is
 not scored here), each later part one note. A note's score is the set F1 of the objects it lists (normalised descriptions) against the truth note it is matched with, one to one by
 maximum total score (notes may come in any order); a note matched with nothing scores 0.
+
+A scan note ("<phrase>: <entry>, <entry>, ... = <objects>", ``train.sft.scan``) also decides object by object: each
+entry ("large blue star 0.20 no") is scored against the entry at the same place in the truth scan of the note with
+the same phrase (:func:`scan_scores`), so credit can land on the one object the policy misjudged.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from typing import Sequence
 
 from rewards.f1 import max_weight_assignment, set_f1
 
-__all__ = ["THINK_SEPARATOR", "split_think", "note_members", "trace_scores"]
+__all__ = ["THINK_SEPARATOR", "SCAN_START", "SCAN_END", "SCAN_SEPARATOR", "split_think", "note_members", "trace_scores",
+           "scan_entries", "scan_scores"]
 
 #: What separates the parts of a decomposer's think (``agents.lm.prompts.decomposer_think`` writes it).
 THINK_SEPARATOR = ";"
+#: Where a scan note's entries begin and end, and what separates them ("<phrase>: <entry>, <entry> = <objects>").
+SCAN_START, SCAN_END, SCAN_SEPARATOR = ":", " =", ","
 
 
 def split_think(think: str) -> list[str]:
@@ -68,3 +75,51 @@ def trace_scores(think: str, truth_notes: Sequence[str]) -> list[float]:
         for row, col in max_weight_assignment(weights):
             scores[row] = weights[row][col]
     return scores
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def scan_entries(note: str) -> tuple[str, list[str]] | None:
+    """``(phrase, entries)`` of a scan note, normalised; None when the note has no scan.
+
+    >>> scan_entries(" the red shape: Large blue star no,  small red star yes = small red star")
+    ('the red shape', ['large blue star no', 'small red star yes'])
+    >>> scan_entries("the red shape = small red star") is None
+    True
+    """
+    head, sep, _ = note.partition(SCAN_END)
+    phrase, colon, scan = head.partition(SCAN_START)
+    if not sep or not colon:
+        return None
+    return _normal(phrase), [_normal(e) for e in scan.split(SCAN_SEPARATOR)]
+
+
+def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[str]) -> list[list[float] | None]:
+    """Per note of ``think`` (as :func:`trace_scores` counts them), one score per scan entry: 1.0 when the entry
+    equals the entry at the same place of the truth scan of the note with the same phrase
+    (:attr:`envs.task.EditTask.reasoning_scans`), else 0.0; None for a note without a scan or whose phrase the
+    truth does not have.
+
+    >>> truth = ["the red shape = small red star"], ["large blue star no, small red star yes"]
+    >>> scan_scores("1 edit; the red shape: large blue star yes, small red star yes = large blue star, small red star", *truth)
+    [[0.0, 1.0]]
+    >>> scan_scores("1 edit; the red shape: large blue star no, small red star yes, small red star no = x", *truth)
+    [[1.0, 1.0, 0.0]]
+    >>> scan_scores("1 edit; the blue shape: large blue star yes = large blue star", *truth)
+    [None]
+    """
+    by_phrase: dict[str, list[str]] = {}
+    for note, scan in zip(truth_notes, truth_scans):
+        if scan:
+            by_phrase[_normal(note.partition(" = ")[0])] = [_normal(e) for e in scan.split(SCAN_SEPARATOR)]
+    out: list[list[float] | None] = []
+    for part in split_think(think)[1:]:
+        parsed = scan_entries(part)
+        if parsed is None or parsed[0] not in by_phrase:
+            out.append(None)
+            continue
+        truth = by_phrase[parsed[0]]
+        out.append([1.0 if k < len(truth) and entry == truth[k] else 0.0 for k, entry in enumerate(parsed[1])])
+    return out

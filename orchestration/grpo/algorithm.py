@@ -191,6 +191,51 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
     return token_note, scores
 
 
+def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id: int, end_id: int, separator_id: int
+                      ) -> tuple[np.ndarray, list[list[float] | None]]:
+    """Which scan entry each completion token belongs to ([N, T], numbered across the completion's notes, -1
+    elsewhere) and each entry's score (:func:`rewards.trace.scan_scores`, flattened in the same order).
+
+    ``token_note`` is :func:`trace_notes`'s. In a note, the entries are the tokens between its first ``start_id``
+    (":") and the first ``end_id`` (" =") after it, split at ``separator_id`` (","; the separators themselves belong
+    to no entry). A note whose entry tokens do not match its parsed entries, or that the truth has no scan for,
+    gets no entry scores; a completion with none gets None.
+    """
+    from rewards.trace import scan_entries, scan_scores, split_think
+
+    ids = rollouts.arrays["completion_ids"]
+    token_entry = np.full(ids.shape, -1, dtype=np.int64)
+    scores: list[list[float] | None] = []
+    for row, episode in enumerate(rollouts.episodes):
+        decomposition = episode.state.decomposition
+        if not (token_note[row] >= 0).any() or decomposition is None or not episode.task.reasoning_scans:
+            scores.append(None)
+            continue
+        parts = split_think(decomposition.think)[1:]
+        per_note = scan_scores(decomposition.think, episode.task.reasoning, episode.task.reasoning_scans)
+        flat: list[float] = []
+        for note, (part, note_scores) in enumerate(zip(parts, per_note)):
+            parsed = scan_entries(part)
+            if note_scores is None or parsed is None:
+                continue
+            span = np.flatnonzero(token_note[row] == note)
+            starts = span[ids[row, span] == start_id]
+            if len(starts) == 0:
+                continue
+            ends = span[(ids[row, span] == end_id) & (span > starts[0])]
+            if len(ends) == 0:
+                continue
+            a, b = int(starts[0]) + 1, int(ends[0])
+            cuts = [a - 1, *[int(k) for k in np.flatnonzero(ids[row, a:b] == separator_id) + a], b]
+            if len(cuts) - 1 != len(parsed[1]):
+                continue
+            for k, (lo, hi) in enumerate(zip(cuts, cuts[1:])):
+                token_entry[row, lo + 1:hi] = len(flat) + k
+            flat.extend(note_scores)
+        scores.append(flat or None)
+    return token_entry, scores
+
+
 def accounting(node: str, rollouts: GroupRollouts, n_tasks: int, group_size: int) -> dict[str, float]:
     """Where every one of the iteration's ``n_tasks * group_size`` episodes went, and two invariants.
 
@@ -319,10 +364,12 @@ class GRPO(Algorithm):
         self.action_ids: dict[str, int] = {}
         # Per-note credit finds a decomposer's reasoning notes by its <think>, </think> and separator token ids.
         self.trace_ids: dict[str, tuple[int, int, int]] = {}
-        if cfg.component_credit > 0 or cfg.trace_credit > 0:
+        # Scan credit finds a scan note's entries by its ":", " =" and "," token ids.
+        self.scan_ids: dict[str, tuple[int, int, int]] = {}
+        if cfg.component_credit > 0 or cfg.trace_credit > 0 or cfg.scan_credit > 0:
             from transformers import AutoTokenizer
 
-            from rewards.trace import THINK_SEPARATOR
+            from rewards.trace import SCAN_END, SCAN_SEPARATOR, SCAN_START, THINK_SEPARATOR
 
             for node in self.trainable:
                 agent = self.pipeline.agents[node]
@@ -333,8 +380,15 @@ class GRPO(Algorithm):
                         self.action_ids[node] = tag
                     trace = [tokenizer.convert_tokens_to_ids("<think>"), tokenizer.convert_tokens_to_ids("</think>")]
                     separator = tokenizer(THINK_SEPARATOR, add_special_tokens=False)["input_ids"]
-                    if cfg.trace_credit > 0 and len(separator) == 1 and all(isinstance(t, int) and t >= 0 for t in trace):
+                    if (cfg.trace_credit > 0 or cfg.scan_credit > 0) and len(separator) == 1 and all(isinstance(t, int) and t >= 0 for t in trace):
                         self.trace_ids[node] = (trace[0], trace[1], separator[0])
+                    scan = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in (SCAN_START, SCAN_END, SCAN_SEPARATOR)]
+                    if cfg.scan_credit > 0:
+                        if node not in self.trace_ids or any(len(t) != 1 for t in scan):
+                            raise ValueError(f"train.scan_credit: the tokenizer of {node!r} ({agent.model}) does not write "
+                                             f"{THINK_SEPARATOR!r}, {SCAN_START!r}, {SCAN_END!r} and {SCAN_SEPARATOR!r} as "
+                                             "one token each, so its scan entries cannot be found; set scan_credit to 0")
+                        self.scan_ids[node] = (scan[0][0], scan[1][0], scan[2][0])
 
     def _load_tasks(self) -> "TaskPool":
         cfg = self.config
@@ -383,11 +437,19 @@ class GRPO(Algorithm):
                 token_line, scores = component_lines(rollouts, self.action_ids[node], cfg.component_score)
                 adv = component_token_advantages(adv, token_line, scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
                 metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
-            if cfg.trace_credit > 0 and node in self.trace_ids:
+            if (cfg.trace_credit > 0 or cfg.scan_credit > 0) and node in self.trace_ids:
                 token_note, note_scores = trace_notes(rollouts, *self.trace_ids[node])
                 note_adv = component_token_advantages(np.zeros(len(seq_adv)), token_note, note_scores, rollouts.group_ids,
                                                       cfg.trace_credit, cfg.adv_eps)
                 adv = (adv if adv.ndim == 2 else adv[:, None]) + note_adv
+                if cfg.scan_credit > 0 and node in self.scan_ids:
+                    token_entry, entry_scores = scan_entry_tokens(rollouts, token_note, *self.scan_ids[node])
+                    adv = adv + component_token_advantages(np.zeros(len(seq_adv)), token_entry, entry_scores,
+                                                           rollouts.group_ids, cfg.scan_credit, cfg.adv_eps)
+                    scored_entries = [x for row in entry_scores if row for x in row]
+                    metrics[f"{node}/scan_aligned"] = float(np.mean([x is not None for x in entry_scores]))
+                    if scored_entries:
+                        metrics[f"{node}/scan_entry_score"] = float(np.mean(scored_entries))
                 metrics[f"{node}/trace_aligned"] = float(np.mean([x is not None for x in note_scores]))
                 scored = [x for row in note_scores if row for x in row]
                 if scored:

@@ -187,6 +187,12 @@ class TrainSection(_Strict):
         "(`rewards.trace.trace_scores`) normalised within its group - credit where the decomposer decides which "
         "object a reference names, before it copies that into its answer. 0: off. It reads the generator's trace, "
         "so a run that must be label-free sets it to 0."))
+    scan_credit: float = Field(default=0.0, ge=0, description=(
+        "Per-entry credit for a decomposer that writes scan notes (`train.sft.scan`): on the tokens of each entry of "
+        "a note's scan ('large blue star 0.20 no'), add this times the entry's score (1 when it equals the task's own "
+        "scan entry at that place, `rewards.trace.scan_scores`) normalised within its group - credit on the one "
+        "object the policy misjudged rather than on its whole note. 0: off. Reads the generator's scans, so a "
+        "label-free run sets it to 0."))
     component_score: Literal["f1", "grounded"] = Field(default="f1", description=(
         "What a component line's score is, with `component_credit`: 'f1' - the paper's structured F1 against its "
         "matched ground-truth component (subjects compared as strings); 'grounded' - the same with the subject "
@@ -289,6 +295,7 @@ class GRPOConfig(AlgorithmConfig):
         self.component_credit = 0.0
         self.component_score = "f1"
         self.trace_credit = 0.0
+        self.scan_credit = 0.0
         self.failed_episodes = "drop_episode"
         self.sample_timeout_s: float | None = None
         self.difficulty_filter: dict[str, Any] | None = None
@@ -340,7 +347,7 @@ class GRPOConfig(AlgorithmConfig):
              clip_high: float = NotProvided, kl_coef: float = NotProvided, kl_estimator: str = NotProvided,
              loss_agg: str = NotProvided, scale_rewards: str = NotProvided, adv_eps: float = NotProvided,
              greedy_member: bool = NotProvided, baseline: str = NotProvided, drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided,
-             component_score: str = NotProvided, trace_credit: float = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
+             component_score: str = NotProvided, trace_credit: float = NotProvided, scan_credit: float = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
              failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
              weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
              max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
@@ -453,6 +460,7 @@ class GRPOConfig(AlgorithmConfig):
               "baseline='greedy' compares each completion with the group's greedy one: set greedy_member=true as well")
         check(self.component_credit >= 0, f"component_credit={self.component_credit!r}: use 0 (off) or a weight > 0 (1.0)")
         check(self.trace_credit >= 0, f"trace_credit={self.trace_credit!r}: use 0 (off) or a weight > 0 (1.0)")
+        check(self.scan_credit >= 0, f"scan_credit={self.scan_credit!r}: use 0 (off) or a weight > 0 (1.0)")
         check(self.component_score in COMPONENT_SCORES, f"component_score={self.component_score!r}: use one of {', '.join(COMPONENT_SCORES)}")
         check(self.failed_episodes in FAILED_EPISODES,
               f"failed_episodes={self.failed_episodes!r}: use one of {', '.join(FAILED_EPISODES)}")
@@ -538,7 +546,7 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             clip_high=section.clip_high, kl_coef=section.kl_coef, kl_estimator=section.kl_estimator,
             loss_agg=section.loss_agg, scale_rewards=section.scale_rewards, adv_eps=section.adv_eps,
             greedy_member=section.greedy_member, baseline=section.baseline, drop_zero_variance_groups=section.drop_zero_variance_groups, component_credit=section.component_credit,
-            component_score=section.component_score, trace_credit=section.trace_credit,
+            component_score=section.component_score, trace_credit=section.trace_credit, scan_credit=section.scan_credit,
             failed_episodes=section.failed_episodes, sample_timeout_s=section.sample_timeout_s,
             difficulty_filter=section.difficulty_filter.model_dump() if section.difficulty_filter else None,
             weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,

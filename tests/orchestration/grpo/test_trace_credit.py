@@ -48,3 +48,30 @@ def test_an_unclosed_think_gets_no_note_scores():
     token_note, scores = trace_notes(_rollouts(task, ["1 edit; x = y"], [[THINK, WORD, SEP, WORD, WORD, WORD]]),
                                      THINK, END_THINK, SEP)
     assert scores == [None] and (token_note == -1).all()
+
+
+COLON, EQ, COMMA = 7, 8, 9  # ":", " =" and "," in this synthetic batch
+
+
+def test_scan_entries_get_their_own_scores_and_only_their_tokens_carry_them():
+    from orchestration.grpo.algorithm import scan_entry_tokens
+
+    task = _task_with_one_note().model_copy(update={"reasoning": ["the red shape = small red star"],
+                                                     "reasoning_scans": ["large blue star 0.20 no, small red star 0.61 yes"]})
+    phrase, members = "the red shape", "small red star"
+    truth = ["large blue star 0.20 no", "small red star 0.61 yes"]
+    flipped = ["large blue star 0.20 yes", "small red star 0.61 yes"]
+    thinks = [f"1 edit; {phrase}: {', '.join(truth)} = {members}", f"1 edit; {phrase}: {', '.join(flipped)} = {members}"]
+    row = [THINK, WORD, SEP, WORD, COLON, WORD, WORD, COMMA, WORD, WORD, EQ, WORD, END_THINK, WORD, 0]
+    rollouts = _rollouts(task, thinks, [row, row])
+    token_note, _ = trace_notes(rollouts, THINK, END_THINK, SEP)
+    token_entry, scores = scan_entry_tokens(rollouts, token_note, COLON, EQ, COMMA)
+    assert token_entry[0].tolist() == [-1, -1, -1, -1, -1, 0, 0, -1, 1, 1, -1, -1, -1, -1, -1]
+    assert scores == [[1.0, 1.0], [0.0, 1.0]]
+    adv = component_token_advantages(np.zeros(2), token_entry, scores, ["g", "g"], weight=1.0)
+    assert adv[0, 5] > 0 > adv[1, 5]  # the misjudged object's tokens, and only they, are pushed down
+    assert adv[1, 8] > 0 and adv[1, 4] == 0 and adv[1, 11] == 0
+    # A scan whose tokens do not split into its parsed entries (one comma too few in the tokens) gets no scores.
+    bad = _rollouts(task, thinks[:1], [[THINK, WORD, SEP, WORD, COLON, WORD, WORD, WORD, WORD, WORD, EQ, WORD, END_THINK, WORD, 0]])
+    note_of_bad, _ = trace_notes(bad, THINK, END_THINK, SEP)
+    assert scan_entry_tokens(bad, note_of_bad, COLON, EQ, COMMA)[1] == [None]
