@@ -37,6 +37,7 @@ SCHEMA = pa.schema(
         ("reference", pa.string()),
         ("template_ids", pa.list_(pa.string())),
         ("reasoning", pa.list_(pa.string())),
+        ("reasoning_scans", pa.list_(pa.string())),
     ]
 )
 

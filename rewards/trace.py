@@ -96,30 +96,44 @@ def scan_entries(note: str) -> tuple[str, list[str]] | None:
     return _normal(phrase), [_normal(e) for e in scan.split(SCAN_SEPARATOR)]
 
 
+def _entry_key(entry: str) -> str:
+    """An entry without its number: the object and the verdict ("large blue star no"). The number is the policy's
+    working (a coordinate it copied or a distance it estimated); the truth's comes from the exact scene, which
+    perception rounds slightly differently, so it is not graded."""
+    return " ".join(w for w in entry.split() if not w.replace(".", "", 1).isdigit())
+
+
 def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[str]) -> list[list[float] | None]:
     """Per note of ``think`` (as :func:`trace_scores` counts them), one score per scan entry: 1.0 when the entry
-    equals the entry at the same place of the truth scan of the note with the same phrase
-    (:attr:`envs.task.EditTask.reasoning_scans`), else 0.0; None for a note without a scan or whose phrase the
-    truth does not have.
+    names the same object with the same verdict as the entry at the same place of the truth scan of the note with
+    the same phrase (:attr:`envs.task.EditTask.reasoning_scans`; numbers are not compared), else 0.0; None for a
+    note without a scan or whose phrase the truth does not have. A phrase used by several steps is matched with
+    their scans in order.
 
-    >>> truth = ["the red shape = small red star"], ["large blue star no, small red star yes"]
-    >>> scan_scores("1 edit; the red shape: large blue star yes, small red star yes = large blue star, small red star", *truth)
+    >>> truth = ["the red shape = small red star"], ["large blue star 0.20 no, small red star 0.61 yes"]
+    >>> scan_scores("1 edit; the red shape: large blue star 0.2 yes, small red star 0.60 yes = small red star", *truth)
     [[0.0, 1.0]]
     >>> scan_scores("1 edit; the red shape: large blue star no, small red star yes, small red star no = x", *truth)
     [[1.0, 1.0, 0.0]]
     >>> scan_scores("1 edit; the blue shape: large blue star yes = large blue star", *truth)
     [None]
+    >>> scan_scores("2 edits; a: x no = y; a: x yes = x", ["a = y", "a = x"], ["x no", "x yes"])
+    [[1.0], [1.0]]
     """
-    by_phrase: dict[str, list[str]] = {}
+    by_phrase: dict[str, list[list[str]]] = {}
     for note, scan in zip(truth_notes, truth_scans):
         if scan:
-            by_phrase[_normal(note.partition(" = ")[0])] = [_normal(e) for e in scan.split(SCAN_SEPARATOR)]
+            entries = [_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)]
+            by_phrase.setdefault(_normal(note.partition(" = ")[0]), []).append(entries)
+    used: dict[str, int] = {}
     out: list[list[float] | None] = []
     for part in split_think(think)[1:]:
         parsed = scan_entries(part)
         if parsed is None or parsed[0] not in by_phrase:
             out.append(None)
             continue
-        truth = by_phrase[parsed[0]]
-        out.append([1.0 if k < len(truth) and entry == truth[k] else 0.0 for k, entry in enumerate(parsed[1])])
+        scans = by_phrase[parsed[0]]
+        truth = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
+        used[parsed[0]] = used.get(parsed[0], 0) + 1
+        out.append([1.0 if k < len(truth) and _entry_key(entry) == truth[k] else 0.0 for k, entry in enumerate(parsed[1])])
     return out

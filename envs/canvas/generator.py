@@ -111,7 +111,7 @@ class Step:
     saying: Wording | None = None
     question: Wording | None = None
     note: str | None = None  # what the step's indirect reference or knowledge phrase names ("<phrase> = <meaning>")
-    scan: str = ""  # how the note's reference is resolved, object by object (`reasoning_scan`); "" for a value
+    scan: str = ""  # how the note's reference is resolved, object by object (`reference_scan`); "" for a value
 
 
 @dataclass

@@ -30,7 +30,12 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 - Optional per-component credit for a decomposer (``component_credit > 0``): each component line's tokens get the
   line's own score, normalised in its group, on top of the sequence advantage (:func:`.core.component_token_advantages`).
 - Optional per-note credit (``trace_credit > 0``): each "<phrase> = <objects>" note of a decomposer's reasoning trace
-  gets its score against the task's own trace the same way (:func:`trace_notes`, :mod:`rewards.trace`).
+  gets its score against the task's own trace the same way (:func:`trace_notes`, :mod:`rewards.trace`); and per-entry
+  credit (``scan_credit > 0``): each entry of a scan note ("large blue star 0.20 no") gets its own score
+  (:func:`scan_entry_tokens`). A group whose rewards are all equal stays in the loss when such token credit differs
+  inside it.
+- Optional greedy member (``greedy_member``): member 0 of each group is the greedy completion; with ``baseline:
+  greedy`` every completion is compared with it (self-critical) instead of the group mean.
 
 Faults: the policy actors are called through a :class:`~.pool.PolicyPool` (a killed actor's tasks are
 retried once or dropped; a restarted actor is re-synced before it samples), fixed agents with ``timeout_s`` end a slow
@@ -454,8 +459,12 @@ class GRPO(Algorithm):
                 scored = [x for row in note_scores if row for x in row]
                 if scored:
                     metrics[f"{node}/trace_note_score"] = float(np.mean(scored))
-            keep = trainable_rows(rollouts.ok, rollouts.group_ids, zero if cfg.drop_zero_variance_groups else set(),
-                                  cfg.failed_episodes)
+            dropped = zero if cfg.drop_zero_variance_groups else set()
+            if adv.ndim == 2 and dropped:
+                # A group whose rewards are all equal still teaches where its token-level credit differs (a note
+                # or scan entry right in one completion and wrong in another): only groups without any is dropped.
+                dropped = dropped - {g for g, row in zip(rollouts.group_ids, adv) if np.any(row != 0)}
+            keep = trainable_rows(rollouts.ok, rollouts.group_ids, dropped, cfg.failed_episodes)
             self.last_batch_rows[node] = [(rollouts.group_ids[r], int(r % cfg.group_size)) for r in np.flatnonzero(keep)]
             if keep.any():
                 batches[node] = module_batch(rollouts, adv, np.flatnonzero(keep))

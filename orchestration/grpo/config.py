@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 
 from orchestration.config import ConfigError, PipelineConfig, RewardTerm
@@ -105,8 +105,8 @@ class SFTSection(_Strict):
         "With `reasoning`, each note first walks the scene object by object - every object with the number the "
         "reference compares and whether it is named ('the lowest shape: large red star 0.20 no, medium purple "
         "hexagon 0.81 yes = medium purple hexagon') - so the policy decides one object at a time instead of "
-        "resolving a reference in one step. About 20 more tokens per reference: raise `train.max_new_tokens` and "
-        "the decomposer's `max_new_tokens` option."))
+        "resolving a reference in one step. 20-40 more tokens per reference (one entry per object): raise "
+        "`train.max_new_tokens` and the decomposer's `max_new_tokens` option (192 and 256 in imageedit_r1)."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))
@@ -120,6 +120,12 @@ class SFTSection(_Strict):
     num_threads: int | None = Field(default=None, ge=1, description=(
         "torch threads while SFT runs; None: every core (SFT then runs alone). Use 1 when other jobs share the cores."))
     workers: int | None = Field(default=None, ge=1, description="Processes that generate the training data; None: every core.")
+
+    @model_validator(mode="after")
+    def _scan_needs_reasoning(self) -> "SFTSection":
+        if self.scan and not self.reasoning:
+            raise ValueError("scan walks the scene before each note of the reasoning trace: set reasoning: true as well")
+        return self
 
 
 class TrainSection(_Strict):
@@ -174,7 +180,8 @@ class TrainSection(_Strict):
         "better than greedy decoding are pushed up and only worse ones down; needs `greedy_member`. Scaled as "
         "`scale_rewards` says."))
     drop_zero_variance_groups: bool = Field(default=True, description=(
-        "Leave groups whose rewards are all equal out of the loss (they have zero advantage); they are always counted."))
+        "Leave groups whose rewards are all equal out of the loss (they have zero advantage) unless token-level credit "
+        "(`component_credit`, `trace_credit`, `scan_credit`) differs inside them; they are always counted."))
     component_credit: float = Field(default=0.0, ge=0, description=(
         "Per-component credit for a decomposer with ground-truth components: on the tokens of each component line, "
         "add this times the line's score (`rewards.component_scores`) normalised within its group to the sequence "
@@ -517,6 +524,13 @@ class GRPOConfig(AlgorithmConfig):
                 errors.append(f"{where}.advantage={spec['advantage']!r}: use one of {', '.join(ADVANTAGE_MODES)}")
             if spec["advantage"] == "dual_atomic" and len(spec["rewards"]) < 2:
                 errors.append(f"{where}.advantage=dual_atomic needs at least two reward terms (one group per term)")
+            backend = pipeline.agents[node].backend if node in pipeline.agents else None
+            if self.greedy_member and backend != "transformers":
+                errors.append(f"{where}: greedy_member decodes a greedy completion with the transformers LM agents; "
+                              f"agent {node!r} has backend {backend!r}: set greedy_member to false")
+            if self.scan_credit > 0 and ((pipeline.agents[node].role or node) != "decomposer" or backend != "transformers"):
+                errors.append(f"{where}: scan_credit scores the scan notes of a transformers decomposer; {node!r} is "
+                              "not one: set scan_credit to 0")
             if self.baseline == "greedy" and spec["advantage"] != "grpo":
                 errors.append(f"{where}.advantage={spec['advantage']!r}: baseline 'greedy' applies to the 'grpo' "
                               "advantage only; use advantage grpo or baseline 'group'")

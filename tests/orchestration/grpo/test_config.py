@@ -49,6 +49,8 @@ def test_bad_train_values_name_the_field(key, value, field):
     (["train.agents={decomposer: {advantage: dual_atomic, rewards: [{name: f1}]}}"], "dual_atomic needs at least two reward terms"),
     (["decomposer.model=null"], "agents.decomposer.model is not set"),
     (["train.baseline=greedy"], "set greedy_member=true as well"),
+    (["decomposer.backend=vlm", "train.greedy_member=true"], "set greedy_member to false"),
+    (["train.scan_credit=1.0", "train.agents={sorter: {}}"], "train.agents.sorter"),
     (["train.greedy_member=true", "train.baseline=greedy",
       "train.agents={decomposer: {advantage: dual_atomic, rewards: [{name: f1}, {name: format}]}}"], "baseline 'greedy'"),
 ])
