@@ -45,6 +45,8 @@ no episode went missing (``<agent>/lost_episodes``) and no group was sampled twi
 
 from __future__ import annotations
 
+import logging
+
 import random
 import time
 from collections import Counter
@@ -72,6 +74,8 @@ from rewards import component_scores, dual_atomic_advantages, ucpg_advantages
 
 #: Key of this algorithm's own metrics in the result dict of ``train()``.
 GRPO_RESULTS = "grpo"
+
+logger = logging.getLogger(__name__)
 
 
 def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: float,
@@ -389,11 +393,12 @@ class GRPO(Algorithm):
                         self.trace_ids[node] = (trace[0], trace[1], separator[0])
                     scan = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in (SCAN_START, SCAN_END, SCAN_SEPARATOR)]
                     if cfg.scan_credit > 0:
-                        if node not in self.trace_ids or any(len(t) != 1 for t in scan):
-                            raise ValueError(f"train.scan_credit: the tokenizer of {node!r} ({agent.model}) does not write "
-                                             f"{THINK_SEPARATOR!r}, {SCAN_START!r}, {SCAN_END!r} and {SCAN_SEPARATOR!r} as "
-                                             "one token each, so its scan entries cannot be found; set scan_credit to 0")
-                        self.scan_ids[node] = (scan[0][0], scan[1][0], scan[2][0])
+                        if node in self.trace_ids and all(len(t) == 1 for t in scan):
+                            self.scan_ids[node] = (scan[0][0], scan[1][0], scan[2][0])
+                        else:  # like per-note credit: a policy whose tokens cannot be split trains without it, said once
+                            logger.warning("train.scan_credit is off for %r: its tokenizer (%s) does not write %r, %r, %r "
+                                           "and %r as one token each", node, agent.model, THINK_SEPARATOR, SCAN_START,
+                                           SCAN_END, SCAN_SEPARATOR)
 
     def _load_tasks(self) -> "TaskPool":
         cfg = self.config

@@ -198,8 +198,9 @@ class TrainSection(_Strict):
         "Per-entry credit for a decomposer that writes scan notes (`train.sft.scan`): on the tokens of each entry of "
         "a note's scan ('large blue star 0.20 no'), add this times the entry's score (1 when it equals the task's own "
         "scan entry at that place, `rewards.trace.scan_scores`) normalised within its group - credit on the one "
-        "object the policy misjudged rather than on its whole note. 0: off. Reads the generator's scans, so a "
-        "label-free run sets it to 0."))
+        "object the policy misjudged rather than on its whole note. 0: off. Applies to transformers decomposers whose "
+        "tokenizer writes ';', ':', ' =' and ',' as one token each (others train without it, with a warning). Reads "
+        "the generator's scans, so a label-free run sets it to 0."))
     component_score: Literal["f1", "grounded"] = Field(default="f1", description=(
         "What a component line's score is, with `component_credit`: 'f1' - the paper's structured F1 against its "
         "matched ground-truth component (subjects compared as strings); 'grounded' - the same with the subject "
@@ -528,9 +529,6 @@ class GRPOConfig(AlgorithmConfig):
             if self.greedy_member and backend != "transformers":
                 errors.append(f"{where}: greedy_member decodes a greedy completion with the transformers LM agents; "
                               f"agent {node!r} has backend {backend!r}: set greedy_member to false")
-            if self.scan_credit > 0 and ((pipeline.agents[node].role or node) != "decomposer" or backend != "transformers"):
-                errors.append(f"{where}: scan_credit scores the scan notes of a transformers decomposer; {node!r} is "
-                              "not one: set scan_credit to 0")
             if self.baseline == "greedy" and spec["advantage"] != "grpo":
                 errors.append(f"{where}.advantage={spec['advantage']!r}: baseline 'greedy' applies to the 'grpo' "
                               "advantage only; use advantage grpo or baseline 'group'")
