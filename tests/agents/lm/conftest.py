@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from agents.lm.model import build_model, save_policy, tiny_causal_lm_config
 from agents.lm.tokenizer import canvas_corpus, train_tokenizer
@@ -41,11 +40,3 @@ def saved_policy(tokenizer, tmp_path_factory) -> Path:
     model = build_model(tokenizer, tiny_causal_lm_config(len(tokenizer), **TINY), seed=0)
     return save_policy(model, tokenizer, tmp_path_factory.mktemp("policy") / "tiny")
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The tests' models are tiny: thread start-up costs more than it saves, and CI shares its 2 cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

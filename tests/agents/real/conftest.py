@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from agents.base import EditResult, EpisodeState
 from envs.canvas.generator import GeneratorConfig, generate_tasks
@@ -50,11 +49,3 @@ def state(canvas_tasks) -> EpisodeState:
 def edited_state(state, canvas_tasks) -> EpisodeState:
     return state.model_copy(update={"edit": EditResult(image_png=canvas_tasks[0].target_png)})
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models: thread start-up costs more than it saves, and CI shares its 2 cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
