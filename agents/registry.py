@@ -2,34 +2,137 @@
 
 Plug-in code is imported only when a config names it (never by scanning), so installing a package that declares
 an `editrl.agents` entry point runs none of its code until a pipeline asks for it.
+
+Each built-in entry also declares its backend's :class:`Capabilities`, and the orchestration asks them (which agents
+need a model folder, take a training checkpoint, batch in Serve, act as RL policies, train with GRPO, get the SFT
+cold start) instead of keeping lists of backend names. They live here rather than as class attributes because the
+classes are imported lazily: reading a flag must not import torch for a rule-based pipeline. A new built-in backend
+is its class plus one line in :data:`BUILTIN`.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, fields
 from importlib.metadata import entry_points
+from typing import Any, Mapping
 
 from agents.base import check_agent_class
 
 ENTRY_POINT_GROUP = "editrl.agents"
 
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the orchestration may do with agents of one built-in (role, backend). All off by default: a rule or
+    Canvas agent, or a plug-in (`cls:`), gets none of these treatments.
+
+    Attributes:
+        needs_model: loads ``agents.<node>.model``; a missing model folder is a config error before any actor starts
+            (``orchestration.config.check_model_paths``).
+        language_model: a (vision-)language model: a served training checkpoint replaces its ``model``, and its Serve
+            deployment batches requests by default (one padded generation serves many).
+        text_policy: a text-in, text-out policy; ``EditingEnv`` makes it a learning agent by default
+            (``orchestration.env_factory.default_trainable``).
+        trainable: GRPO can train it (its class offers what the policy actor calls: ``sample``, ``prompt``,
+            ``get_weights`` / ``set_weights``, a seeded ``generator``).
+        train_engine: for a class whose ``options.engine`` picks how it generates: the one engine GRPO trains it with,
+            and the default. Another engine generates outside the torch model the learner updates.
+        cold_start: the SFT cold start (``train.sft``) writes its model; training points it at ``sft.out_dir/<role>``.
+        gpu_only: runs only with a CUDA GPU (vLLM); CPU test runs skip it.
+    """
+
+    needs_model: bool = False
+    language_model: bool = False
+    text_policy: bool = False
+    trainable: bool = False
+    train_engine: str | None = None
+    cold_start: bool = False
+    gpu_only: bool = False
+
+    def trainable_with(self, options: Mapping[str, Any]) -> bool:
+        """Whether GRPO can train an agent of this kind built with these constructor ``options``.
+
+        >>> VLM_POLICY.trainable_with({}), VLM_POLICY.trainable_with({"engine": "vllm"}), VLM_CHAT.trainable_with({})
+        (True, False, False)
+        """
+        if not self.trainable:
+            return False
+        return self.train_engine is None or options.get("engine", self.train_engine) == self.train_engine
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """One built-in agent: its class as ``'module:Class'`` (imported only when a config uses it) and its capabilities."""
+
+    path: str
+    capabilities: Capabilities = Capabilities()
+
+
+#: The capability sets of the built-in backends, named once so that each registry line reads as a sentence.
+PLAIN = Capabilities()
+TAGGED_LM = Capabilities(needs_model=True, language_model=True, text_policy=True, trainable=True, cold_start=True)
+VLM_POLICY = Capabilities(needs_model=True, language_model=True, trainable=True, train_engine="transformers")
+VLM_CHAT = Capabilities(needs_model=True, language_model=True)
+VLLM = Capabilities(needs_model=True, language_model=True, text_policy=True, gpu_only=True)
+DIFFUSERS = Capabilities(needs_model=True)
+
 #: Built-in agent classes, imported lazily so that a rule-based pipeline never imports torch or transformers.
-BUILTIN: dict[tuple[str, str], str] = {
-    ("thinker", "rule"): "agents.thinker:RuleThinker",
-    ("decomposer", "rule"): "agents.decomposer:RuleDecomposer",
-    ("sorter", "rule"): "agents.sorter:RuleSorter",
-    ("editor", "canvas"): "agents.editor:CanvasEditor",
-    ("verifier", "canvas"): "agents.verifier:CanvasVerifier",
-    ("thinker", "transformers"): "agents.lm.policy:LMThinker",
-    ("decomposer", "transformers"): "agents.lm.policy:LMDecomposer",
-    ("thinker", "vlm"): "agents.vlm.policy:VLMThinker",
-    ("decomposer", "vlm"): "agents.vlm.policy:VLMDecomposer",
-    ("sorter", "vlm"): "agents.vlm.policy:VLMSorter",
-    ("verifier", "vlm"): "agents.vlm.policy:VLMVerifier",
-    ("editor", "diffusers"): "agents.diffusers_editor:DiffusersEditor",
-    ("thinker", "vllm"): "agents.vllm_backend:VLLMThinker",
-    ("decomposer", "vllm"): "agents.vllm_backend:VLLMDecomposer",
+BUILTIN: dict[tuple[str, str], Builtin] = {
+    ("thinker", "rule"): Builtin("agents.thinker:RuleThinker", PLAIN),
+    ("decomposer", "rule"): Builtin("agents.decomposer:RuleDecomposer", PLAIN),
+    ("sorter", "rule"): Builtin("agents.sorter:RuleSorter", PLAIN),
+    ("editor", "canvas"): Builtin("agents.editor:CanvasEditor", PLAIN),
+    ("verifier", "canvas"): Builtin("agents.verifier:CanvasVerifier", PLAIN),
+    ("thinker", "transformers"): Builtin("agents.lm.policy:LMThinker", TAGGED_LM),
+    ("decomposer", "transformers"): Builtin("agents.lm.policy:LMDecomposer", TAGGED_LM),
+    ("thinker", "vlm"): Builtin("agents.vlm.policy:VLMThinker", VLM_POLICY),
+    ("decomposer", "vlm"): Builtin("agents.vlm.policy:VLMDecomposer", VLM_POLICY),
+    ("sorter", "vlm"): Builtin("agents.vlm.policy:VLMSorter", VLM_CHAT),
+    ("verifier", "vlm"): Builtin("agents.vlm.policy:VLMVerifier", VLM_CHAT),
+    ("editor", "diffusers"): Builtin("agents.diffusers_editor:DiffusersEditor", DIFFUSERS),
+    ("thinker", "vllm"): Builtin("agents.vllm_backend:VLLMThinker", VLLM),
+    ("decomposer", "vllm"): Builtin("agents.vllm_backend:VLLMDecomposer", VLLM),
 }
+
+CAPABILITY_NAMES = tuple(f.name for f in fields(Capabilities) if f.type in ("bool", bool))
+
+
+def builtin_capabilities(role: str, backend: str, registry: Mapping[tuple[str, str], Builtin] | None = None) -> Capabilities:
+    """The capabilities of the built-in (role, backend); none for a pair the registry does not hold.
+
+    >>> builtin_capabilities("decomposer", "transformers").trainable, builtin_capabilities("decomposer", "rule").needs_model
+    (True, False)
+    """
+    entry = (BUILTIN if registry is None else registry).get((role, backend))
+    return entry.capabilities if entry is not None else PLAIN
+
+
+def backends_with(capability: str, registry: Mapping[tuple[str, str], Builtin] | None = None) -> tuple[str, ...]:
+    """The built-in backends with ``capability`` set for at least one role, in registry order, for messages.
+
+    >>> backends_with("needs_model")
+    ('transformers', 'vlm', 'diffusers', 'vllm')
+    """
+    if capability not in CAPABILITY_NAMES:
+        raise ValueError(f"unknown capability {capability!r}; use one of {', '.join(CAPABILITY_NAMES)}")
+    entries = (BUILTIN if registry is None else registry).items()
+    return tuple(dict.fromkeys(backend for (_, backend), entry in entries if getattr(entry.capabilities, capability)))
+
+
+def trainable_summary(registry: Mapping[tuple[str, str], Builtin] | None = None) -> str:
+    """The built-in agents GRPO can train, in words, for error messages.
+
+    >>> trainable_summary()
+    "a 'transformers' thinker or decomposer, or a 'vlm' thinker or decomposer with engine 'transformers'"
+    """
+    roles: dict[tuple[str, str | None], list[str]] = {}
+    for (role, backend), entry in (BUILTIN if registry is None else registry).items():
+        if entry.capabilities.trainable:
+            roles.setdefault((backend, entry.capabilities.train_engine), []).append(role)
+    parts = [f"a {backend!r} {' or '.join(names)}" + (f" with engine {engine!r}" if engine else "")
+             for (backend, engine), names in roles.items()]
+    return ", or ".join(parts) if parts else "none"
 
 
 def import_object(path: str) -> object:
@@ -60,11 +163,11 @@ def resolve_agent_class(node: str, role: str, backend: str, cls: str | None) -> 
                 raise ValueError(f"agent {node!r}: no entry point {cls!r} in group {ENTRY_POINT_GROUP!r}; install the plug-in or use an import path 'pkg.mod:Class'")
             target = found[0].load()
     else:
-        path = BUILTIN.get((role, backend))
-        if path is None:
+        entry = BUILTIN.get((role, backend))
+        if entry is None:
             known = sorted(b for r, b in BUILTIN if r == role)
             raise ValueError(f"agent {node!r}: no built-in {role} with backend {backend!r}; use one of {', '.join(known)} or set cls")
-        target = import_object(path)
+        target = import_object(entry.path)
     if not isinstance(target, type):
         raise ValueError(f"agent {node!r}: {cls or backend!r} is not a class")
     check_agent_class(target, node)

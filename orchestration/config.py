@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import configs as _configs_pkg
+from agents.registry import PLAIN, Capabilities, builtin_capabilities
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,14 @@ class AgentConfig(_Strict):
         "Per-call timeout; a call past it marks the episode failed instead of hanging. In GRPO rollouts it bounds "
         "each in-process agent's call on one episode: the episode ends with error 'timeout: ...', gets no reward, and "
         "its group is trained as train.failed_episodes says (policy actors: train.sample_timeout_s)."))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the orchestration may do with this agent, as `agents.registry.BUILTIN` declares for its built-in
+        backend. A plug-in (`cls`) gets none: nothing is known about what its class loads or offers."""
+        if self.cls is not None:
+            return PLAIN
+        return builtin_capabilities(self.role or "", self.backend)
 
 
 class ReflectionConfig(_Strict):
@@ -217,10 +226,6 @@ def load_config(name_or_path: str | Path | dict[str, Any], overrides: Sequence[s
     return config
 
 
-#: Backends that load `agents.<node>.model` with `from_pretrained`; `check_model_paths` checks their local paths.
-MODEL_BACKENDS = ("transformers", "vlm", "vllm", "diffusers")
-
-
 def looks_local(model: str) -> bool:
     """Whether `model` can only be a local path (a hub id is `name` or `org/name`, never more).
 
@@ -239,7 +244,7 @@ def check_model_paths(config: PipelineConfig, base: Path | None = None) -> None:
     base = Path.cwd() if base is None else base
     for node in config.graph.nodes:
         agent = config.agents.get(node)
-        if agent is None or agent.cls is not None or agent.backend not in MODEL_BACKENDS:
+        if agent is None or not agent.capabilities.needs_model:
             continue
         model = agent.model if agent.model is not None else agent.options.get("model")
         if model is None:

@@ -10,12 +10,10 @@ from orchestration.config import PipelineConfig, load_config
 from orchestration.graph import build_graph
 from orchestration.pipeline import agent_kwargs
 
-TEXT_POLICY_BACKENDS = ("transformers", "vllm")
-
 
 def default_trainable(config: PipelineConfig) -> list[str]:
-    """Nodes whose backend is a language model: those are the policies RL trains by default."""
-    return [name for name, agent in config.agents.items() if agent.backend in TEXT_POLICY_BACKENDS and agent.cls is None]
+    """Nodes whose backend is a text policy (`Capabilities.text_policy`): those are the policies RL trains by default."""
+    return [name for name, agent in config.agents.items() if agent.capabilities.text_policy]
 
 
 def make_editing_env(config: PipelineConfig, tasks: Sequence[EditTask], trainable: Sequence[str] | None = None,

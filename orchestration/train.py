@@ -67,10 +67,11 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Callable[[str], 
 
 
 def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:
-    """The pipeline with every LM agent whose role the SFT trained pointed at ``sft.out_dir/<role>``."""
+    """The pipeline with every agent that takes the cold start (``Capabilities.cold_start``) and whose role the SFT
+    trained pointed at ``sft.out_dir/<role>``."""
     data = config.model_dump(mode="json")
     for name, agent in data["agents"].items():
-        if agent["backend"] == "transformers" and agent.get("cls") is None and agent["role"] in section.sft.roles:
+        if config.agents[name].capabilities.cold_start and agent["role"] in section.sft.roles:
             agent["model"] = str(Path(section.sft.out_dir) / agent["role"])
     return PipelineConfig.model_validate(data)
 

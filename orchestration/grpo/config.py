@@ -20,7 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 
-from orchestration.config import ConfigError, PipelineConfig, RewardTerm
+from agents.registry import trainable_summary
+from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm
 
 ADVANTAGE_MODES = ("grpo", "dual_atomic", "ucpg")
 LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
@@ -28,24 +29,17 @@ KL_ESTIMATORS = ("k1", "k2", "k3")
 REWARD_SCALING = ("group", "batch", "none")
 FAILED_EPISODES = ("drop_episode", "drop_group")
 COMPONENT_SCORES = ("f1", "grounded")
-#: Roles a chat VLM (backend ``vlm``) can be trained in: one completion per episode, scored as a plan or components.
-VLM_TRAINABLE_ROLES = ("thinker", "decomposer")
 
 
-def trainable_backend(agent: Any, node: str) -> bool:
-    """Whether GRPO can train this agent: a tagged-format LM (``transformers``), or a chat VLM/LM (``vlm``, engine
-    ``transformers``) as thinker or decomposer."""
-    if agent.cls is not None:
-        return False
-    if agent.backend == "transformers":
-        return True
-    return (agent.backend == "vlm" and (agent.role or node) in VLM_TRAINABLE_ROLES
-            and agent.options.get("engine", "transformers") == "transformers")
+def trainable_backend(agent: AgentConfig) -> bool:
+    """Whether GRPO can train this agent: its built-in (role, backend) is declared ``trainable`` in
+    ``agents.registry.BUILTIN``, with its ``options.engine`` the one GRPO trains it with (``train_engine``)."""
+    return agent.capabilities.trainable_with(agent.options)
 
 
 def default_trainable(pipeline: PipelineConfig) -> list[str]:
     """The agents GRPO trains when ``train.agents`` is not set: every agent :func:`trainable_backend` accepts."""
-    return [node for node, agent in pipeline.agents.items() if trainable_backend(agent, node)]
+    return [node for node, agent in pipeline.agents.items() if trainable_backend(agent)]
 
 
 #: A mixture of step counts of generated Canvas tasks: weights (>= 0) for 1 to 4 steps.
@@ -500,8 +494,8 @@ class GRPOConfig(AlgorithmConfig):
             errors.append(str(err))
             return errors
         if not trainable:
-            errors.append("trainable_agents: no agent to train; the pipeline has no language-model node "
-                          "(set agents.<name>.backend: transformers, or vlm for a thinker or decomposer) or name one under train.agents")
+            errors.append(f"trainable_agents: no agent to train; the pipeline has no trainable node (make one "
+                          f"{trainable_summary()}) or name one under train.agents")
         known_rewards = set(available_rewards())
         for node, spec in trainable.items():
             where = f"train.agents.{node}"
@@ -509,9 +503,9 @@ class GRPOConfig(AlgorithmConfig):
                 errors.append(f"{where}: {node!r} is not a node of the graph ({', '.join(graph.order)}); train one of those")
                 continue
             agent = pipeline.agents[node]
-            if not trainable_backend(agent, node):
-                errors.append(f"{where}: agent {node!r} (backend {agent.backend!r}) cannot be trained; train a 'transformers' "
-                              f"(LM) agent, or a 'vlm' {' or '.join(VLM_TRAINABLE_ROLES)} with engine 'transformers'")
+            if not trainable_backend(agent):
+                errors.append(f"{where}: agent {node!r} (backend {agent.backend!r}) cannot be trained; train "
+                              f"{trainable_summary()}")
             if not agent.model:
                 errors.append(f"agents.{node}.model is not set; point it at the SFT policy (e.g. runs/sft/{graph.roles[node]})")
             if agent.replicas < 1:

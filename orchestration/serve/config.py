@@ -16,11 +16,9 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agents.registry import backends_with
 from orchestration.config import ConfigError, PipelineConfig, apply_overrides, check_model_paths, load_config, validation_messages
 
-#: Backends of (vision-)language-model agents: they take a `model` from the checkpoint, and their deployments batch
-#: requests with `@serve.batch` (one padded generation serves many requests).
-LM_BACKENDS = ("transformers", "vllm", "vlm")
 #: Where the app is found in a Serve config file.
 IMPORT_PATH = "orchestration.serve.app:build_app"
 
@@ -182,10 +180,11 @@ def _apply_checkpoint(config: PipelineConfig, checkpoint: str | None) -> Pipelin
     if checkpoint is None:
         return config
     root = Path(checkpoint)
-    lm_nodes = [n for n in config.graph.nodes if config.agents[n].backend in LM_BACKENDS and config.agents[n].cls is None]
+    # (Vision-)language-model agents take their `model` from the checkpoint; the others have no trained weights.
+    lm_nodes = [n for n in config.graph.nodes if config.agents[n].capabilities.language_model]
     if not lm_nodes:
         raise ConfigError(f"checkpoint {checkpoint!r} is set but pipeline {config.name!r} has no language-model agent "
-                          f"(backend {' or '.join(LM_BACKENDS)}); set checkpoint: null to serve it as configured")
+                          f"(backend {' or '.join(backends_with('language_model'))}); set checkpoint: null to serve it as configured")
     if not root.is_dir():
         raise ConfigError(f"checkpoint {checkpoint!r} is not a directory; point it at a training run's checkpoint folder")
     # The GRPO trainer's layout (orchestration/grpo/checkpoint.py): <run>/checkpoints/latest names iter_N/, whose
@@ -228,7 +227,8 @@ def deployment_settings(args: ServeArgs, config: PipelineConfig, node: str) -> d
     agent = config.agents[node]
     s = args.deployments.get(node, DeploymentSettings())
     max_batch = s.max_batch_size if s.max_batch_size is not None else agent.max_batch_size
-    batching = s.batching if s.batching is not None else (agent.backend in LM_BACKENDS and agent.cls is None)
+    # language-model deployments batch with `@serve.batch` by default: one padded generation serves many requests
+    batching = s.batching if s.batching is not None else agent.capabilities.language_model
     return {
         "num_replicas": s.num_replicas if s.num_replicas is not None else agent.replicas,
         "num_cpus": s.num_cpus if s.num_cpus is not None else agent.num_cpus,

@@ -98,7 +98,7 @@ class Case:
 
     Attributes:
         id: the test id.
-        cls: the class's import path, as ``BUILTIN`` writes it.
+        cls: the class's import path, as its ``BUILTIN`` entry writes it.
         build: builds the agent (CPU, deterministic decoding) from the tiny checkpoints.
         without_upstream: for a role that cannot work from the instruction alone (sorter, verifier): what ``act``
             does on a state without its upstream field, as the class's code documents it.
@@ -188,8 +188,9 @@ CASES: list[Case] = [
                       vllm_options=VLLM_OPTIONS), vllm=True),
 ]
 
-ROLE_OF = {path: role for (role, _), path in BUILTIN.items()}
-BACKEND_OF = {path: backend for (_, backend), path in BUILTIN.items()}
+ROLE_OF = {entry.path: role for (role, _), entry in BUILTIN.items()}
+BACKEND_OF = {entry.path: backend for (_, backend), entry in BUILTIN.items()}
+GPU_ONLY = {entry.path for entry in BUILTIN.values() if entry.capabilities.gpu_only}
 
 
 def _params() -> list[Any]:
@@ -265,9 +266,12 @@ def _bare(states: list[EpisodeState]) -> list[EpisodeState]:
 
 def test_every_builtin_agent_is_listed():
     listed = {c.cls for c in CASES}
-    missing = sorted(set(BUILTIN.values()) - listed)
+    paths = {entry.path for entry in BUILTIN.values()}
+    missing = sorted(paths - listed)
     assert not missing, f"add a Case for each new built-in agent to CASES in {__file__}: {missing}"
-    assert {c.cls for c in CASES} <= set(BUILTIN.values()), "every Case names a class of agents.registry.BUILTIN"
+    assert listed <= paths, "every Case names a class of agents.registry.BUILTIN"
+    unmarked = sorted(c.id for c in CASES if c.cls in GPU_ONLY and not c.vllm)
+    assert not unmarked, f"the registry declares these gpu_only; mark their Cases vllm=True so CPU runs skip them: {unmarked}"
 
 
 # -- the contract, for every agent ----------------------------------------------------------------------------------
