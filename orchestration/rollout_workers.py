@@ -14,7 +14,8 @@ Faults: agents keep their config's ``timeout_s`` (an agent call past it ends tha
 that dies (restarted by Ray, ``max_restarts``), or whose chunk runs past ``chunk_timeout_s`` (killed and restarted),
 costs the chunks it held one retry each; the worker gets no new chunk until it answers again (a dead one, out of
 restarts, never does). A chunk that fails twice comes back as rows with ``ok`` False and the error, so no task is
-lost silently. ``run_distributed(..., faults=dict)`` counts all of it.
+lost silently. ``run_distributed(..., faults=FaultCounters())`` counts all of it, under the names the GRPO policy
+pool uses (:mod:`orchestration.actor_calls` holds the retry, kill and probe rules both follow).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import time
 from typing import Any, Sequence
 
 import ray
-from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from envs.task import EditTask
+from orchestration.actor_calls import ActorCalls, FaultCounters
 from orchestration.config import PipelineConfig
 from orchestration.graph import build_graph
 from orchestration.scoring import judge_episode
@@ -96,71 +98,54 @@ PROBE_PERIOD_S = 0.5  # how often a failed worker is asked whether it is back
 
 
 def run_distributed(workers: Sequence[Any], tasks: Sequence[EditTask], chunk: int = 16, *,
-                    chunk_timeout_s: float | None = None, faults: dict[str, int] | None = None) -> list[dict[str, Any]]:
+                    chunk_timeout_s: float | None = None, faults: FaultCounters | None = None) -> list[dict[str, Any]]:
     """Chunks of ``chunk`` tasks handed to whichever worker is free (two in flight per worker, so a worker never
     waits for the driver); one row per task, in task order (module docstring for faults).
 
     Args:
         chunk_timeout_s: a worker busy with one chunk for longer than this is hung: it is killed and restarted, and
             the chunks it held are retried. Leave room for the chunk's own time on a loaded machine.
-        faults: filled with ``worker_failures``, ``chunk_timeouts``, ``chunks_retried``, ``tasks_failed`` and
-            ``workers_lost`` (out of restarts: no more chunks for them).
+        faults: counts what went wrong (:class:`~orchestration.actor_calls.FaultCounters`): ``actor_errors``
+            (failed chunks, and hung workers), ``timeouts`` (hung workers), ``retried_tasks``, ``dropped_tasks``
+            (their rows have ``ok`` False) and ``actors_lost`` (out of restarts: no more chunks for them).
     """
-    counts = faults if faults is not None else {}
-    for key in ("worker_failures", "chunk_timeouts", "chunks_retried", "tasks_failed", "workers_lost"):
-        counts.setdefault(key, 0)
+    calls = ActorCalls(workers, probe_method="ready", probe_period_s=PROBE_PERIOD_S, counters=faults)
     rows: list[dict[str, Any] | None] = [None] * len(tasks)
     queue: list[tuple[list[int], int]] = [(list(range(i, min(i + chunk, len(tasks)))), 0) for i in range(0, len(tasks), chunk)]
     pending: dict[Any, tuple[int, list[int], int]] = {}  # ref -> (worker, task indices, attempt)
     busy_since: dict[int, float] = {}  # worker -> when the chunk it is running now started (its first in flight)
-    down: dict[int, float] = {}  # failed worker -> when to ask again whether it is back
-    lost: set[int] = set()
 
     def in_flight(k: int) -> list[Any]:
         return [ref for ref, (w, _, _) in pending.items() if w == k]
 
     def refill() -> None:
-        for k in range(len(workers)):
-            while queue and k not in down and k not in lost and len(in_flight(k)) < 2:
+        for k in calls.up():
+            while queue and len(in_flight(k)) < 2:
                 idx, attempt = queue.pop(0)
                 if not in_flight(k):
                     busy_since[k] = time.monotonic()
                 pending[workers[k].run.remote([tasks[i] for i in idx])] = (k, idx, attempt)
 
-    def fail(idx: list[int], attempt: int, error: str) -> None:
-        if attempt == 0:
-            counts["chunks_retried"] += 1
-            queue.append((idx, 1))
-            return
-        counts["tasks_failed"] += len(idx)
+    def give_up(idx: list[int], error: str) -> None:
         for i, row in zip(idx, failed_rows([tasks[i] for i in idx], error)):
             rows[i] = row
 
+    def fail(idx: list[int], attempt: int, error: str) -> None:
+        if calls.retry(len(idx), attempt):
+            queue.append((idx, 1))
+        else:
+            give_up(idx, error)
+
     def take_down(k: int, error: str) -> None:
-        """Worker k failed: retry what it held, and give it nothing until it answers a probe."""
+        """Worker k is down or dead: retry what it held (it gets nothing new until it answers a probe)."""
         for ref in in_flight(k):
             _, idx, attempt = pending.pop(ref)
             fail(idx, attempt, error)
         busy_since.pop(k, None)
-        down[k] = time.monotonic() + PROBE_PERIOD_S
-
-    def probe() -> None:
-        for k, at in list(down.items()):
-            if time.monotonic() < at:
-                continue
-            try:
-                ray.get(workers[k].ready.remote(), timeout=PROBE_PERIOD_S)
-                del down[k]
-            except ActorDiedError:  # out of restarts
-                del down[k]
-                lost.add(k)
-                counts["workers_lost"] += 1
-            except (ActorUnavailableError, GetTimeoutError):  # still restarting
-                down[k] = time.monotonic() + PROBE_PERIOD_S
 
     refill()
-    while pending or (queue and down):
-        deadlines = list(down.values())
+    while pending or (queue and calls.down):
+        deadlines = list(calls.down.values())
         if chunk_timeout_s is not None and busy_since:
             deadlines.append(min(busy_since.values()) + chunk_timeout_s)
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -172,12 +157,11 @@ def run_distributed(workers: Sequence[Any], tasks: Sequence[EditTask], chunk: in
         if done:
             k, idx, attempt = pending.pop(done[0])
             try:
-                result = ray.get(done[0])
+                result = calls.get(k, done[0])
             except (RayActorError, RayTaskError, GetTimeoutError) as err:
-                counts["worker_failures"] += 1
                 message = f"worker failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
                 fail(idx, attempt, message)
-                if isinstance(err, RayActorError):  # the process is gone: whatever else it held is lost too
+                if k not in calls.up():  # the process is gone: whatever else it held is lost too
                     take_down(k, message)
             else:
                 for i, row in zip(idx, result):
@@ -189,13 +173,13 @@ def run_distributed(workers: Sequence[Any], tasks: Sequence[EditTask], chunk: in
                     del busy_since[k]
         elif chunk_timeout_s is not None and busy_since and time.monotonic() >= min(busy_since.values()) + chunk_timeout_s:
             k = min(busy_since, key=busy_since.get)  # hung: restart it; the chunks it held are retried
-            counts["chunk_timeouts"] += 1
-            ray.kill(workers[k], no_restart=False)
+            calls.hung(k, f"a chunk ran past chunk_timeout_s={chunk_timeout_s:g} s")
             take_down(k, f"timeout: the chunk ran past chunk_timeout_s={chunk_timeout_s:g} s")
-        probe()
+        calls.probe_due()
         refill()
-        if not pending and not down and queue:  # every worker lost: nothing left to run the rest on
+        if not pending and not calls.down and queue:  # every worker lost: nothing left to run the rest on
             while queue:
                 idx, _ = queue.pop(0)
-                fail(idx, 1, "worker failed: no live rollout worker left")
+                calls.drop(len(idx))
+                give_up(idx, "worker failed: no live rollout worker left")
     return [r for r in rows if r is not None]

@@ -12,39 +12,22 @@ What it promises (training side):
   call carries ``min_version`` (the pool's current weights version), an actor with older weights answers without
   running the method, and the pool pushes it the current weights (one ``ray.put`` reference, kept) and asks again.
 
-The pool knows Ray's failure modes as measured on Ray 2.60: a call in flight when a restartable actor dies raises
-``ActorUnavailableError`` (and so does one submitted before the death was noticed); a call to an actor being
-restarted waits for the restart; a call to an actor whose restarts are used up raises ``ActorDiedError`` at once,
-so that actor is marked dead and never used again.
+What a failed call means, killing a hung actor, waiting for a restarted one and the retry-once rule are
+:mod:`orchestration.actor_calls`'s, shared with the rollout workers; an actor whose restarts are used up is marked
+dead there and never used again.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 import ray
-from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError
 
+from orchestration.actor_calls import ActorCalls, FaultCounters
 
-@dataclass
-class FaultCounters:
-    """What went wrong since the last :meth:`take`, reported as ``faults/<name>`` metrics per iteration."""
-
-    actor_errors: int = 0       # sampling/acting calls that failed: the actor died, was unreachable, or timed out
-    timeouts: int = 0           # of those, calls past the pool's timeout (the actor was killed so Ray restarts it)
-    actor_restarts: int = 0     # actors found to be a new process (restarted by Ray) and re-synced before sampling
-    resyncs: int = 0            # weight pushes to an actor that answered with older weights than the pool's
-    retried_tasks: int = 0      # tasks (states) whose failed call was sent again, once
-    dropped_tasks: int = 0      # tasks whose retry failed too, or that had no live actor left: left out, counted
-
-    def take(self) -> dict[str, float]:
-        """The counts as ``{"faults/<name>": value}``, and reset them to zero."""
-        out = {f"faults/{k}": float(v) for k, v in asdict(self).items()}
-        for k in asdict(self):
-            setattr(self, k, 0)
-        return out
+__all__ = ["FaultCounters", "PolicyPool", "round_robin_shards"]
 
 
 def round_robin_shards(n_items: int, n_actors: int) -> list[list[int]]:
@@ -70,23 +53,32 @@ class PolicyPool:
     """
 
     def __init__(self, actors: Sequence[Any], timeout_s: float | None = None, restart_wait_s: float = 60.0) -> None:
-        self.actors = list(actors)
+        self.calls = ActorCalls(actors, probe_method="ping")
+        self.actors = self.calls.handles
         self.timeout_s = timeout_s
         self.restart_wait_s = restart_wait_s
-        self.dead: set[int] = set()           # actors whose restarts are used up
-        self.restarting: set[int] = set()     # actors whose last call failed while Ray may be restarting them
         self.pids: dict[int, int] = {}        # last process id each actor answered from (a change = a restart)
         self.given: dict[int, int] = {}       # weights version each actor was last given (reporting less = a restart)
         self.version = 0
         self.weights_ref: Any = None
-        self.counters = FaultCounters()
+        self.counters: FaultCounters = self.calls.counters
         #: Fault-injection seam for tests: called as ``on_submit(attempt, actor_index)`` right after a call is sent.
         self.on_submit: Callable[[int, int], None] | None = None
 
     # -- weights ---------------------------------------------------------------------------------------------------
 
+    @property
+    def dead(self) -> set[int]:
+        """Actors whose restarts are used up."""
+        return self.calls.dead
+
+    @property
+    def restarting(self) -> set[int]:
+        """Actors whose last call failed while Ray may be restarting them (no new work until they answer)."""
+        return set(self.calls.down)
+
     def live(self) -> list[int]:
-        return [i for i in range(len(self.actors)) if i not in self.dead]
+        return self.calls.live()
 
     def ready(self) -> list[int]:
         """The live actors to send new work to: those not restarting, plus restarting ones that answer a short ping.
@@ -94,30 +86,27 @@ class PolicyPool:
         Without this, every call sent to an actor that is still coming back (seconds on a loaded machine) would fail
         and be retried elsewhere. When no actor is ready, it waits up to ``restart_wait_s`` for one to come back.
         """
-        for i in sorted(self.restarting):
-            if i in self.dead or self._answers(i, wait_s=0.5):
-                self.restarting.discard(i)
-        ready = [i for i in self.live() if i not in self.restarting]
+        for i in sorted(self.calls.down):
+            self.calls.wait_back(i, wait_s=0.5)
+        ready = self.calls.up()
         if not ready:
-            ready = [i for i in self.live() if self._answers(i, self.restart_wait_s)]
-            self.restarting -= set(ready)
+            ready = [i for i in self.live() if self.calls.wait_back(i, self.restart_wait_s)]
         return ready
 
     def sync(self, weights_ref: Any, version: int) -> None:
         """Push ``weights_ref`` (a ``ray.put`` of the state dict) to every live actor; remember it for restarts.
 
         An actor that fails here is not counted (the call that met its death was): a restarting one gets the
-        weights when it next answers (``min_version``), a dead one is marked dead.
+        weights when it next answers (``min_version``), a dead one is marked dead, a hung one is probed before it
+        gets work.
         """
         self.weights_ref, self.version = weights_ref, int(version)
         refs = {i: self.actors[i].set_weights.remote(weights_ref, self.version) for i in self.live()}
         for i, ref in refs.items():
             try:
                 self.given[i] = ray.get(ref, timeout=self.timeout_s)
-            except ActorDiedError:
-                self.dead.add(i)
-            except (RayActorError, GetTimeoutError):
-                pass
+            except (RayActorError, GetTimeoutError) as err:
+                self.calls.note(i, err)
 
     # -- calls -----------------------------------------------------------------------------------------------------
 
@@ -137,16 +126,16 @@ class PolicyPool:
         failed = self._attempt(method, shards, args, first, results, attempt=0)
         if not failed:
             return results
-        self.counters.retried_tasks += sum(len(shards[k]) for k in failed)
         second = {}
         for k in failed:
+            self.calls.retry(len(shards[k]), attempt=0)
             target = self._retry_target(avoid=first[k])
             if target is None:
-                self.counters.dropped_tasks += len(shards[k])
+                self.calls.drop(len(shards[k]))
             else:
                 second[k] = target
         for k in self._attempt(method, shards, args, second, results, attempt=1):
-            self.counters.dropped_tasks += len(shards[k])
+            self.calls.retry(len(shards[k]), attempt=1)
         return results
 
     def _attempt(self, method: str, shards: Sequence[list[Any]], args: tuple, owners: dict[int, int],
@@ -161,19 +150,15 @@ class PolicyPool:
             ready, _ = ray.wait(list(pending.values()), num_returns=1, timeout=remaining)
             if not ready:  # past the deadline: every call still pending has hung
                 for i in sorted({owners[k] for k in pending}):
-                    self.counters.timeouts += 1
-                    self._failed(i, GetTimeoutError(f"{method} took longer than {self.timeout_s} s"))
-                    # A hung call cannot be interrupted; killing the actor frees it, and Ray restarts it if allowed.
-                    ray.kill(self.actors[i], no_restart=False)
+                    self.calls.hung(i, f"{method} took longer than {self.timeout_s} s")
                 failed.extend(pending)
                 break
             k = next(k for k, ref in pending.items() if ref == ready[0])
             del pending[k]
             i = owners[k]
             try:
-                version, pid, payload = ray.get(ready[0])
-            except RayActorError as err:
-                self._failed(i, err)
+                version, pid, payload = self.calls.get(i, ready[0])
+            except RayActorError:
                 failed.append(k)
                 continue
             self._seen(i, pid, version)
@@ -184,9 +169,8 @@ class PolicyPool:
                 resynced.add(k)
                 self.counters.resyncs += 1
                 try:
-                    self.given[i] = ray.get(self.actors[i].set_weights.remote(self.weights_ref, self.version), timeout=self.timeout_s)
-                except (RayActorError, GetTimeoutError) as err:
-                    self._failed(i, err)
+                    self.given[i] = self.calls.call(i, "set_weights", self.weights_ref, self.version, timeout_s=self.timeout_s)
+                except (RayActorError, GetTimeoutError):
                     failed.append(k)
                     continue
                 pending[k] = self._submit(i, method, shards[k], args, attempt)
@@ -207,36 +191,10 @@ class PolicyPool:
             self.given[i] = version
         self.pids[i] = pid
 
-    def _failed(self, i: int, err: BaseException) -> None:
-        self.counters.actor_errors += 1
-        if isinstance(err, ActorDiedError):  # a restartable actor's lost call raises ActorUnavailableError instead
-            self.dead.add(i)
-        else:
-            self.restarting.add(i)
-
     def _retry_target(self, avoid: int) -> int | None:
         """A live actor for a retry: another one first (it is likely up), else ``avoid`` once Ray has restarted it."""
         live = self.live()
         for i in [j for j in live if j != avoid] + ([avoid] if avoid in live else []):
-            if self._answers(i, self.restart_wait_s):
-                self.restarting.discard(i)
+            if self.calls.wait_back(i, self.restart_wait_s):
                 return i
         return None
-
-    def _answers(self, i: int, wait_s: float) -> bool:
-        """Whether actor i answers a ping within ``wait_s`` (a restarting actor is unavailable for a while)."""
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            try:
-                ray.get(self.actors[i].ping.remote(), timeout=max(0.1, deadline - time.monotonic()))
-                return True
-            except ActorDiedError:  # restarts used up (the failed call itself was counted already)
-                self.dead.add(i)
-                return False
-            except RayActorError:
-                pass
-            except GetTimeoutError:
-                return False
-            time.sleep(0.2)
-        return False
-
