@@ -6,8 +6,8 @@ a Ray job the driver connects to the job's cluster (``RAY_ADDRESS``), otherwise 
 
 A run writes, under ``train.run_dir`` (default ``runs/<pipeline name>``): ``config.yaml`` (the resolved pipeline
 config), ``checkpoints/`` (see :mod:`orchestration.grpo.checkpoint`), ``metrics.parquet``, ``rollouts.parquet``
-and ``tb/`` (see :mod:`orchestration.grpo.metrics`), and with ``eval_tasks > 0`` ``eval.json`` / ``eval.md`` (the
-before/after table on held-out test tasks).
+(with their journals of rows not yet folded in) and ``tb/`` (see :mod:`orchestration.grpo.metrics`), and with
+``eval_tasks > 0`` ``eval.json`` / ``eval.md`` (the before/after table on held-out test tasks).
 """
 
 from __future__ import annotations
@@ -215,7 +215,8 @@ def clear_run_dir(run_dir: str | Path) -> None:
     run_dir = Path(run_dir)
     for name in ("checkpoints", "tb"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
-    for name in ("metrics.parquet", "rollouts.parquet", "eval.json", "eval.md", "summary.json", "config.yaml"):
+    for name in ("metrics.parquet", "metrics.journal.jsonl", "rollouts.parquet", "rollouts.journal.jsonl", "eval.json",
+                 "eval.md", "summary.json", "config.yaml"):
         (run_dir / name).unlink(missing_ok=True)
 
 

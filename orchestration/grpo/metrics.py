@@ -8,21 +8,22 @@ Files under the run folder:
 - ``rollouts.parquet``: a few rollouts per iteration and agent (prompt, completion, total and per-term rewards,
   advantage).
 
-Parquet files are rewritten whole after each iteration (they are small) through a temporary file, so they are
-always readable; on resume, rows after the restored iteration are dropped and the logs continue.
+Rows reach each Parquet file through a journal next to it (``metrics.journal.jsonl``, ``rollouts.journal.jsonl``)
+that is folded in on a geometric schedule and at close (see :mod:`orchestration.grpo.parquet_log`): the files are
+always readable, but during a run they may lag the journal; :func:`orchestration.grpo.parquet_log.read_rows` reads
+both. A row without some metric (iteration 1 with no update has no ``learner/*``) gets null there. On resume, rows
+after the restored iteration are dropped and the logs continue.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from orchestration.grpo.parquet_log import ParquetLog
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -56,12 +57,6 @@ def iteration_metrics(result: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    os.replace(tmp, path)
-
-
 class MetricsLog:
     """Writes the per-iteration metrics and rollout samples of one run (see the module docstring)."""
 
@@ -70,8 +65,8 @@ class MetricsLog:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.run_dir / "metrics.parquet"
         self.rollouts_path = self.run_dir / "rollouts.parquet"
-        self.rows = self._read(self.metrics_path, start_iteration)
-        self.rollouts = self._read(self.rollouts_path, start_iteration)
+        self.metrics = ParquetLog(self.metrics_path, upto=start_iteration)
+        self.rollouts = ParquetLog(self.rollouts_path, upto=start_iteration)
         self.writer = None
         if tensorboard:
             from tensorboardX import SummaryWriter
@@ -79,19 +74,10 @@ class MetricsLog:
             # purge_step drops events logged after the restored iteration by an interrupted run
             self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_iteration + 1 if start_iteration else None)
 
-    @staticmethod
-    def _read(path: Path, upto: int) -> list[dict[str, Any]]:
-        if not path.is_file() or upto <= 0:
-            return []
-        return [r for r in pq.read_table(path).to_pylist() if r.get("iteration", 0) <= upto]
-
     def log(self, iteration: int, metrics: dict[str, float], rollouts: list[dict[str, Any]], time_s: float) -> None:
         row = {"iteration": int(iteration), "time_s": float(time_s), **{k: float(v) for k, v in metrics.items()}}
-        self.rows.append(row)
-        _write_parquet(self.rows, self.metrics_path)
-        if rollouts:
-            self.rollouts.extend({**r, "rewards": json.dumps(r.get("rewards", {}))} for r in rollouts)
-            _write_parquet(self.rollouts, self.rollouts_path)
+        self.metrics.append([row])
+        self.rollouts.append([{**r, "rewards": json.dumps(r.get("rewards", {}))} for r in rollouts])
         if self.writer is not None:
             for key, value in metrics.items():
                 if math.isfinite(value):
@@ -108,6 +94,8 @@ class MetricsLog:
             self.writer.flush()
 
     def close(self) -> None:
+        self.metrics.close()
+        self.rollouts.close()
         if self.writer is not None:
             self.writer.close()
 
