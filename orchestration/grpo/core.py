@@ -34,9 +34,29 @@ from rewards import group_normalize
 AggMode = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
 KLKind = Literal["k1", "k2", "k3"]
 ScaleMode = Literal["group", "batch", "none"]
+GroupIds = Sequence[object] | np.ndarray | torch.Tensor  # [B] group of each completion
 
 
-def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object], scale: ScaleMode = "group",
+def group_labels(group_ids: GroupIds) -> list[object]:
+    """``group_ids`` as a list of plain Python labels.
+
+    Iterating a tensor yields 0-d tensors, which hash by identity: every completion would be its own group and every
+    advantage 0, with no error. verl passes its group index as an array or tensor, so arrays, tensors and lists
+    of their scalars all come down to Python scalars here.
+
+    >>> group_labels(torch.tensor([3, 3, 4])), group_labels(np.array(["a", "b"])), group_labels([np.int64(1), 2])
+    ([3, 3, 4], ['a', 'b'], [1, 2])
+    """
+    if isinstance(group_ids, str):
+        raise ValueError("group_ids must be a sequence with one label per completion, not a single str")
+    if isinstance(group_ids, (np.ndarray, torch.Tensor)):
+        if group_ids.ndim != 1:
+            raise ValueError(f"group_ids must be 1-D (one label per completion), got shape {tuple(group_ids.shape)}")
+        return group_ids.tolist()
+    return [g.tolist() if isinstance(g, (np.generic, np.ndarray, torch.Tensor)) else g for g in group_ids]
+
+
+def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: GroupIds, scale: ScaleMode = "group",
                      eps: float = 1e-6) -> np.ndarray:
     """Per-completion advantages [B]: rewards centred within their group, then scaled.
 
@@ -50,6 +70,7 @@ def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[
     """
     if scale not in ("group", "batch", "none"):
         raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    group_ids = group_labels(group_ids)
     centred = group_normalize(rewards, group_ids, scale_by_std=False, eps=eps)
     if scale == "group":
         return group_normalize(rewards, group_ids, scale_by_std=True, eps=eps)
@@ -59,7 +80,7 @@ def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[
     return centred
 
 
-def greedy_baseline_advantages(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object],
+def greedy_baseline_advantages(rewards: Sequence[float] | np.ndarray, group_ids: GroupIds,
                                greedy: Sequence[bool] | np.ndarray, scale: ScaleMode = "group",
                                eps: float = 1e-6) -> np.ndarray:
     """Self-critical advantages [B]: each reward minus its group's greedy completion's reward, then scaled.
@@ -77,6 +98,7 @@ def greedy_baseline_advantages(rewards: Sequence[float] | np.ndarray, group_ids:
         raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
     r = np.asarray(rewards, dtype=np.float64)
     is_greedy = np.asarray(greedy, dtype=bool)
+    group_ids = group_labels(group_ids)
     if r.ndim != 1 or is_greedy.shape != r.shape or len(group_ids) != len(r):
         raise ValueError(f"rewards, group_ids and greedy must have one entry per completion, got {r.shape}, "
                          f"{len(group_ids)} and {is_greedy.shape}")
@@ -102,7 +124,7 @@ def greedy_baseline_advantages(rewards: Sequence[float] | np.ndarray, group_ids:
 
 
 def component_token_advantages(seq_adv: np.ndarray, token_line: np.ndarray, line_scores: Sequence[Sequence[float] | None],
-                               group_ids: Sequence[object], weight: float, eps: float = 1e-6) -> np.ndarray:
+                               group_ids: GroupIds, weight: float, eps: float = 1e-6) -> np.ndarray:
     """Token-level advantages [B, T]: the sequence advantage on every token, plus ``weight`` times the line's
     score normalised within its group on the tokens of each component line.
 
@@ -129,6 +151,7 @@ def component_token_advantages(seq_adv: np.ndarray, token_line: np.ndarray, line
     out = np.repeat(seq_adv[:, None], token_line.shape[1], axis=1)
     if weight == 0:
         return out
+    group_ids = group_labels(group_ids)
     pooled: dict[object, list[float]] = {}
     for scores, group in zip(line_scores, group_ids):
         if scores is not None:
@@ -145,14 +168,14 @@ def component_token_advantages(seq_adv: np.ndarray, token_line: np.ndarray, line
     return out
 
 
-def zero_variance_groups(rewards: Sequence[float] | np.ndarray, group_ids: Sequence[object]) -> set[object]:
+def zero_variance_groups(rewards: Sequence[float] | np.ndarray, group_ids: GroupIds) -> set[object]:
     """Group ids whose rewards are all equal: they produce zero advantage and no gradient.
 
     >>> sorted(zero_variance_groups([1, 1, 0, 1], ["a", "a", "b", "b"]))
     ['a']
     """
     seen: dict[object, list[float]] = {}
-    for r, g in zip(rewards, group_ids):
+    for r, g in zip(rewards, group_labels(group_ids)):
         seen.setdefault(g, []).append(float(r))
     return {g for g, values in seen.items() if max(values) - min(values) == 0.0}
 

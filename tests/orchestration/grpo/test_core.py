@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from orchestration.grpo.core import aggregate, entropy_from_logits, group_advantages, kl_penalty, policy_loss, zero_variance_groups
+from orchestration.grpo.core import (aggregate, component_token_advantages, entropy_from_logits, greedy_baseline_advantages,
+                                     group_advantages, kl_penalty, policy_loss, zero_variance_groups)
 
 
 def test_group_advantages_by_hand():
@@ -30,6 +31,31 @@ def test_eps_is_added_to_the_std():
 
 def test_zero_variance_groups_are_found():
     assert zero_variance_groups([1, 1, 0, 1, 3], ["a", "a", "b", "b", "c"]) == {"a", "c"}
+
+
+
+@pytest.mark.parametrize("as_ids", [list, np.array, lambda ids: np.array(ids, dtype=np.int32), torch.tensor,
+                                    lambda ids: list(torch.tensor(ids))], ids=["list", "numpy", "int32", "tensor", "tensors"])
+def test_group_ids_as_arrays_and_tensors_group_like_a_list(as_ids):
+    # verl hands over its group index as an array or tensor; a tensor's 0-d elements would each be a group of one
+    r = [1.0, 0.0, 0.0, 0.0, 2.0, 2.0]
+    ids = [7, 7, 7, 7, 9, 9]
+    g = as_ids(ids)
+    for scale in ("group", "batch", "none"):
+        assert group_advantages(r, g, scale=scale).tolist() == group_advantages(r, ids, scale=scale).tolist()
+    assert group_advantages(r, g)[0] > 0
+    greedy = [1, 0, 0, 0, 1, 0]
+    assert greedy_baseline_advantages(r, g, greedy).tolist() == greedy_baseline_advantages(r, ids, greedy).tolist()
+    assert zero_variance_groups(r, g) == {9} and all(type(x) is int for x in zero_variance_groups(r, g))
+    token_line = np.zeros((6, 2), dtype=int)
+    scores = [[1.0], [0.0], [1.0], [0.0], [1.0], [1.0]]
+    assert (component_token_advantages(np.zeros(6), token_line, scores, g, weight=1.0).tolist()
+            == component_token_advantages(np.zeros(6), token_line, scores, ids, weight=1.0).tolist())
+
+
+def test_group_ids_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match="1-D"):
+        group_advantages([1.0, 0.0], torch.tensor([[0, 0]]))
 
 
 def test_clip_on_both_sides():
