@@ -18,6 +18,7 @@ from envs.task import EditTask
 from orchestration.config import PipelineConfig, check_model_paths
 from orchestration.pipeline import EpisodeResult, Pipeline
 from orchestration.scoring import judge_episode
+from orchestration.understanding import edit_understood, reported_score
 
 #: Judged metrics, plus `score`: the pipeline's own verifier score (what real benchmarks without checks report).
 METRICS = ("f1_action", "f1_subject", "f1_target", "f1_overall", "checklist_pass", "full_success", "score")
@@ -36,7 +37,8 @@ def episode_row(task: EditTask, result: EpisodeResult | None, error: str | None 
     row: dict[str, Any] = {
         "task_id": task.task_id, "category": task.category, "n_steps": task.n_steps, "instruction": task.instruction,
         "ok": err is None, "error": err,
-        "score": state.verdict.score if state is not None and state.verdict is not None else None,
+        "score": reported_score(state) if state is not None else None,
+        "understood": edit_understood(state) if state is not None and err is None else None,
         "rounds": state.round + 1 if state is not None else 0,
         "timings_ms": json.dumps(result.timings_ms if result is not None else {}),
         "edited_png": state.edit.image_png if state is not None and state.edit is not None else None,
@@ -50,7 +52,7 @@ def unreadable_row(where: str, error: str) -> dict[str, Any]:
     """A dataset row the loader could not read (`envs.datasets.RowError`), as a failed episode row with the same
     columns as `episode_row`: results record it instead of losing it, and `summarize` counts it as failed."""
     row: dict[str, Any] = {"task_id": where, "category": "(unreadable)", "n_steps": 0, "instruction": None, "ok": False,
-                           "error": error, "score": None, "rounds": 0, "timings_ms": "{}", "edited_png": None, "trace": None}
+                           "error": error, "score": None, "understood": None, "rounds": 0, "timings_ms": "{}", "edited_png": None, "trace": None}
     row.update({m: None for m in METRICS if m != "score"})
     return row
 

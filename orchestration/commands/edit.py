@@ -47,6 +47,7 @@ def edit(args: argparse.Namespace) -> int:
     from orchestration.cli import CLIError
     from orchestration.config import load_config
     from orchestration.evaluate import make_pipeline
+    from orchestration.understanding import NOT_UNDERSTOOD, edit_understood, reported_score
 
     instruction = args.instruction.strip()
     if not instruction:
@@ -65,12 +66,15 @@ def edit(args: argparse.Namespace) -> int:
     if final.edit is None:
         raise CLIError(f"pipeline {config.name!r} has no editor, so there is no image to write")
     args.out.write_bytes(final.edit.image_png)
+    understood = edit_understood(final)
     report = {
         "plan": final.plan.text if final.plan else None,
         "components": [c.model_dump() for c in final.decomposition.components] if final.decomposition else None,
         "subrequests": final.subrequests.items if final.subrequests else None,
         "checklist": [{"question": i.question, "answer": i.answer} for i in final.verdict.items] if final.verdict else [],
-        "score": final.verdict.score if final.verdict else None,
+        "score": reported_score(final),
+        "understood": understood,
+        "message": None if understood else NOT_UNDERSTOOD,
         "rounds": final.round + 1,
         "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
         "output": str(args.out),
@@ -86,6 +90,8 @@ def edit(args: argparse.Namespace) -> int:
     for item in report["checklist"]:
         print(f"  [{item['answer']:>7}] {item['question']}")
     print(f"score       : {report['score'] if report['score'] is not None else '-'}   rounds: {report['rounds']}")
+    if report["message"]:
+        print(f"note        : {report['message']}")
     print("timings ms  : " + ", ".join(f"{k} {v}" for k, v in report["timings_ms"].items()))
     print(f"wrote {args.out}")
     return 0

@@ -33,6 +33,19 @@ def test_edit_json_report_and_output_image(tmp_path, image, tasks, capsys):
     assert Image.open(out).size == (128, 128)
 
 
+
+def test_edit_says_when_no_edit_was_understood(tmp_path, image, capsys):
+    out = tmp_path / "out.png"
+    assert main(["edit", str(image), "make it nicer", "--config", "canvas_rule", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["understood"] is False and "no edit understood" in report["message"] and report["score"] == 0.0
+    assert main(["edit", str(image), "make it nicer", "--config", "canvas_rule", "--out", str(out)]) == 0
+    assert "note        : no edit understood" in capsys.readouterr().out
+    assert main(["edit", str(image), "make the background cream", "--config", "canvas_rule", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["understood"] is True and report["message"] is None
+
+
 def test_edit_text_report_with_override(tmp_path, image, capsys):
     out = tmp_path / "out.png"
     code = main(["edit", str(image), "make the background cream", "--config", "editor_only", "--out", str(out),
@@ -77,6 +90,17 @@ def test_eval_writes_traces_and_summary_and_survives_a_bad_row(tmp_path, tasks, 
     assert not bad["ok"] and bad["error"]
     good = [r for r in rows if r["ok"]]
     assert all(json.loads(r["trace"])["plan"] for r in good) and all(r["edited_png"] for r in good)
+    assert bad["understood"] is None and all(isinstance(r["understood"], bool) for r in good)
+
+
+def test_eval_rows_say_when_no_edit_was_understood(tmp_path, tasks, capsys):
+    data = tmp_path / "data.parquet"
+    write_tasks([tasks[0].model_copy(update={"instruction": "make it nicer"})], data)
+    out = tmp_path / "res.parquet"
+    assert main(["eval", "--config", "canvas_rule", "--data", str(data), "--out", str(out), "--no-ray", "--json"]) == 0
+    (row,) = pq.read_table(out).to_pylist()
+    assert row["ok"] and row["understood"] is False and row["score"] == 0.0
+    assert json.loads(capsys.readouterr().out)["overall"]["score"] == 0.0
 
 
 def test_eval_on_ray_actors_prints_the_table(tmp_path, tasks, capsys):
