@@ -85,8 +85,12 @@ class EditResponse(BaseModel):
     applied: list[str] = Field(description="Requests the editor carried out.")
     skipped: list[str] = Field(description="Requests the editor did not carry out, each with the reason.")
     checklist: list[ChecklistEntry] = Field(description="The verifier's yes/no questions and its answers; empty without a verifier.")
-    score: float | None = Field(description="Fraction of checklist items answered as expected; null without a verifier.")
-    passed: bool | None = Field(description="Whether every checklist item passed.")
+    score: float | None = Field(description=(
+        "Fraction of checklist items answered as expected; 0 when no edit was understood; null without a verifier."))
+    passed: bool | None = Field(description="Whether every checklist item passed (false when no edit was understood).")
+    understood: bool = Field(description=(
+        "False when the pipeline read no edit into the instruction and the image is unchanged; `message` says what to do."))
+    message: str | None = Field(default=None, description="Why nothing was edited and how to rephrase; null when understood.")
     rounds: int = Field(description="Planning/editing rounds run (1 + reflection rounds).")
     timings_ms: dict[str, float] = Field(description="Milliseconds per agent (summed over rounds), measured at the ingress.")
     total_ms: float = Field(description="Milliseconds for the whole request inside the service.")

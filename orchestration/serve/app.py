@@ -45,6 +45,7 @@ from orchestration.serve.api import (
 from orchestration.serve.config import ServeArgs, deployment_settings, parse_args, resolve_pipeline
 from orchestration.serve.deployments import InIngressAgent, ServeAgentHandle, agent_deployment
 from orchestration.serve.runner import AgentUnavailable, AsyncPipeline
+from orchestration.understanding import NOT_UNDERSTOOD, edit_understood, reported_score
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 
@@ -228,6 +229,7 @@ class EditService:
             raise ApiError(500, "pipeline_failed", f"{result.error}; the request was valid, the agent failed on it")
         final = result.state
         assert final.edit is not None  # resolve_pipeline checked there is an editor, and the episode succeeded
+        understood = edit_understood(final)
         return EditResponse(
             id=request_id, pipeline=self.config.name,
             image_base64=base64.b64encode(final.edit.image_png).decode(),
@@ -236,8 +238,9 @@ class EditService:
             subrequests=list(final.subrequests.items) if final.subrequests else None,
             applied=list(final.edit.applied), skipped=list(final.edit.skipped),
             checklist=[{"question": i.question, "answer": i.answer} for i in final.verdict.items] if final.verdict else [],
-            score=final.verdict.score if final.verdict else None,
-            passed=final.verdict.passed if final.verdict else None,
+            score=reported_score(final),
+            passed=(final.verdict.passed and understood) if final.verdict else None,
+            understood=understood, message=None if understood else NOT_UNDERSTOOD,
             rounds=final.round + 1,
             timings_ms={k: round(v, 2) for k, v in result.timings_ms.items()},
             total_ms=round((time.perf_counter() - started) * 1000, 2),

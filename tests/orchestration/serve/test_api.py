@@ -98,8 +98,21 @@ def test_json_edit_matches_the_in_process_pipeline(client, task):
     assert body["subrequests"] == final.subrequests.items
     assert body["checklist"] == [{"question": i.question, "answer": i.answer} for i in final.verdict.items]
     assert body["score"] == pytest.approx(final.verdict.score)
+    assert body["understood"] is True and body["message"] is None
     assert list(body["timings_ms"]) == ["thinker", "decomposer", "sorter", "editor", "verifier"]
     assert Image.open(io.BytesIO(base64.b64decode(body["image_base64"]))).format == "PNG"
+
+
+def test_an_instruction_read_as_no_edit_says_so_and_scores_0(client, task):
+    # The rule pipeline reads nothing into this; the image comes back unchanged, and the answer must not read as
+    # a near-perfect score.
+    r = client.post("/v1/edit", json={"image_base64": _b64(task.source_png), "instruction": "make it nicer"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["understood"] is False and "no edit understood" in body["message"] and "rephrase" in body["message"]
+    assert body["score"] == 0.0 and body["passed"] is False and body["applied"] == []
+    assert base64.b64decode(body["image_base64"]) == Pipeline.local(load_config("canvas_rule")).run(
+        EpisodeState(task_id="x", instruction="make it nicer", source_png=task.source_png)).state.edit.image_png
 
 
 def test_agents_placed_in_the_ingress_give_the_same_answer_without_deployments(client, task):

@@ -168,6 +168,16 @@ def test_web_page_edits_a_canvas_sample_and_an_uploaded_file(server, tmp_path):
         find("submit-btn").click()
         wait.until(lambda d: find("timings").text != before)
         assert find("error").text == "" and "white" in find("plan").text.lower()
+        assert not find("not-understood").is_displayed()
+
+        # An instruction the pipeline reads no edit into: the page says so instead of showing a score as success.
+        before = find("timings").text
+        find("instruction").clear()
+        find("instruction").send_keys("make it nicer")
+        find("submit-btn").click()
+        wait.until(lambda d: find("timings").text != before)
+        assert find("not-understood").is_displayed() and "no edit understood" in find("not-understood").text
+        assert "score 0%" in find("score").text
 
         # A bad request shows the API's error instead of a result.
         find("instruction").clear()
