@@ -47,6 +47,9 @@ __all__ = ["CanvasEditor", "MODES"]
 MODES = ("single_pass", "multi_turn")
 
 
+#: How a skipped request's reason starts when the editor could not read it at all (not: read, but not doable here).
+NOT_UNDERSTOOD = "not understood"
+
 class CanvasEditor(Agent):
     """Pixel editor for simple single-step requests (module docstring).
 
@@ -98,7 +101,7 @@ class CanvasEditor(Agent):
         """The component for `request` on `scene`, or the reason it cannot be carried out."""
         parsed: ParsedClause | None = parse_clause(request)
         if parsed is None:
-            return "not understood: no edit the editor knows"
+            return f"{NOT_UNDERSTOOD}: no edit the editor knows"
         action = parsed.action
         if action not in ("add", "background"):
             objects = []

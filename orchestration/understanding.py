@@ -8,13 +8,14 @@ components; the editor then changes nothing, and the verifier's checklist of an 
 from __future__ import annotations
 
 from agents.base import EpisodeState
+from agents.editor import NOT_UNDERSTOOD as EDITOR_NOT_UNDERSTOOD
 
 NOT_UNDERSTOOD = ("no edit understood: the pipeline found nothing to change in the instruction, so the image is "
                   "unchanged; rephrase it, e.g. \"remove the red star\"")
 
-# the editor's reason for a request it could not read at all (agents/editor.py), as opposed to one it read but
-# could not carry out on this image ("'the red star' matches 0 objects")
-_EDITOR_NOT_UNDERSTOOD = "(not understood:"
+# the editor's reason for a request it could not read at all, as opposed to one it read but could not carry out on
+# this image ("'the red star' matches 0 objects"); skipped entries read "<request> (<reason>)"
+_EDITOR_NOT_UNDERSTOOD = f"({EDITOR_NOT_UNDERSTOOD}:"
 
 
 def edit_understood(state: EpisodeState) -> bool:

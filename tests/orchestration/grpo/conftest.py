@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from agents.lm.model import build_model, save_policy, tiny_causal_lm_config
 from agents.lm.tokenizer import canvas_corpus, train_tokenizer
@@ -49,11 +48,8 @@ def tiny_pipeline(policies: dict[str, Path], name: str = "imageedit_r1", overrid
 
 
 @pytest.fixture(autouse=True)
-def _two_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
