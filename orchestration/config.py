@@ -3,7 +3,8 @@
 Every field is documented; unknown keys are rejected with their dotted path ("agents.editor.modee: extra inputs
 are not permitted"), so a typo never silently falls back to a default. `load_config` reads YAML, applies
 `--set dotted.key=value` overrides (YAML-typed values; `editor.backend=x` is shorthand for
-`agents.editor.backend=x`), validates, and checks the agent graph before any actor starts.
+`agents.editor.backend=x`), validates, and checks the agent graph - and each agent's `options` against its class's
+constructor - before any actor starts.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ class AgentConfig(_Strict):
         "Plug-in agent: an import path 'package.module:Class' or the name of an entry point in the "
         "'editrl.agents' group. Imported only when a config names it."))
     model: str | None = Field(default=None, description="Model name or local path for model backends (from_pretrained).")
-    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the agent's constructor.")
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "Keyword arguments for the agent's constructor, checked against its signature when the config loads (a class "
+        "taking **kwargs accepts any); switching `backend` with --set keeps them, so replace the whole node instead: "
+        "--set 'editor={backend: canvas}'."))
     num_cpus: float = Field(default=0.0, ge=0, description=(
         "CPUs reserved per actor. 0 (the default) lets a whole pipeline fit on a 2-core machine - agents of one "
         "episode run one after another, so they rarely compete; reserve 1 for agents that run concurrently and are "
@@ -179,20 +183,30 @@ def _model_at(loc: Sequence[Any], root: type[BaseModel]) -> type[BaseModel] | No
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def nearest_hint(name: str, known: Sequence[str], what: str = "keys") -> str:
+    """What to write instead of the unknown `name`: the nearest of `known`, when one is close, and all of them.
+
+    >>> nearest_hint("modee", ["mode", "max_requests_per_call"], "options")
+    " (did you mean 'mode'? known options: mode, max_requests_per_call)"
+    >>> nearest_hint("zzz", ["mode"])
+    ' (known keys: mode)'
+    """
+    import difflib
+
+    near = difflib.get_close_matches(name, list(known), n=1)
+    return (f" (did you mean {near[0]!r}? " if near else " (") + f"known {what}: {', '.join(known) or 'none'})"
+
+
 def validation_messages(err: ValidationError, root: type[BaseModel]) -> list[str]:
     """One `dotted.key: problem` per error of validating `root`; an unknown key also names the nearest known key
     and every key accepted there, so the message says what to write instead."""
-    import difflib
-
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         line = f"{path}: {e['msg']}"
         holder = _model_at(e["loc"], root) if e.get("type") == "extra_forbidden" else None
         if holder is not None:
-            known = list(holder.model_fields)
-            near = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
-            line += (f" (did you mean {near[0]!r}? " if near else " (") + f"known keys: {', '.join(known)})"
+            line += nearest_hint(str(e["loc"][-1]), list(holder.model_fields))
         lines.append(line)
     return lines
 
@@ -249,7 +263,7 @@ def check_model_paths(config: PipelineConfig, base: Path | None = None) -> None:
         model = agent.model if agent.model is not None else agent.options.get("model")
         if model is None:
             raise ConfigError(f"agents.{node}.model is not set, and backend {agent.backend!r} needs one; set it to a "
-                              f"saved model folder or a hub id (--set {node}.model=PATH), or use --set {node}.backend=rule")
+                              f"saved model folder or a hub id (--set {node}.model=PATH), or use a rule agent: --set '{node}={{backend: rule}}'")
         if not isinstance(model, str):
             continue  # an object handed over in code, not a path
         path = Path(model).expanduser()
@@ -262,4 +276,4 @@ def check_model_paths(config: PipelineConfig, base: Path | None = None) -> None:
         if looks_local(model):
             raise ConfigError(f"agents.{node}.model: folder {model!r} does not exist (looked in {path.parent}); train "
                               f"it first (editrl sft --config {config.name}), point it at a saved model folder "
-                              f"(--set {node}.model=PATH), or run without it (--set {node}.backend=rule)")
+                              f"(--set {node}.model=PATH), or run without it (--set '{node}={{backend: rule}}')")

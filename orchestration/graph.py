@@ -2,18 +2,21 @@
 
 `build_graph(config)` validates everything a pipeline needs before any actor starts, and names the node at fault:
 unknown agents, cycles (other than the bounded reflection, which is not an edge of the DAG), a reflection edge that
-does not point back upstream, and unmet inputs (e.g. a sorter with no decomposer before it).
+does not point back upstream, unmet inputs (e.g. a sorter with no decomposer before it), and constructor arguments
+(`options`, `model`) the agent's class does not take - else a misspelt option is a TypeError inside an actor, after
+Ray has started.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import networkx as nx
 
 from agents.base import INPUTS, PROVIDES
 from agents.registry import resolve_agent_class
-from orchestration.config import ConfigError, PipelineConfig
+from orchestration.config import AgentConfig, ConfigError, PipelineConfig, nearest_hint
 
 
 @dataclass(frozen=True)
@@ -86,4 +89,46 @@ def build_graph(config: PipelineConfig, resolve_classes: bool = True) -> AgentGr
                 classes[node] = resolve_agent_class(node, roles[node], agent.backend, agent.cls)
             except ValueError as err:
                 raise ConfigError(f"agents.{node}: {err}") from None
+            check_constructor_arguments(node, agent, classes[node])
     return AgentGraph(graph, order, roles, classes, source, target, rounds)
+
+
+def constructor_parameters(cls: type) -> tuple[str, ...] | None:
+    """The keyword arguments ``cls(...)`` takes, or None when it takes any (``**kwargs``) or has no readable signature.
+
+    >>> class A:
+    ...     def __init__(self, mode: str = "x", *, depth: int = 1) -> None: ...
+    >>> class B(A):
+    ...     def __init__(self, **kwargs) -> None: ...
+    >>> constructor_parameters(A), constructor_parameters(B), constructor_parameters(object)
+    (('mode', 'depth'), None, ())
+    """
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):  # a class implemented in C, say: let its constructor be the judge
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+
+
+def check_constructor_arguments(node: str, agent: AgentConfig, cls: type) -> None:
+    """ConfigError unless ``cls`` takes every key of ``agents.<node>.options`` (and ``model`` when the config sets
+    it), naming each key it does not take, the nearest one it does, and all of them."""
+    accepted = constructor_parameters(cls)
+    if accepted is None:
+        return
+    what = cls.__qualname__ + (f" (backend {agent.backend!r})" if agent.cls is None else "")
+    unknown = [key for key in agent.options if key not in accepted]
+    problems = []
+    if unknown and not accepted:  # typically options written for another backend, left by --set NODE.backend=...
+        problems.append(f"agents.{node}.options: {what} takes no options, but the config gives {', '.join(unknown)}; "
+                        f"clear them (--set {node}.options={{}})" + (f", or replace the whole node: --set '{node}={{backend: "
+                        f"{agent.backend}}}'" if agent.cls is None else ""))
+    else:
+        problems += [f"agents.{node}.options.{key}: {what} has no option {key!r}" + nearest_hint(key, accepted, "options")
+                     for key in unknown]
+    if agent.model is not None and "model" not in accepted:
+        problems.append(f"agents.{node}.model: {what} loads no model; remove it (--set {node}.model=null)")
+    if problems:
+        raise ConfigError("; ".join(problems))

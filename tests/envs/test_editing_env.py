@@ -34,7 +34,7 @@ def tasks():
 
 
 def make_env(tasks, **overrides):
-    config = load_config("imageedit_r1", ["decomposer.backend=rule"] + [f"{k}={v}" for k, v in overrides.items()])
+    config = load_config("imageedit_r1", ["decomposer={backend: rule}"] + [f"{k}={v}" for k, v in overrides.items()])
     return make_editing_env(config, tasks, trainable=["decomposer"], agents={"decomposer": TaggedDecomposer()})
 
 

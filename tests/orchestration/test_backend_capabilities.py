@@ -24,7 +24,7 @@ class EchoDecomposer(Agent):
     role: ClassVar[str] = "decomposer"
     backend: ClassVar[str] = "echo"
 
-    def __init__(self, model: str | None = None) -> None:
+    def __init__(self, model: str | None = None, engine: str = "torch") -> None:
         self.model = model
 
     def act(self, state: EpisodeState) -> Decomposition:

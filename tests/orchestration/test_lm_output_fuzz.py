@@ -145,9 +145,9 @@ class TextPolicy(Agent):
 # imageedit_r1: a decomposer in front of the rule sorter and the Canvas editor and verifier, rewarded format + F1;
 # thinkrl_edit: a planner with a reflection round (it acts twice), rewarded by the checklist.
 ENVS = {
-    "imageedit_r1": make_editing_env(load_config("imageedit_r1", ["decomposer.backend=rule"]), TASKS,
+    "imageedit_r1": make_editing_env(load_config("imageedit_r1", ["decomposer={backend: rule}"]), TASKS,
                                      trainable=["decomposer"], agents={"decomposer": TextPolicy("decomposer")}),
-    "thinkrl_edit": make_editing_env(load_config("thinkrl_edit", ["thinker.backend=rule"]), TASKS,
+    "thinkrl_edit": make_editing_env(load_config("thinkrl_edit", ["thinker={backend: rule}"]), TASKS,
                                      trainable=["thinker"], agents={"thinker": TextPolicy("thinker")}),
 }
 
