@@ -2,15 +2,18 @@
 
 Episodes are driven from a thread pool in this process; with `use_ray` every agent call goes to that node's Ray
 actor pool, so K episodes in flight keep every actor busy and LM actors batch their requests. One bad episode is
-recorded as failed (`error`), never the end of the run.
+recorded as failed (`error`), never the end of the run. Episodes are started only as others finish
+(`iter_episodes`), so an interrupt (Ctrl-C) leaves no queue to wait for: at most K episodes are still running.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import closing
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from agents.base import EpisodeState
 from envs.editing_env import task_to_state
@@ -57,21 +60,46 @@ def unreadable_row(where: str, error: str) -> dict[str, Any]:
     return row
 
 
+def _episode(pipeline: Pipeline, task: EditTask) -> dict[str, Any]:
+    try:
+        return episode_row(task, pipeline.run(task_to_state(task)))
+    except Exception as err:  # the judge or the state copy may still fail on odd data: record, go on
+        return episode_row(task, None, error=f"{type(err).__name__}: {err}")
+
+
+def iter_episodes(pipeline: Pipeline, tasks: Sequence[EditTask], workers: int = 2) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(index into tasks, row)`` for each episode as it finishes, with at most ``workers`` episodes in flight.
+
+    An episode starts only when another finishes, rather than all being queued at once, so that an interrupt has
+    nothing queued to wait for: when the loop that consumes this iterator ends early (Ctrl-C, an error, ``close()``),
+    no further episode starts, and those still running finish in their threads with their rows dropped.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    todo = iter(enumerate(tasks))
+    running: dict[Future, int] = {}
+
+    def start(n: int) -> None:
+        for i, task in itertools.islice(todo, n):
+            running[pool.submit(_episode, pipeline, task)] = i
+
+    try:
+        start(max(1, workers))
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished = [(running.pop(future), future.result()) for future in done]
+            start(len(finished))
+            yield from finished
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run_episodes(pipeline: Pipeline, tasks: Sequence[EditTask], workers: int = 2,
                  on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every task's row, in the order of ``tasks``; ``on_row`` sees each as it finishes."""
     rows: list[dict[str, Any] | None] = [None] * len(tasks)
-
-    def one(task: EditTask) -> dict[str, Any]:
-        try:
-            return episode_row(task, pipeline.run(task_to_state(task)))
-        except Exception as err:  # the judge or the state copy may still fail on odd data: record, go on
-            return episode_row(task, None, error=f"{type(err).__name__}: {err}")
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(one, task): i for i, task in enumerate(tasks)}
-        for future in as_completed(futures):
-            row = future.result()
-            rows[futures[future]] = row
+    with closing(iter_episodes(pipeline, tasks, workers)) as finished:  # an exception in on_row starts no more
+        for i, row in finished:
+            rows[i] = row
             if on_row is not None:
                 on_row(row)
     return [r for r in rows if r is not None]

@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dataset format (default: detected from --data)")
     v.add_argument("--limit", type=int, default=None, help="first N tasks only")
     v.add_argument("--workers", type=int, default=2, help="episodes in flight at once")
-    v.add_argument("--out", type=Path, required=True, help="per-episode results (.parquet), with full traces")
+    v.add_argument("--out", type=Path, required=True,
+                   help="per-episode results (.parquet), with full traces; written as episodes finish, so an "
+                        "interrupted run (Ctrl-C) keeps the finished ones")
+    v.add_argument("--resume", action="store_true",
+                   help="keep the results already in --out and run only the tasks it lacks (same --config and --set)")
     v.add_argument("--json", action="store_true", help="print the summary as JSON")
     v.add_argument("--no-ray", dest="ray", action="store_false", help="run agents in-process instead of as Ray actors")
     v.set_defaults(handler=evaluate)
@@ -98,14 +102,15 @@ def edit(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from contextlib import closing
+
     from tqdm import tqdm
 
     from envs.datasets import load_tasks
     from orchestration.cli import CLIError
-    from orchestration.config import load_config
-    from orchestration.evaluate import format_table, make_pipeline, run_episodes, summarize, unreadable_row
+    from orchestration.config import check_model_paths, load_config
+    from orchestration.eval_results import ResultsFile, pipeline_fingerprint
+    from orchestration.evaluate import format_table, iter_episodes, make_pipeline, summarize, unreadable_row
 
     if args.out.suffix != ".parquet":
         raise CLIError(f"--out must end in .parquet, got {args.out}")
@@ -116,14 +121,34 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"editrl eval: recorded as failed: {bad.error}", file=sys.stderr)
     if not tasks and not bad_rows:
         raise CLIError(f"{args.data} holds no tasks")
-    rows = [unreadable_row(bad.where, bad.error) for bad in bad_rows]
-    if tasks:
-        pipeline = make_pipeline(config, use_ray=args.ray)
-        bar = tqdm(total=len(tasks), desc=f"eval {config.name}", unit="episode", file=sys.stderr, disable=args.json)
-        rows += run_episodes(pipeline, tasks, workers=args.workers, on_row=lambda _: bar.update(1))
-        bar.close()
+    check_model_paths(config)  # before an earlier --out is removed for this run
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), args.out)
+    results = ResultsFile(args.out, pipeline_fingerprint(config), resume=args.resume)
+    total = len(tasks) + len(bad_rows)
+    todo = [t for t in tasks if t.task_id not in results.done]
+    if args.resume:
+        already = total - len(todo) - sum(b.where not in results.done for b in bad_rows)
+        print(f"editrl eval: resuming: {already} of {total} tasks already in {args.out}", file=sys.stderr)
+    try:
+        for bad in bad_rows:
+            if bad.where not in results.done:
+                results.append(unreadable_row(bad.where, bad.error))
+        if todo:
+            pipeline = make_pipeline(config, use_ray=args.ray)
+            bar = tqdm(total=total, initial=total - len(todo), desc=f"eval {config.name}", unit="episode",
+                       file=sys.stderr, disable=args.json)
+            # closing: an interrupt anywhere in this loop starts no further episode
+            with bar, closing(iter_episodes(pipeline, todo, args.workers)) as finished:
+                for _, row in finished:
+                    results.append(row)
+                    bar.update(1)
+    except KeyboardInterrupt:
+        kept = results.close()
+        print(f"editrl eval: interrupted; {kept} of {total} episodes are in {args.out}; run the same command with "
+              "--resume to finish the rest", file=sys.stderr)
+        return 130
+    results.close()
+    rows = results.read()
     summary = summarize(rows)
     summary["config"] = config.name
     if args.json:

@@ -10,6 +10,8 @@ from PIL import Image
 from envs.canvas.generator import generate_tasks
 from envs.dataset import write_tasks
 from orchestration.cli import main
+from orchestration.eval_results import ResultsFile, parts_dir
+from orchestration.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +120,80 @@ def test_eval_on_ray_actors_prints_the_table(tmp_path, tasks, capsys):
 def test_eval_missing_data_file(tmp_path, capsys):
     assert main(["eval", "--config", "canvas_rule", "--data", str(tmp_path / "x.parquet"), "--out", str(tmp_path / "r.parquet")]) == 2
     assert "no such dataset file" in capsys.readouterr().err
+
+
+def _eval_argv(data, out, *extra):
+    return ["eval", "--config", "canvas_rule", "--data", str(data), "--out", str(out), "--no-ray", "--workers", "1",
+            "--json", *extra]
+
+
+@pytest.mark.parametrize("where", ["in an episode", "while a row is written"])
+def test_an_interrupted_eval_keeps_the_finished_rows_and_resume_runs_only_the_rest(tmp_path, tasks, capsys, monkeypatch, where):
+    data, out = tmp_path / "data.parquet", tmp_path / "res.parquet"
+    write_tasks(tasks, data)
+    run, append = Pipeline.run, ResultsFile.append
+    started: list[str] = []
+
+    def counted_run(self, state):
+        started.append(state.task_id)
+        if where == "in an episode" and len(started) > 2:
+            raise KeyboardInterrupt  # what Ctrl-C is to the command, once two episodes have finished
+        return run(self, state)
+
+    def interrupted_append(self, row):
+        if self.appended == 2:
+            raise KeyboardInterrupt
+        append(self, row)
+
+    monkeypatch.setattr(Pipeline, "run", counted_run)
+    if where == "while a row is written":
+        monkeypatch.setattr(ResultsFile, "append", interrupted_append)
+    assert main(_eval_argv(data, out)) == 130
+    assert "interrupted; 2 of 6 episodes are in" in capsys.readouterr().err
+    rows = pq.read_table(out).to_pylist()
+    assert [r["task_id"] for r in rows] == [t.task_id for t in tasks[:2]] and all(r["ok"] and r["edited_png"] for r in rows)
+    # Episodes start one per finished one (--workers 1): after the interrupt nothing queued ran.
+    assert started[:3] == [t.task_id for t in tasks[:3]] and len(started) <= 4
+    assert not parts_dir(out).exists()
+
+    monkeypatch.setattr(ResultsFile, "append", append)
+    monkeypatch.setattr(Pipeline, "run", lambda self, state: started.append(state.task_id) or run(self, state))
+    started.clear()
+    assert main(_eval_argv(data, out, "--resume")) == 0
+    assert started == [t.task_id for t in tasks[2:]]
+    assert json.loads(capsys.readouterr().out)["overall"]["episodes"] == 6
+    rows = pq.read_table(out).to_pylist()
+    assert sorted(r["task_id"] for r in rows) == sorted(t.task_id for t in tasks) and all(r["edited_png"] for r in rows)
+
+    started.clear()
+    assert main(_eval_argv(data, out, "--resume")) == 0 and started == []  # nothing left to run
+    assert json.loads(capsys.readouterr().out)["overall"]["episodes"] == 6
+
+
+def test_a_callback_that_interrupts_starts_no_queued_episode(tasks):
+    from orchestration.config import load_config
+    from orchestration.evaluate import run_episodes
+
+    pipeline = Pipeline.local(load_config("canvas_rule"))
+    run, started, seen = pipeline.run, [], []
+    pipeline.run = lambda state: started.append(state.task_id) or run(state)
+
+    def on_row(row):
+        seen.append(row["task_id"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_episodes(pipeline, tasks, workers=1, on_row=on_row)
+    assert seen == [t.task_id for t in tasks[:2]] and len(started) <= 3  # at most the one already handed to the thread
+
+
+def test_resume_refuses_results_of_another_pipeline(tmp_path, tasks, capsys):
+    data, out = tmp_path / "data.parquet", tmp_path / "res.parquet"
+    write_tasks(tasks[:2], data)
+    assert main(_eval_argv(data, out)) == 0
+    capsys.readouterr()
+    assert main(_eval_argv(data, out, "--resume", "--set", "editor.options.mode=multi_turn")) == 2
+    err = capsys.readouterr().err
+    assert "holds results of pipeline 'canvas_rule' with other settings" in err and "without --resume" in err
+    assert pq.read_table(out).num_rows == 2  # left as it was
