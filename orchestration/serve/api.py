@@ -1,8 +1,8 @@
 """API v1 request and response models, and turning a raw HTTP request into an `EpisodeState` - or a 4xx.
 
 Every client mistake raises `ApiError(status, error, detail)`: `error` a stable code, `detail` a sentence that says
-what to change. The order of checks is chosen so that nothing expensive happens before it must: authentication,
-then the content type, then the body size (Content-Length, then the bytes actually read, before any parsing), then
+what to change. The order of checks is chosen so that nothing expensive happens before it must: the Host header
+(`check_host`), authentication, then the content type, then the body size (Content-Length, then the bytes actually read, before any parsing), then
 the JSON or multipart structure, the fields, the instruction, and last the image: its size in bytes, its header
 (format and pixel count, before a single pixel is decoded, so a decompression bomb costs nothing), and only then
 a full decode with `envs.image_io.load_image`.
@@ -13,9 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import ipaddress
 import json
 import re
 import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from envs.image_io import ImageInputError, encode_png, load_image
+from orchestration.config import looks_local
 from orchestration.serve.config import Limits
 
 
@@ -107,7 +111,8 @@ class Sample(BaseModel):
 # -- reading a request ----------------------------------------------------------------------------------------------
 
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               406: "not_acceptable", 413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request"}
+               406: "not_acceptable", 413: "payload_too_large", 415: "unsupported_media_type", 421: "host_not_allowed",
+               422: "invalid_request"}
 
 
 def http_error_code(status: int) -> str:
@@ -330,3 +335,108 @@ async def parse_edit_request(request: Request, limits: Limits) -> tuple[bytes, s
         return data, _check_instruction(instruction, limits), _options(options)
     finally:
         await form.close()
+
+
+# -- the Host header ------------------------------------------------------------------------------------------------
+
+#: Host names that can only reach this machine: a browser sends one of them only to a server it reached on loopback.
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def host_name(header: str) -> str | None:
+    """The name in a Host header, lower-cased, without port, brackets or a final dot; None when it is malformed.
+
+    >>> [host_name(h) for h in ["LocalHost:8000", "[::1]:8000", "127.0.0.1", "example.org.", "a:b", "[::1"]]
+    ['localhost', '::1', '127.0.0.1', 'example.org', None, None]
+    """
+    text = header.strip().lower()
+    if text.startswith("["):  # an IPv6 literal: [addr] or [addr]:port
+        end = text.find("]")
+        if end < 0:
+            return None
+        name, rest = text[1:end], text[end + 1:]
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return None
+        return name or None
+    name, _, port = text.partition(":")
+    if port and not port.isdigit():
+        return None
+    name = name[:-1] if name.endswith(".") else name
+    return name or None
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(header: str | None, local_address: str | None, allowed: Sequence[str]) -> None:
+    """Refuse (421) a request whose Host header names a server this one does not answer to (400 when it names none).
+
+    A web page can reach a server on loopback through DNS rebinding: its own name (evil.example) is re-pointed at
+    127.0.0.1, and the browser then treats the server as the page's own origin. Such a request always carries the
+    page's name in Host, so a request that arrived on a loopback address must name the machine itself: an IP
+    literal, `localhost`, or a name in `allowed` (the serve config's `allowed_hosts`; `*` allows any). A request
+    that arrived on another address (the server bound 0.0.0.0 or a LAN address) is reached by names this process
+    cannot know, so there it is checked only when `allowed` lists some. `local_address`: the address the connection
+    arrived on (ASGI `scope["server"]`), None when unknown (checked as loopback)."""
+    if "*" in allowed:
+        return
+    name = host_name(header or "")
+    if name is not None and (_is_ip(name) or name in LOOPBACK_NAMES or name in allowed):
+        return
+    if name is not None and not allowed and local_address is not None and not _is_loopback(local_address):
+        return
+    shown = (header or "")[:100]
+    if name is None:
+        raise ApiError(400, "bad_host", f"the Host header {shown!r} is not a host name; send Host: localhost or the "
+                                        "server's address")
+    raise ApiError(421, "host_not_allowed", (
+        f"this server does not answer to the host name {name!r} (a web page that re-points its own name at this "
+        "server, DNS rebinding, looks the same); use http://localhost:<port>/ or the server's IP address, or allow "
+        f"the name in the serve config: allowed_hosts: [{name}] (editrl serve --set 'allowed_hosts=[{name}]')"))
+
+
+# -- what /v1/agents shows ------------------------------------------------------------------------------------------
+
+#: Keys of an agent's description that name a model: shown as a label, never as a file-system path.
+MODEL_KEYS = ("model", "checkpoint")
+
+
+def model_label(model: Any, checkpoint: str | None = None) -> Any:
+    """How /v1/agents names a model: a hub id as it is; a local folder by its name - or, inside the served
+    checkpoint, by its path from the checkpoint's own folder (`run/checkpoints/iter_000040/policies/thinker`) - so
+    the response shows which weights are served without the server's directory layout.
+
+    >>> model_label("Qwen/Qwen2.5-0.5B"), model_label("/home/me/runs/sft/thinker")
+    ('Qwen/Qwen2.5-0.5B', 'thinker')
+    >>> model_label("/home/me/run/checkpoints/iter_000040/policies/thinker", "/home/me/run")
+    'run/checkpoints/iter_000040/policies/thinker'
+    """
+    if not isinstance(model, str):
+        return None if model is None else type(model).__name__  # an object handed over in code
+    path = Path(model).expanduser()
+    if not looks_local(model) and not path.exists():
+        return model  # a hub id names no folder of this machine
+    if checkpoint is not None:
+        root = Path(checkpoint).expanduser()
+        try:
+            return (Path(root.name) / path.relative_to(root)).as_posix()
+        except ValueError:
+            pass
+    return path.name or model
+
+
+def public_description(described: dict[str, Any], checkpoint: str | None) -> dict[str, Any]:
+    """An agent's own description (`Agent.describe()`) with every model path replaced by its label."""
+    return {k: model_label(v, checkpoint) if k in MODEL_KEYS else v for k, v in described.items()}

@@ -4,23 +4,33 @@
 called by `editrl serve`. It validates `args` (`orchestration.serve.config.ServeArgs`), resolves the pipeline (with
 the checkpoint applied), checks the graph, and binds the `EditService` ingress to one `AgentDeployment` per node.
 
-Routes: `GET /` (the web page), `GET /healthz`, `GET /v1/agents` (the graph, each agent's backend and checkpoint),
-`GET /v1/sample?seed=N` (a generated Canvas task), `POST /v1/edit` (multipart or JSON), OpenAPI at `/docs`.
-`/v1/*` needs the bearer token when one is configured. Every client error is a 4xx `{error, detail}`; a request
-past its timeout is a 504 and an agent deployment that cannot take work a 503, both in the same shape.
+Routes: `GET /` (the web page), `GET /healthz`, `GET /v1/agents` (the graph, each agent's backend and model label),
+`GET /v1/sample?seed=N` (a generated Canvas task), `POST /v1/edit` (multipart or JSON), OpenAPI at `/openapi.json`,
+`/docs` (Swagger UI) and `/redoc`, their scripts served from this process (`/docs-assets/`), so they work offline.
+`/v1/*` needs the bearer token when one is configured. Every route first checks the Host header (`check_host`: a
+web page reaching a loopback server by DNS rebinding names its own host there, and gets 421).
+
+Every client error is a 4xx `{error, detail}` saying what to change; a request past its timeout is a 504 and an
+agent deployment that cannot take work a 503, both in the same shape. A failure inside the service is a 500 whose
+detail names no exception, path or agent output - only what failed and the request id - while the server log keeps
+the traceback under that id (Serve's `X-Request-ID`, also on the response).
 """
 
 import asyncio
 import base64
 import hmac
+import logging
 import time
 import uuid
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from ray import serve
 from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
@@ -29,17 +39,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from agents.base import EpisodeState
 from orchestration.config import ConfigError, PipelineConfig
 from orchestration.graph import build_graph
-from orchestration.pipeline import agent_kwargs
+from orchestration.pipeline import EpisodeResult, agent_kwargs
 from orchestration.serve.api import (
     ApiError,
     EditJSON,
     EditResponse,
     ErrorBody,
     Sample,
+    check_host,
     decode_image,
     decode_is_cheap,
     http_error_code,
+    model_label,
     parse_edit_request,
+    public_description,
     validation_detail,
 )
 from orchestration.serve.config import ServeArgs, deployment_settings, parse_args, resolve_pipeline
@@ -48,17 +61,45 @@ from orchestration.serve.runner import AgentUnavailable, AsyncPipeline
 from orchestration.understanding import NOT_UNDERSTOOD, edit_understood, reported_score
 
 PAGE = Path(__file__).parent / "static" / "index.html"
+# Swagger UI's and ReDoc's scripts, as the fastapi-offline package ships them: FastAPI's own pages load them from
+# a CDN, so they are blank on a machine without internet access.
+DOCS_ASSETS = files("fastapi_offline") / "static"
+DOCS_ASSETS_URL = "/docs-assets"
+
+# Serve's replica logger: its lines go to the replica's log file, tagged with the request id.
+logger = logging.getLogger("ray.serve")
 
 api = FastAPI(
     title="editrl",
     version="1",
     description="Instruction-based image editing by a graph of agents (thinker, decomposer, sorter, editor, verifier). "
                 "Every error is `{error, detail}`; `/v1/*` needs `Authorization: Bearer <token>` when the server has one.",
+    docs_url=None, redoc_url=None, openapi_url=None,  # served by EditService, behind the Host check
 )
+api.mount(DOCS_ASSETS_URL, StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
 
 
 def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": error, "detail": detail}, headers=headers)
+
+
+def serve_request_id(request: Request) -> str:
+    """Serve's id of this request (its proxy sets `X-Request-ID`, or keeps the client's), which Serve also puts on
+    the response and in its log lines; a fresh one outside Serve."""
+    return request.headers.get("x-request-id", "")[:128] or uuid.uuid4().hex
+
+
+def internal_error(request: Request, what: str, cause: BaseException | str, error: str = "internal_error") -> ApiError:
+    """A 500 for a failure inside the service: `cause` (an exception, with its traceback, or the text of one) goes to
+    the server log under the request id; the client learns what failed and the id to quote, not the exception text,
+    which can carry paths, model output or settings."""
+    rid = serve_request_id(request)
+    if isinstance(cause, BaseException):
+        logger.error("request %s: %s", rid, what, exc_info=(type(cause), cause, cause.__traceback__))
+    else:
+        logger.error("request %s: %s: %s", rid, what, cause)
+    return ApiError(500, error, f"{what}; the request was valid and the failure is the server's: retry, or report it "
+                                f"with request id {rid} (the server log has the details)")
 
 
 @api.exception_handler(ApiError)
@@ -79,6 +120,13 @@ async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResp
     elif err.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}; see /docs for the API"
     return _error(err.status_code, http_error_code(err.status_code), detail, getattr(err, "headers", None))
+
+
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+    # A bug outside the routes' own handling: still a 500 in the API's shape, its text in the log only.
+    e = internal_error(request, "the server failed on this request", err)
+    return _error(e.status, e.error, e.detail, e.headers)
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +158,8 @@ EDIT_BODY = {"requestBody": {"required": True, "content": {
 ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in {
     400: "Malformed JSON, base64, multipart or image.", 401: "Missing or wrong bearer token.",
     413: "Body, image bytes or pixel count over the limit.", 415: "Wrong Content-Type or image format.",
-    422: "A missing or invalid field.", 500: "An agent failed on this request.",
+    421: "The Host header names a host this server does not answer to (allowed_hosts).",
+    422: "A missing or invalid field.", 500: "An agent or the service failed on this request (see the request id).",
     503: "An agent deployment is unavailable; retry.", 504: "The request took longer than its timeout."}.items()}
 
 
@@ -132,7 +181,12 @@ class EditService:
         self.token = token
         self.page = PAGE.read_text(encoding="utf-8")
 
+    def _check_host(self, request: Request) -> None:
+        server = request.scope.get("server")
+        check_host(request.headers.get("host"), server[0] if server else None, self.args.allowed_hosts)
+
     def _authorize(self, request: Request) -> None:
+        self._check_host(request)
         if self.token is None:
             return
         header = request.headers.get("authorization", "")
@@ -145,37 +199,66 @@ class EditService:
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index(self) -> HTMLResponse:
+    async def index(self, request: Request) -> HTMLResponse:
+        self._check_host(request)
         return HTMLResponse(self.page)
 
-    @api.get("/healthz", summary="Liveness of the ingress")
-    async def healthz(self) -> dict[str, Any]:
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi(self, request: Request) -> JSONResponse:
+        self._check_host(request)
+        return JSONResponse(request.app.openapi())
+
+    @api.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs(self, request: Request) -> HTMLResponse:
+        self._check_host(request)
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = root + DOCS_ASSETS_URL
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="editrl - Swagger UI", oauth2_redirect_url=None,
+                                   swagger_js_url=f"{assets}/swagger-ui-bundle.js", swagger_css_url=f"{assets}/swagger-ui.css",
+                                   swagger_favicon_url=f"{assets}/favicon.png",
+                                   # no badge from the public validator service: nothing leaves the machine
+                                   swagger_ui_parameters={"validatorUrl": None})
+
+    @api.get("/redoc", response_class=HTMLResponse, include_in_schema=False)
+    async def redoc(self, request: Request) -> HTMLResponse:
+        self._check_host(request)
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = root + DOCS_ASSETS_URL
+        return get_redoc_html(openapi_url=f"{root}/openapi.json", title="editrl - ReDoc", redoc_js_url=f"{assets}/redoc.standalone.js",
+                              redoc_favicon_url=f"{assets}/favicon.png", with_google_fonts=False)
+
+    @api.get("/healthz", summary="Liveness of the ingress", responses={421: ERRORS[421]})
+    async def healthz(self, request: Request) -> dict[str, Any]:
+        self._check_host(request)
         return {"status": "ok", "pipeline": self.config.name, "auth": self.token is not None}
 
-    @api.get("/v1/agents", summary="The agent graph: order, edges, reflection, each agent's backend and checkpoint",
-             responses={k: ERRORS[k] for k in (401, 503)})
+    @api.get("/v1/agents", summary="The agent graph: order, edges, reflection, each agent's backend and model",
+             responses={k: ERRORS[k] for k in (401, 421, 503)})
     async def agents_info(self, request: Request) -> dict[str, Any]:
         self._authorize(request)
         try:
             described = await asyncio.gather(*(self.agents[n].describe() for n in self.graph.order))
         except Exception as err:  # noqa: BLE001 - a deployment that cannot answer is unavailable, not a client error
             raise ApiError(503, "agent_unavailable", f"an agent deployment did not answer ({type(err).__name__}); retry in a few seconds") from None
+        # Models by label, not by path, and no `options`: the config's options may carry keys or endpoints, and what
+        # an agent means to publish it says in its own describe().
+        checkpoint = self.args.checkpoint
         agents = {}
         for node, live in zip(self.graph.order, described):
             cfg = self.config.agents[node]
-            agents[node] = {**live, "role": self.graph.roles[node], "backend": cfg.cls or cfg.backend,
-                            "checkpoint": cfg.model, "options": cfg.options}
+            agents[node] = {**public_description(live, checkpoint), "role": self.graph.roles[node],
+                            "backend": cfg.cls or cfg.backend, "checkpoint": model_label(cfg.model, checkpoint)}
         g = self.graph
         return {
             "pipeline": self.config.name, "description": self.config.description, "order": list(g.order),
-            "edges": [list(e) for e in g.graph.edges], "checkpoint": self.args.checkpoint,
+            "edges": [list(e) for e in g.graph.edges], "checkpoint": model_label(checkpoint),
             "reflection": None if g.reflection_source is None else {
                 "source": g.reflection_source, "target": g.reflection_target, "max_rounds": g.max_rounds},
             "agents": agents,
         }
 
     @api.get("/v1/sample", response_model=Sample, summary="A generated Canvas task: its image and instruction",
-             responses={k: ERRORS[k] for k in (401, 422)})
+             responses={k: ERRORS[k] for k in (401, 421, 422)})
     async def sample(self, request: Request, seed: int = Query(default=0, ge=0, le=10**9, description="Which task of the stream.")) -> Sample:
         self._authorize(request)
         from envs.canvas.generator import generate_task
@@ -222,11 +305,19 @@ class EditService:
             raise ApiError(504, "timeout", f"the edit did not finish within {timeout:g} s (agents done: {done}); retry, send a "
                                            "smaller image, or raise options.timeout_s / the server's request_timeout_s") from None
         except AgentUnavailable as err:
-            raise ApiError(503, "agent_unavailable", f"{err}; retry in a few seconds", headers={"Retry-After": "5"}) from None
+            logger.warning("request %s: %s", serve_request_id(request), err)
+            raise ApiError(503, "agent_unavailable", f"agent {err.node!r} is unavailable (no replica can take the request "
+                                                     "now); retry in a few seconds", headers={"Retry-After": "5"}) from None
         except Exception as err:  # noqa: BLE001 - a bug here is a 500 in the API's shape, never an HTML page
-            raise ApiError(500, "internal_error", f"{type(err).__name__}: {err}") from None
-        if not result.ok:
-            raise ApiError(500, "pipeline_failed", f"{result.error}; the request was valid, the agent failed on it")
+            raise internal_error(request, "the service failed on this request", err) from None
+        if not result.ok:  # result.error: the agent's exception as text, for the log only
+            raise internal_error(request, f"agent {result.failed_node!r} failed on this request", str(result.error), "pipeline_failed")
+        try:
+            return self._response(request_id, result, started)
+        except Exception as err:  # noqa: BLE001 - e.g. an agent that returned the wrong kind of output
+            raise internal_error(request, "the service could not build the answer", err) from None
+
+    def _response(self, request_id: str, result: EpisodeResult, started: float) -> EditResponse:
         final = result.state
         assert final.edit is not None  # resolve_pipeline checked there is an editor, and the episode succeeded
         understood = edit_understood(final)

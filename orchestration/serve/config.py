@@ -145,6 +145,11 @@ class ServeArgs(_Strict):
         "Environment variable holding the bearer token; used when auth_token is null. It is read where the app is "
         "built: the `editrl serve` process, or for `serve run` / `serve deploy` the Ray cluster's processes (set it "
         "where the cluster starts). Unset or empty: no authentication (the server binds 127.0.0.1 by default)."))
+    allowed_hosts: list[str] = Field(default_factory=list, description=(
+        "Host names, besides localhost and IP addresses, that requests may name in their Host header, e.g. "
+        "[editrl.lan] behind a reverse proxy that keeps the client's Host; `*` allows any. A request on loopback "
+        "that names another host is refused with 421: that is what a web page reaching a local server by DNS "
+        "rebinding sends. On a non-loopback address the names are checked only when this lists some."))
     request_timeout_s: float = Field(default=30.0, gt=0, description=(
         "Longest time one edit may take, answered with 504 JSON. A Canvas episode takes ~30 ms; LM agents on a "
         "CPU take seconds."))
@@ -153,6 +158,17 @@ class ServeArgs(_Strict):
         "Per-agent deployment settings, by graph node name; nodes not listed take their pipeline config's values."))
     sample_split: str = Field(default="test", pattern="^(train|test)$", description=(
         "Split of the generated Canvas samples served at /v1/sample (test: held-out wording)."))
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        names = []
+        for raw in value:
+            name = raw.strip().lower().rstrip(".")
+            if name != "*" and (not name or any(c in name for c in "/:@[] ")):
+                raise ValueError(f"{raw!r} is not a host name; write the bare name, e.g. editrl.lan (no scheme, port or path)")
+            names.append(name)
+        return names
 
     def token(self) -> str | None:
         """The bearer token in force, or None for no authentication."""

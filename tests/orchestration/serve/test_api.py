@@ -1,17 +1,22 @@
-"""API v1 over HTTP against a real Serve instance (one per module): happy paths, 30 kinds of bad input, auth, 504.
+"""API v1 over HTTP against a real Serve instance (one per module): happy paths, 30 kinds of bad input, auth, 504,
+the Host check, what /v1/agents and a 500 may show, and the docs pages' local assets.
 
-Two applications share the instance: the rule-based Canvas pipeline behind a bearer token with small limits, and a
-one-agent pipeline whose plug-in editor sleeps, behind a 0.5 s request timeout.
+Four applications share the instance: the rule-based Canvas pipeline behind a bearer token with small limits; a
+one-agent pipeline whose plug-in editor sleeps, behind a 0.5 s request timeout; the rule pipeline with every agent
+inside the ingress, without a token; and a one-agent pipeline whose plug-in editor fails, with a model path and an
+option that must not be shown.
 """
 
 import asyncio
 import base64
 import io
 import json
+import re
 import struct
 import sys
 import time
 import zlib
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -23,9 +28,10 @@ from ray import serve
 from agents.base import Agent, EditResult, EpisodeState
 from envs.canvas.generator import generate_task, generate_tasks
 from envs.image_io import encode_png
-from orchestration.config import load_config
+from orchestration.config import ConfigError, load_config
 from orchestration.pipeline import Pipeline
 from orchestration.serve.app import build_app
+from orchestration.serve.config import parse_args
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -47,6 +53,29 @@ class SlowEditor(Agent):
         return EditResult(image_png=state.source_png)
 
 
+SECRET_DIR = "/srv/private-models-4c1f/editor-weights-v3"  # a path and a key that /v1/agents and errors must not show
+SECRET_KEY = "sk-live-91e0d7"
+
+
+class FailingEditor(Agent):
+    """A plug-in editor that fails on every request - raising an exception that quotes its model path and key, or,
+    for an instruction with "wrong output", returning something that is not an edit - for the 500 tests."""
+
+    role = "editor"
+    backend = "failing"
+
+    def __init__(self, model: str, api_key: str):
+        self.model, self.api_key = model, api_key
+
+    def describe(self) -> dict:
+        return {**super().describe(), "model": self.model}
+
+    def act(self, state: EpisodeState) -> EditResult:
+        if "wrong output" in state.instruction:
+            return "not an EditResult"  # type: ignore[return-value]
+        raise RuntimeError(f"cannot read {self.model}/shard-00003 with key {self.api_key}")
+
+
 @pytest.fixture(scope="module")
 def server(serve_http):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the plug-in lives in this test module
@@ -56,10 +85,15 @@ def server(serve_http):
     slow = build_app({"pipeline": "editor_only", "auth_token_env": None, "request_timeout_s": 0.5,
                       "overrides": [f"editor.cls={__name__}:SlowEditor", "editor.options={delay_s: 3}", "graph.nodes=[editor]"]})
     # The same rule pipeline with every agent inside the ingress (placement: ingress): no agent deployments.
-    near = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 20,
+    # No token; one more name for the Host header.
+    near = build_app({"pipeline": "canvas_rule", "auth_token_env": None, "request_timeout_s": 20, "allowed_hosts": ["editrl.example"],
                       "deployments": {n: {"placement": "ingress"} for n in ("thinker", "decomposer", "sorter", "editor", "verifier")}})
+    broken = build_app({"pipeline": "editor_only", "auth_token_env": None, "request_timeout_s": 20,
+                        "overrides": [f"editor.cls={__name__}:FailingEditor", f"editor.model={SECRET_DIR}",
+                                      f"editor.options={{api_key: {SECRET_KEY}}}", "graph.nodes=[editor]"],
+                        "deployments": {"editor": {"placement": "ingress"}}})
     serve.run_many([serve.RunTarget(main, name="main", route_prefix="/"), serve.RunTarget(slow, name="slow", route_prefix="/slow"),
-                    serve.RunTarget(near, name="near", route_prefix="/near")])
+                    serve.RunTarget(near, name="near", route_prefix="/near"), serve.RunTarget(broken, name="broken", route_prefix="/broken")])
     yield f"http://127.0.0.1:{serve_http['port']}"
 
 
@@ -312,3 +346,90 @@ def test_request_past_its_timeout_is_a_504_and_the_service_keeps_serving(client,
     assert r.status_code == 504 and set(r.json()) == {"error", "detail"}
     _good(client, task)
     assert client.get("/slow/healthz").status_code == 200
+
+
+# -- the Host header -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix, headers", [("", AUTH), ("/near", {})], ids=["token", "no token"])
+def test_a_host_header_naming_another_site_is_refused(client, task, prefix, headers):
+    # DNS rebinding: a page at evil.example re-points its name at 127.0.0.1; the browser then sends its requests
+    # here with `Host: evil.example:<port>`, and with the token check off it would read and edit freely.
+    port = client.base_url.port
+    evil = {**headers, "Host": f"evil.example:{port}"}
+    for path in ("/", "/healthz", "/docs", "/redoc", "/openapi.json", "/v1/agents", "/v1/sample"):
+        r = client.get(prefix + path, headers=evil)
+        assert r.status_code == 421, (path, r.status_code, r.text[:200])
+        body = r.json()
+        assert body["error"] == "host_not_allowed" and "allowed_hosts: [evil.example]" in body["detail"], body
+    r = client.post(prefix + "/v1/edit", headers=evil, **_json(task.source_png))
+    assert r.status_code == 421 and r.json()["error"] == "host_not_allowed"
+    # The machine's own names and addresses, with any port (an SSH tunnel changes it), are answered.
+    for host in (f"localhost:{port}", "localhost:9999", f"127.0.0.1:{port}", "[::1]:8000", "LOCALHOST."):
+        assert client.get(prefix + "/healthz", headers={"Host": host}).status_code == 200, host
+
+
+def test_allowed_hosts_adds_names(client):
+    assert client.get("/near/healthz", headers={"Host": "editrl.example:8443"}).status_code == 200
+    assert client.get("/near/v1/agents", headers={"Host": "EDITRL.example"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "editrl.example"}).status_code == 421  # only where configured
+    with pytest.raises(ConfigError, match="allowed_hosts.*not a host name"):
+        parse_args({"allowed_hosts": ["http://editrl.example:8000"]})
+
+
+# -- what the service shows about itself --------------------------------------------------------------------------
+
+
+def test_agents_show_model_labels_not_paths_or_options(client):
+    r = client.get("/broken/v1/agents")
+    assert r.status_code == 200, r.text
+    assert SECRET_DIR.rsplit("/", 1)[0] not in r.text and SECRET_KEY not in r.text, r.text
+    editor = r.json()["agents"]["editor"]
+    assert editor["checkpoint"] == editor["model"] == "editor-weights-v3"  # which weights, without where they live
+    for agents in (r.json()["agents"], client.get("/v1/agents", headers=AUTH).json()["agents"]):
+        assert all("options" not in a for a in agents.values())
+
+
+@pytest.mark.parametrize("instruction, error, what", [
+    ("make the red circle blue", "pipeline_failed", "agent 'editor' failed"),
+    ("wrong output please", "internal_error", "could not build the answer"),
+], ids=["agent raised", "agent returned the wrong type"])
+def test_a_500_names_no_internals_and_the_log_keeps_them_under_the_request_id(client, task, instruction, error, what):
+    r = client.post("/broken/v1/edit", **_json(task.source_png, instruction=instruction))
+    assert r.status_code == 500, r.text
+    body = r.json()
+    assert set(body) == {"error", "detail"} and body["error"] == error and what in body["detail"], body
+    for leak in (SECRET_DIR, SECRET_KEY, "shard-00003", "RuntimeError", "AttributeError", "Traceback"):
+        assert leak not in r.text, leak
+    rid = r.headers["x-request-id"]  # Serve's id, the one its own log lines carry
+    assert f"request id {rid}" in body["detail"]
+    # A client's own X-Request-ID is kept, so it can find its request in the log.
+    r = client.post("/broken/v1/edit", headers={"X-Request-ID": "client-id-5e2b"}, **_json(task.source_png, instruction=instruction))
+    assert r.status_code == 500 and "request id client-id-5e2b" in r.json()["detail"]
+
+    # The details are in the ingress replica's log, on the line with the request id or the traceback after it.
+    logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs" / "serve"
+    expected = "shard-00003" if error == "pipeline_failed" else "AttributeError"
+    deadline = time.monotonic() + 20
+    while not any(expected in text[text.index(rid):][:5000] for p in logs.glob("replica_broken_*.log")
+                  if rid in (text := p.read_text(errors="replace"))):
+        assert time.monotonic() < deadline, f"no log entry with request id {rid} and {expected!r}"
+        time.sleep(0.5)
+
+
+# -- the docs pages -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["", "/near"])
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_their_assets_from_this_server(client, prefix, page):
+    r = client.get(prefix + page)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    urls = re.findall(r"""(?:src|href|url|spec-url)\s*[=:]\s*["']([^"']+)["']""", r.text)
+    assert urls and not re.search(r"https?://", r.text), r.text  # nothing from a CDN: /docs works offline
+    scripts = [u for u in urls if u.endswith(".js")]
+    assert scripts and all(u.startswith(prefix + "/") for u in urls), urls
+    for url in urls:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 100, url
+    assert client.get(scripts[0]).headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")

@@ -1,6 +1,8 @@
 """Security promises of the Serve endpoint, checked on a real Serve instance started from configs/serve.yaml:
 
 - it binds loopback unless configured otherwise: reachable on 127.0.0.1, refused on the machine's other address;
+- a request on loopback must name the machine in its Host header (DNS rebinding names another site there): the rules
+  here, over HTTP in test_api.py;
 - the bearer token (read from EDITRL_SERVE_TOKEN, as documented) never appears in a response, in an error, nor
   anywhere in Ray's session folder (every log of the driver, controller, proxy and replicas) after authorized,
   unauthorized and failing requests.
@@ -18,6 +20,7 @@ import ray
 from ray import serve
 
 from envs.canvas.generator import generate_task
+from orchestration.serve.api import ApiError, check_host, host_name
 from orchestration.serve.app import build_app
 from orchestration.serve.config import read_serve_file
 
@@ -91,3 +94,38 @@ def test_token_never_appears_in_responses_errors_or_logs(server):
     assert any(b"/v1/edit" in p.read_bytes() for p in logs)  # the requests were logged: the search looks in the right place
     leaks = [str(p) for p in logs if TOKEN.encode() in p.read_bytes()]
     assert not leaks, leaks
+
+
+@pytest.mark.parametrize("header, local, allowed, ok", [
+    ("localhost:8000", "127.0.0.1", [], True),
+    ("127.0.0.1:8000", "127.0.0.1", [], True),
+    ("[::1]:8000", "::1", [], True),
+    ("192.168.1.20:8000", "127.0.0.1", [], True),  # an IP literal is never a rebinding: no DNS name to re-point
+    ("evil.example:8000", "127.0.0.1", [], False),
+    ("evil.example", "::1", [], False),
+    ("localhost.evil.example", "127.0.0.1", [], False),
+    ("evil.example", None, [], False),  # the local address unknown: checked as on loopback
+    ("editrl.lan:8443", "127.0.0.1", ["editrl.lan"], True),
+    ("evil.example", "127.0.0.1", ["*"], True),
+    ("gpu-box.lan:8000", "192.168.1.20", [], True),  # bound beyond loopback: reached by names this process cannot know
+    ("evil.example:8000", "192.168.1.20", ["gpu-box.lan"], False),  # ... unless they are listed
+    ("gpu-box.lan:8000", "192.168.1.20", ["gpu-box.lan"], True),
+    ("", "127.0.0.1", [], False),
+    ("localhost:http", "127.0.0.1", [], False),
+])
+def test_host_check_rules(header, local, allowed, ok):
+    if ok:
+        check_host(header, local, allowed)
+        return
+    with pytest.raises(ApiError) as caught:
+        check_host(header, local, allowed)
+    err = caught.value
+    if host_name(header) is None:  # no name at all: a malformed request
+        assert (err.status, err.error) == (400, "bad_host") and "not a host name" in err.detail
+    else:
+        assert (err.status, err.error) == (421, "host_not_allowed") and f"allowed_hosts: [{host_name(header)}]" in err.detail
+
+
+def test_host_name_parsing():
+    assert [host_name(h) for h in ["LocalHost:8000", "[::1]:8000", "127.0.0.1", "example.org.", "a:b", "[::1", "[::1]x", ""]] == \
+        ["localhost", "::1", "127.0.0.1", "example.org", None, None, None, None]

@@ -113,7 +113,7 @@ def test_serve_run_deploys_the_config_file(server):
     assert httpx.get(server.url + "/v1/agents").json()["agents"]["editor"]["backend"] == "canvas"
 
 
-def _driver(profile: Path):
+def _driver(profile: Path, *flags: str):
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -125,7 +125,7 @@ def _driver(profile: Path):
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1200,1400"):
+                 f"--user-data-dir={profile}", "--window-size=1200,1400", *flags):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
@@ -184,6 +184,24 @@ def test_web_page_edits_a_canvas_sample_and_an_uploaded_file(server, tmp_path):
         find("submit-btn").click()
         wait.until(lambda d: find("error").text)
         assert "422 empty_instruction" in find("error").text
+    finally:
+        driver.quit()
+
+
+def test_api_docs_pages_render_offline(server, tmp_path):
+    # Every host name but the server's fails to resolve, as on a machine without internet access: Swagger UI and
+    # ReDoc must still show the operations, so their scripts must come from the server itself.
+    driver = _driver(tmp_path / "chromium-profile", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        driver.get(server.url + "/docs")
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        paths = {e.text.replace("\u200b", "") for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert {"/v1/edit", "/v1/agents", "/v1/sample", "/healthz"} <= paths, paths
+        driver.get(server.url + "/redoc")
+        WebDriverWait(driver, 60).until(lambda d: "Edit an image from an instruction" in d.find_element(By.TAG_NAME, "body").text)
     finally:
         driver.quit()
 
