@@ -26,8 +26,11 @@ Conventions, shared by both functions so that their numbers agree:
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -103,6 +106,19 @@ class GenerationOutput:
     def num_generated_tokens(self) -> int:
         """Sampled tokens in the batch (for throughput numbers)."""
         return int(self.completion_mask.sum())
+
+
+def _cache_kwargs(model: PreTrainedModel, cache: DynamicCache) -> dict[str, Any]:
+    """The forward keywords that hand ``cache`` to ``model``: transformers 5.x names it ``cache`` (``past_key_values``
+    still works there but warns), earlier releases only know ``past_key_values``. A PEFT wrapper forwards keywords
+    to its base model, so the base model's signature decides."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return {_cache_keyword(type(base)): cache, "use_cache": True}
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(model_type: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_type.forward).parameters else "past_key_values"
 
 
 def positions_from_mask(mask: Tensor) -> Tensor:
@@ -217,7 +233,7 @@ def generate(
     # so a GRPO group of G costs one prompt forward instead of G. logits_to_keep=1: only the last position is needed.
     cache = DynamicCache(config=model.config)
     positions = positions_from_mask(unique_mask)
-    out = model(input_ids=unique_ids, attention_mask=unique_mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    out = model(input_ids=unique_ids, attention_mask=unique_mask, position_ids=positions, **_cache_kwargs(model, cache), logits_to_keep=1)
     logits = out.logits[:, -1, :]
     mask, next_position = unique_mask, positions[:, -1:] + 1
     if num_return_sequences > 1:
@@ -262,7 +278,7 @@ def generate(
             active, row_done, token, mask, next_position = active[keep], row_done[keep], token[keep], mask[keep], next_position[keep]
         mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=device)], dim=1)
         out = model(input_ids=token.masked_fill(row_done, pad_id)[:, None], attention_mask=mask, position_ids=next_position,
-                    past_key_values=cache, use_cache=True)
+                    **_cache_kwargs(model, cache))
         logits = out.logits[:, -1, :]
         next_position = next_position + 1
 
@@ -378,7 +394,7 @@ def completion_logits(
     unique_mask = prompt_mask[first].long()
     cache = DynamicCache(config=model.config)
     out = model(input_ids=prompt_ids[first], attention_mask=unique_mask, position_ids=positions_from_mask(unique_mask),
-                past_key_values=cache, use_cache=True, logits_to_keep=1)
+                **_cache_kwargs(model, cache), logits_to_keep=1)
     head = out.logits[:, -1:, :][inverse]  # predicts completion token 0, from the last prompt position
     if t == 1:
         return head.float() / temperature
@@ -386,5 +402,5 @@ def completion_logits(
     mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
     positions = positions_from_mask(mask)
     out = model(input_ids=completion_ids[:, :-1], attention_mask=mask[:, : p + t - 1], position_ids=positions[:, p: p + t - 1],
-                past_key_values=cache, use_cache=True)
+                **_cache_kwargs(model, cache))
     return torch.cat([head, out.logits], dim=1).float() / temperature

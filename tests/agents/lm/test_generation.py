@@ -147,3 +147,15 @@ def test_helpers():
     logits = torch.log(torch.tensor([[0.6, 0.25, 0.15]]))
     assert torch.isinf(top_p_filter(logits, 0.5)[0, 1:]).all()  # the top token alone reaches 0.5
     assert torch.equal(top_p_filter(logits, 1.0), logits)
+
+
+def test_the_cache_goes_by_the_keyword_the_model_takes_without_a_deprecation_warning(tiny_model, tokenizer):
+    """transformers 5.x renamed ``past_key_values`` to ``cache`` and warns on the old name at every forward: a run
+    would print it thousands of times. Sampling and the learner's recomputation must use the model's own name."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = generate(tiny_model, tokenizer, PROMPTS, max_new_tokens=6, seed=0, num_return_sequences=2)
+        sequence_logprobs(tiny_model, out.prompt_ids, out.completion_ids, out.prompt_mask, out.completion_mask)
+    assert not [w for w in caught if "past_key_values" in str(w.message)]
