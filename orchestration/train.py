@@ -7,12 +7,15 @@ a Ray job the driver connects to the job's cluster (``RAY_ADDRESS``), otherwise 
 A run writes, under ``train.run_dir`` (default ``runs/<pipeline name>``): ``config.yaml`` (the resolved pipeline
 config), ``checkpoints/`` (see :mod:`orchestration.grpo.checkpoint`), ``metrics.parquet``, ``rollouts.parquet``
 (with their journals of rows not yet folded in) and ``tb/`` (see :mod:`orchestration.grpo.metrics`), and with
-``eval_tasks > 0`` ``eval.json`` / ``eval.md`` (the before/after table on held-out test tasks).
+``eval_tasks > 0`` ``eval.json`` / ``eval.md`` (the before/after table on held-out test tasks). Each file is replaced
+atomically and one process trains in a run folder at a time (:mod:`orchestration.run_folder`). ``--resume`` refuses
+settings that differ from the ones the checkpoint restores (:func:`resume_config`).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -21,9 +24,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import yaml
+from pydantic import ValidationError
 
 from orchestration.config import ConfigError, PipelineConfig, check_model_paths, load_config
-from orchestration.grpo.config import TrainSection, build_grpo_config, train_section
+from orchestration.grpo.config import GRPOConfig, TrainSection, build_grpo_config, train_section
+from orchestration.run_folder import run_folder_lock, write_text_atomic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,14 +100,20 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
                  log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
     """GRPO for ``section.iterations`` iterations (or ``time_budget_s``), with checkpoints, metrics and evaluation.
 
-    Returns the run summary (also written to ``<run_dir>/summary.json``).
+    Holds the run folder's lock throughout (:class:`orchestration.run_folder.RunFolderBusy` if another process has
+    it). Returns the run summary (also written to ``<run_dir>/summary.json``).
     """
+    with run_folder_lock(run_dir, log):
+        return _run_training(config, section, run_dir=Path(run_dir), resume=resume, log=log, progress=progress)
+
+
+def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Path, resume: bool,
+                  log: Callable[[str], None], progress: bool) -> dict[str, Any]:
     from orchestration.grpo.algorithm import GRPO
     from orchestration.grpo.checkpoint import checkpoint_root, latest_checkpoint, remove_leftovers, save_checkpoint
     from orchestration.grpo.evaluate import compact_rows, evaluate_pipeline, format_before_after, format_table, held_out_tasks
     from orchestration.grpo.metrics import MetricsLog, Progress, iteration_metrics
 
-    run_dir = Path(run_dir)
     grpo_config = build_grpo_config(config, section)
     grpo_config.validate()  # config errors before any actor starts
     if not resume:  # a missing cold start is one line naming `editrl sft`, not a loader traceback from an actor
@@ -112,17 +123,19 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
         raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume from; run without --resume first")
     if not resume and checkpoint is not None:
         raise ConfigError(f"{run_dir} already holds checkpoints; pass --resume to continue that run or --run-dir for a new one")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    if checkpoint is not None:
+        config = resume_config(config, section, checkpoint, run_dir, log)
 
-    eval_rows: dict[str, Any] = json.loads((run_dir / "eval.json").read_text()) if (run_dir / "eval.json").is_file() else {}
+    eval_rows = read_eval(run_dir, log)
     tasks = held_out_tasks(section.eval_tasks, section.eval_seed, config.image_size) if section.eval_tasks else []
+    check_eval_tasks(eval_rows, tasks, section, run_dir)
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     if tasks and "before" not in eval_rows:
         log(f"evaluating the starting policies on {len(tasks)} held-out test tasks (seed {section.eval_seed}) ...")
         before = evaluate_pipeline(config, tasks)
         eval_rows["before"] = before["summary"]
         eval_rows["before_rows"] = compact_rows(before["rows"])
-        (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
+        write_text_atomic(run_dir / "eval.json", json.dumps(eval_rows, indent=1))
 
     init_ray()
     if checkpoint is not None:
@@ -157,7 +170,7 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
                 eval_s += time.perf_counter() - t0
                 curve.append({"iteration": algo.iteration, "grpo_s": round(time.perf_counter() - start - eval_s, 1), **point})
                 metrics_log.log_heldout(algo.iteration, point)
-                (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
+                write_text_atomic(run_dir / "eval.json", json.dumps(eval_rows, indent=1))
         bar.close()
         grpo_s = time.perf_counter() - start - eval_s
         current = latest_checkpoint(run_dir)
@@ -179,18 +192,161 @@ def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str 
         eval_rows["after"] = after["summary"]
         eval_rows["after"]["iterations"] = algo.iteration
         eval_rows["after_rows"] = compact_rows(after["rows"])
-        (run_dir / "eval.json").write_text(json.dumps(eval_rows, indent=1))
+        write_text_atomic(run_dir / "eval.json", json.dumps(eval_rows, indent=1))
         labels = ("before (starting policy)", f"after GRPO ({algo.iteration} it)")
         table = format_table({labels[0]: eval_rows["before"], labels[1]: eval_rows["after"]})
         if "before_rows" in eval_rows:  # absent only in a run folder written before per-task rows were kept
             table += "\n\n" + format_before_after(eval_rows["before_rows"], eval_rows["after_rows"], labels)
         if eval_rows.get("curve"):
             table += "\n\n" + format_curve(eval_rows["before"], eval_rows["curve"])
-        (run_dir / "eval.md").write_text(table + "\n")
+        write_text_atomic(run_dir / "eval.md", table + "\n")
         summary["eval"] = eval_rows
         log(table)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1, default=float))
     return summary
+
+
+# -- resuming ----------------------------------------------------------------------------------------------------
+
+# What a resumed run takes from its checkpoint: `GRPO.from_checkpoint` rebuilds the algorithm from the config it
+# pickled (every field the GRPO builder sets, and the pipeline with its agents, graph and rewards), not from the
+# config on the command line. A changed value there would be ignored by training, while config.yaml and the
+# held-out evaluation (which builds the pipeline from the new config) would show it: so resume_config refuses it.
+# The rest of `train:` - iterations, time_budget_s, checkpoint_every, keep_checkpoints, run_dir, eval_tasks,
+# eval_seed, eval_every, sft - never reaches the restored algorithm: it says how long this session runs, when it
+# saves and what it measures, so it may change (check_eval_tasks keeps a before/after pair on the same tasks). So may
+# the pipeline's `description`, which nothing reads.
+_RESTORED_FIELDS = tuple(name for name in inspect.signature(GRPOConfig.grpo).parameters if name != "self") + (
+    "lr", "grad_clip", "num_epochs", "minibatch_size", "seed", "trainable_agents")
+_YAML_NAMES = {"num_epochs": "train.epochs_per_batch", "trainable_agents": "train.agents",
+               "seed": "train.seed (default: seed)"}
+_RUN_SETTINGS = ("iterations", "time_budget_s", "checkpoint_every", "keep_checkpoints", "run_dir", "eval_tasks",
+                 "eval_seed", "eval_every", "sft")
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}"))
+        return out
+    return {prefix: value}
+
+
+def restored_settings(state: dict[str, Any]) -> dict[str, Any]:
+    """The settings a checkpoint restores, from an algorithm config state (``GRPOConfig.get_state()``), flat and
+    named as in a pipeline YAML: ``{"train.lr": 2e-4, "agents.editor.options.steps": 4, ...}``."""
+    pipeline = dict(state.get("pipeline_config") or {})
+    try:  # through the model, so that a field added since the checkpoint was written compares as its default
+        pipeline = PipelineConfig.model_validate(pipeline).model_dump(mode="json")
+    except ValidationError:
+        pass
+    out: dict[str, Any] = {}
+    for key, value in pipeline.items():
+        if key not in ("train", "description"):  # train: its algorithm part is in the fields below
+            out.update(_flatten(value, key))
+    for name in _RESTORED_FIELDS:
+        out.update(_flatten(state.get(name), _YAML_NAMES.get(name, f"train.{name}")))
+    return out
+
+
+def resume_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"key: old -> new"`` for every restored setting (:func:`restored_settings`) that differs between two
+    algorithm config states.
+
+    >>> resume_changes({"lr": 1e-4, "group_size": 8}, {"lr": 2e-4, "group_size": 8})
+    ['train.lr: 0.0001 -> 0.0002']
+    """
+    old, new = restored_settings(recorded), restored_settings(current)
+    missing = object()
+
+    def show(value: Any) -> str:
+        return "(not set)" if value is missing else repr(value)
+
+    keys = list(dict.fromkeys([*old, *new]))
+    return [f"{key}: {show(old.get(key, missing))} -> {show(new.get(key, missing))}"
+            for key in keys if old.get(key, missing) != new.get(key, missing)]
+
+
+def resume_config(config: PipelineConfig, section: TrainSection, checkpoint: Path, run_dir: Path,
+                  log: Callable[[str], None] = print) -> PipelineConfig:
+    """The pipeline a resumed run continues with: ``config`` if it trains as the checkpoint does, else ConfigError
+    naming each changed setting (old -> new) and what to do.
+
+    The recorded settings come from the checkpoint (:func:`orchestration.grpo.checkpoint.algorithm_config`), or if
+    that cannot be read from the run's ``config.yaml``. A run started with ``--sft-first`` recorded the cold start's
+    policies as its agents' models; resuming it without the flag continues with those (the pipeline is returned with
+    them, as :func:`use_sft_policies` gives it).
+    """
+    from orchestration.grpo.checkpoint import algorithm_config
+
+    recorded, source = algorithm_config(checkpoint), f"checkpoint {checkpoint.name}"
+    if recorded is None:
+        try:
+            saved = PipelineConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
+            recorded, source = build_grpo_config(saved, train_section(saved)).get_state(), str(run_dir / "config.yaml")
+        except (OSError, yaml.YAMLError, ValidationError, ConfigError) as err:
+            log(f"warning: cannot tell which settings {run_dir} was trained with (neither "
+                f"{checkpoint}/rllib/class_and_ctor_args.pkl nor config.yaml is readable: {err}); resuming without "
+                "checking them")
+            return config
+    changes = resume_changes(recorded, build_grpo_config(config, section).get_state())
+    if changes and section.sft.roles:
+        cold_start = use_sft_policies(config, section)
+        cold_changes = resume_changes(recorded, build_grpo_config(cold_start, section).get_state())
+        if not cold_changes:
+            return cold_start
+        changes = min(changes, cold_changes, key=len)
+    if changes:
+        raise ConfigError(
+            f"--resume: these settings differ from the ones {run_dir} was trained with ({source}):\n  "
+            + "\n  ".join(changes)
+            + "\nA resumed run restores its checkpoint's settings, so training would ignore these while config.yaml and "
+            "the held-out evaluation used them. Resume without them (drop the --set, or pass --config "
+            f"{run_dir / 'config.yaml'}), or train with them in a new run (--run-dir NEW_FOLDER, or --overwrite to start "
+            f"{run_dir} afresh). A resumed run may change only --iterations, --time-budget, --eval-tasks and train."
+            + ", train.".join(_RUN_SETTINGS) + ".")
+    return config
+
+
+def read_eval(run_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """``eval.json`` of a run folder, or {} if there is none.
+
+    One that does not parse (written in place by an older version and cut off by a kill, or damaged on disk) is moved
+    aside to ``eval.json.corrupt`` with a warning, and the run starts its held-out records afresh: the starting
+    policies are judged again, which costs an evaluation but loses no training.
+    """
+    path = run_dir / "eval.json"
+    if not path.is_file():
+        return {}
+    try:
+        rows = json.loads(path.read_text())
+        if not isinstance(rows, dict):
+            raise ValueError(f"a JSON {type(rows).__name__}, not an object")
+    except (ValueError, UnicodeDecodeError) as err:
+        aside = path.with_name("eval.json.corrupt")
+        os.replace(path, aside)
+        log(f"warning: {path} is not readable ({err}); moved it to {aside}; the held-out evaluation starts afresh "
+            "(the starting policies are judged again)")
+        return {}
+    return rows
+
+
+def check_eval_tasks(eval_rows: dict[str, Any], tasks: Sequence[Any], section: TrainSection, run_dir: Path) -> None:
+    """Refuse held-out tasks other than the ones eval.json's "before" was judged on: the before/after table and the
+    held-out curve pair scores task by task, so --eval-tasks or train.eval_seed may change on resume only while no
+    "before" is recorded (or to 0, which skips the evaluation)."""
+    if not tasks or "before" not in eval_rows:
+        return
+    judged = [row.get("task_id") for row in eval_rows.get("before_rows") or []]
+    same = judged == [task.task_id for task in tasks] if judged else eval_rows["before"].get("episodes") == len(tasks)
+    if not same:
+        n = len(judged) or eval_rows["before"].get("episodes")
+        raise ConfigError(
+            f"{run_dir / 'eval.json'} holds a before-training evaluation on {n} other held-out tasks than these "
+            f"{len(tasks)} (train.eval_tasks {section.eval_tasks}, train.eval_seed {section.eval_seed}): a before/after "
+            "comparison needs the same tasks. Keep the run's --eval-tasks and train.eval_seed, pass --eval-tasks 0 to "
+            "skip the evaluation, or start a new run (--run-dir NEW_FOLDER, or --overwrite).")
 
 
 def format_curve(before: dict[str, Any], curve: list[dict[str, Any]]) -> str:
@@ -216,7 +372,7 @@ def clear_run_dir(run_dir: str | Path) -> None:
     for name in ("checkpoints", "tb"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     for name in ("metrics.parquet", "metrics.journal.jsonl", "rollouts.parquet", "rollouts.journal.jsonl", "eval.json",
-                 "eval.md", "summary.json", "config.yaml"):
+                 "eval.json.corrupt", "eval.md", "summary.json", "config.yaml"):
         (run_dir / name).unlink(missing_ok=True)
 
 
@@ -236,16 +392,17 @@ def train_command(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or section.run_dir or f"runs/{config.name}"
     if args.overwrite and args.resume:
         raise ConfigError("--overwrite and --resume contradict each other; pick one")
-    if args.overwrite:
-        clear_run_dir(run_dir)
+    if args.sft_first and args.resume:
+        raise ConfigError("--sft-first would replace the policies a resumed run started from; drop one of --sft-first / --resume")
     t0 = time.perf_counter()
-    if args.sft_first:
-        if args.resume:
-            raise ConfigError("--sft-first would replace the policies a resumed run started from; drop one of --sft-first / --resume")
-        config = use_sft_policies(config, section)
-        build_grpo_config(config, section).validate()  # config errors now, not after minutes of SFT
-        run_sft(config, section, log)
-    summary = run_training(config, section, run_dir=run_dir, resume=args.resume, log=log, progress=not args.quiet)
+    with run_folder_lock(run_dir, log):  # before --overwrite deletes anything: the folder may be another run's
+        if args.overwrite:
+            clear_run_dir(run_dir)
+        if args.sft_first:
+            config = use_sft_policies(config, section)
+            build_grpo_config(config, section).validate()  # config errors now, not after minutes of SFT
+            run_sft(config, section, log)
+        summary = run_training(config, section, run_dir=run_dir, resume=args.resume, log=log, progress=not args.quiet)
     log(f"done in {time.perf_counter() - t0:.0f} s; outputs in {summary['run_dir']}")
     return 0
 

@@ -1,4 +1,4 @@
-"""`editrl data generate`: Canvas tasks with ground truth, written to Parquet."""
+"""`editrl data generate`: Canvas tasks with ground truth, written to Parquet (atomically: all tasks or the old file)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def generate(args: argparse.Namespace) -> int:
     from envs.canvas.generator import GeneratorConfig, generate_tasks
     from envs.dataset import write_tasks
     from orchestration.cli import CLIError
+    from orchestration.run_folder import atomic_path
 
     if args.n < 1:
         raise CLIError(f"--n must be at least 1, got {args.n}")
@@ -56,7 +57,10 @@ def generate(args: argparse.Namespace) -> int:
             steps[task.n_steps] += 1
             yield task
 
-    rows = write_tasks(counted(), args.out)
+    # Written under a temporary name and renamed only when every task is in: an interrupted run leaves --out as it
+    # was, never a valid but short dataset that a later training would take for the whole one.
+    with atomic_path(args.out) as tmp:
+        rows = write_tasks(counted(), tmp)
     summary = {"out": str(args.out), "rows": rows, "split": args.split, "seed": args.seed,
                "categories": dict(sorted(categories.items())), "steps": {str(k): v for k, v in sorted(steps.items())}}
     print(json.dumps(summary), file=sys.stdout)

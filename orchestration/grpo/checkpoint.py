@@ -10,11 +10,12 @@ Layout under ``<run_dir>/checkpoints/``::
         meta.json                 iteration, time, metrics of that iteration
     latest                        the name of the newest complete checkpoint (written last, atomically)
 
-A checkpoint is written to a hidden temporary folder (``.tmp_*``) and renamed into place, so a crash mid-write never
-leaves a half checkpoint that ``latest`` points to; old checkpoints are renamed to ``.trash_*`` before they are
-deleted, so a crash mid-delete never leaves a half ``iter_*`` folder either. Every visible ``iter_*`` folder is
-therefore complete. Hidden leftovers of a killed process are removed by the next save (one process writes a run
-folder at a time) and ignored by readers. ``tests/orchestration/grpo/test_kill_resume.py`` SIGKILLs a training
+A checkpoint is written to a hidden temporary folder (``.tmp_*``), flushed to disk (fsync) and renamed into place,
+so a crash mid-write never leaves a half checkpoint that ``latest`` points to; old checkpoints are renamed to
+``.trash_*`` before they are deleted, so a crash mid-delete never leaves a half ``iter_*`` folder either. Every
+visible ``iter_*`` folder is therefore complete. Hidden leftovers of a killed process are removed by the next save
+(one process writes a run folder at a time: :func:`orchestration.run_folder.run_folder_lock`) and ignored by
+readers. ``tests/orchestration/grpo/test_kill_resume.py`` SIGKILLs a training
 process at random points and checks this.
 """
 
@@ -22,10 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import time
 from pathlib import Path
 from typing import Any
+
+from orchestration.run_folder import fsync_dir, fsync_tree, write_text_atomic
 
 LATEST = "latest"
 
@@ -48,11 +52,13 @@ def save_checkpoint(algo: Any, run_dir: str | Path, keep: int = 2, metrics: dict
     save_policies(algo, tmp / "policies")
     meta = {"iteration": iteration, "saved_at": time.time(), "agents": list(algo.policy_actors), "metrics": metrics or {}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=float))
+    fsync_tree(tmp)  # on disk before the rename makes it visible: a power cut must not leave a whole-looking, empty one
     if final.exists():  # re-saving the same iteration: move the old one aside first (a rename, so it stays whole)
         _discard(final)
     # Between these two renames `latest` may name a missing folder; latest_checkpoint then takes the newest whole one.
     os.replace(tmp, final)
-    _write_atomic(root / LATEST, name)
+    fsync_dir(root)
+    write_text_atomic(root / LATEST, name)
     _prune(root, keep)
     remove_leftovers(root)
     return final
@@ -98,12 +104,31 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def remove_leftovers(root: Path) -> list[str]:
-    """Delete the hidden folders a killed save or prune left behind (``.tmp_*``, ``.trash_*``); returns their names."""
+    """Delete what a killed save or prune left behind (``.tmp_*`` folders and the temporary ``latest`` files of
+    :func:`orchestration.run_folder.write_text_atomic`, ``.trash_*`` folders); returns their names."""
     removed = []
     for path in list(root.glob(".tmp_*")) + list(root.glob(".trash_*")):
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         removed.append(path.name)
     return removed
+
+
+def algorithm_config(checkpoint: str | Path) -> dict[str, Any] | None:
+    """The algorithm config state a checkpoint restores (``GRPOConfig.get_state()``: every GRPO and RLlib field, the
+    pipeline as ``pipeline_config``), as RLlib pickled it in ``rllib/class_and_ctor_args.pkl``; None if unreadable.
+
+    ``GRPO.from_checkpoint`` rebuilds the algorithm from this, not from the config given on the command line, so it
+    is what a resumed run trains with. Unpickling runs code: a run folder is trusted like code (docs/reliability.md).
+    """
+    try:
+        with open(Path(checkpoint) / "rllib" / "class_and_ctor_args.pkl", "rb") as f:
+            state = pickle.load(f)["ctor_args_and_kwargs"][0][0]
+    except Exception:  # missing, from another RLlib layout, or classes that no longer import: the caller falls back
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("pipeline_config"), dict) else None
 
 
 def _discard(path: Path) -> None:
@@ -111,12 +136,6 @@ def _discard(path: Path) -> None:
     trash = path.with_name(f".trash_{path.name}_{os.getpid()}")
     os.replace(path, trash)
     shutil.rmtree(trash, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _prune(root: Path, keep: int) -> None:

@@ -8,8 +8,8 @@ whole table each time, quadratic over a long run. Here an append writes only its
 rewrites are then within a constant factor (about ``1 + 1 / ratio``) of the rows appended, and the rewrites number
 about ``log(n) / log(1 + ratio)``.
 
-- The Parquet file is replaced atomically (temporary file, then ``os.replace``), so a reader always finds a whole
-  file, behind by at most the rows still in the journal; :func:`read_rows` reads both.
+- The Parquet file is replaced atomically (temporary file, fsync, then ``os.replace``), so a reader always finds a
+  whole file, behind by at most the rows still in the journal; :func:`read_rows` reads both.
 - Rows are appended in non-decreasing order of ``key`` (the iteration), and every row of one key in one append.
   A fold replaces the file and then empties the journal, so after a kill between the two the journal's rows whose
   key the file already holds are duplicates: readers drop them.
@@ -20,12 +20,13 @@ about ``log(n) / log(1 + ratio)``.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from orchestration.run_folder import atomic_path, remove_temporaries
 
 
 def journal_path(path: Path) -> Path:
@@ -44,10 +45,10 @@ def to_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
-    """Replace ``path`` by ``rows`` atomically: a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(to_table(rows), tmp)
-    os.replace(tmp, path)
+    """Replace ``path`` by ``rows`` atomically and durably: a reader sees the old file or the new one, never half of
+    one (:func:`orchestration.run_folder.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        pq.write_table(to_table(rows), tmp)
 
 
 def _plain(value: Any) -> Any:
@@ -93,6 +94,7 @@ class ParquetLog:
         self.journal = journal_path(self.path)
         self.min_pending = min_pending
         self.ratio = ratio
+        remove_temporaries(self.path.parent, self.path.name)  # of a fold killed mid-write (one writer per run folder)
         kept = read_rows(self.path, key) if upto > 0 else []
         self.rows: list[dict[str, Any]] = [row for row in kept if row.get(key, 0) <= upto]
         self.pending = 0  # rows at the end of self.rows that are in the journal only

@@ -119,3 +119,27 @@ def test_perceive_goes_on_after_a_bad_file(tmp_path, capsys):
     assert main(["perceive", str(tmp_path / "nope.png"), str(good), "--json"]) == 2
     captured = capsys.readouterr()
     assert "nope.png" in captured.err and json.loads(captured.out)["path"] == str(good)
+
+
+def test_an_interrupted_generate_leaves_out_as_it_was(tmp_path, monkeypatch, capsys):
+    """Ctrl-C half-way: no valid but short dataset at --out (a previous file stays whole), no temporary file left."""
+    import envs.canvas.generator as generator
+
+    real = generator.generate_tasks
+
+    def interrupted(n, *args, **kwargs):
+        for k, task in enumerate(real(n, *args, **kwargs)):
+            if k == 3:
+                raise KeyboardInterrupt
+            yield task
+
+    out = tmp_path / "d.parquet"
+    monkeypatch.setattr(generator, "generate_tasks", interrupted)
+    assert main(["data", "generate", "--n", "6", "--out", str(out), "--quiet"]) == 130
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(generator, "generate_tasks", real)
+    assert main(["data", "generate", "--n", "2", "--out", str(out), "--quiet"]) == 0
+    before = out.read_bytes()
+    monkeypatch.setattr(generator, "generate_tasks", interrupted)
+    assert main(["data", "generate", "--n", "6", "--out", str(out), "--quiet"]) == 130
+    assert out.read_bytes() == before and list(tmp_path.iterdir()) == [out]

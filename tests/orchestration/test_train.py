@@ -1,9 +1,29 @@
-"""`editrl train --overwrite` clears what a run wrote, the metric journals included."""
+"""`editrl train` and its run folder: --overwrite clears what a run wrote; the folder is locked before anything is
+deleted or written; its files are replaced atomically; --resume refuses settings its checkpoint would override, and
+survives a damaged eval.json.
+
+The resume tests drive the real `orchestration.train.main` with the algorithm, its checkpoints and the evaluation
+replaced by fakes (no Ray, no models): a checkpoint holds what resume reads, the algorithm config state pickled in
+`rllib/class_and_ctor_args.pkl` exactly as RLlib pickles it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestration.grpo.config import GRPOConfig
 from orchestration.grpo.metrics import MetricsLog
-from orchestration.train import clear_run_dir
+from orchestration.train import clear_run_dir, main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_overwrite_clears_the_metric_logs_and_their_journals(tmp_path):
@@ -13,3 +33,161 @@ def test_overwrite_clears_the_metric_logs_and_their_journals(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     clear_run_dir(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+class FakeAlgo:
+    """What run_training asks of the algorithm: its config state, the iteration counter, train() and stop()."""
+
+    trainable = ("decomposer",)
+
+    def __init__(self, state: dict, iteration: int = 0) -> None:
+        self.state, self.iteration, self.last_rollouts = state, iteration, []
+
+    def train(self) -> dict:
+        self.iteration += 1
+        return {}
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """run_training without Ray, RLlib's algorithm or models. Returns the number of times training started."""
+    import orchestration.grpo.algorithm as algorithm
+    import orchestration.grpo.checkpoint as checkpoint
+    import orchestration.grpo.evaluate as evaluate
+    import orchestration.train as train
+
+    def save_checkpoint(algo, run_dir, keep=2, metrics=None):
+        final = checkpoint.checkpoint_root(run_dir) / f"iter_{algo.iteration:06d}"
+        (final / "rllib").mkdir(parents=True, exist_ok=True)
+        (final / "policies").mkdir(exist_ok=True)
+        with open(final / "rllib" / "class_and_ctor_args.pkl", "wb") as f:  # as Checkpointable.save_to_path does
+            pickle.dump({"class": None, "ctor_args_and_kwargs": ((algo.state,), {})}, f)
+        (final / "meta.json").write_text(json.dumps({"iteration": algo.iteration}))
+        (final.parent / "latest").write_text(final.name)
+        return final
+
+    def from_checkpoint(path):
+        folder = Path(path).parent
+        return FakeAlgo(checkpoint.algorithm_config(folder), json.loads((folder / "meta.json").read_text())["iteration"])
+
+    def evaluate_pipeline(pipeline, tasks, models=None, chunk=100):
+        scores = {metric: 0.5 for metric in evaluate.METRICS}
+        rows = [{"task_id": t.task_id, "category": t.category, "n_steps": t.n_steps, "error": None, **scores} for t in tasks]
+        return {"summary": {"episodes": len(rows), "failed": 0, **scores, "wall_s": 0.0}, "rows": rows}
+
+    started = []
+    monkeypatch.chdir(REPO)  # the packaged config's model path is relative to the repository
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_checkpoint)
+    monkeypatch.setattr(algorithm.GRPO, "from_checkpoint", staticmethod(from_checkpoint))
+    monkeypatch.setattr(GRPOConfig, "build_algo", lambda self: FakeAlgo(self.get_state()))
+    monkeypatch.setattr(evaluate, "evaluate_pipeline", evaluate_pipeline)
+    monkeypatch.setattr(train, "init_ray", lambda: started.append(1))
+    return started
+
+
+def _train(run_dir: Path, *args: str) -> int:
+    return main(["--config", "imageedit_r1", "--run-dir", str(run_dir), "--set", "train.checkpoint_every=1", *args])
+
+
+def _first_run(run_dir: Path, *args: str) -> None:
+    assert _train(run_dir, "--iterations", "2", "--eval-tasks", "2", "--set", "train.eval_every=1", "--quiet", *args) == 0
+
+
+def test_a_run_writes_its_files_by_fsynced_renames(tmp_path, fake_training, monkeypatch):
+    renamed, fsynced = {}, set()
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.add(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.setdefault(Path(dst).name, []).append(str(src)), replace(src, dst))[1])
+    run_dir = tmp_path / "run"
+    _first_run(run_dir)
+    for name in ("config.yaml", "eval.json", "eval.md", "summary.json"):
+        assert renamed.get(name), f"{name} was written in place"
+        for src in renamed[name]:
+            assert Path(src).parent == run_dir and Path(src).name.startswith(f".tmp_{name}_")
+            assert os.path.realpath(src) in fsynced
+    assert len(set(renamed["eval.json"])) == len(renamed["eval.json"]) == 4  # before, two curve points, after
+    assert os.path.realpath(run_dir) in fsynced
+    assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".")]  # no temporary and no lock left
+
+
+HOLD = """import sys
+from orchestration.run_folder import run_folder_lock
+with run_folder_lock(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_second_train_on_a_folder_in_use_fails_before_deleting_anything(tmp_path, fake_training, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.parquet").write_bytes(b"the other run's")
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"locked\n"
+        assert _train(run_dir, "--overwrite", "--iterations", "0", "--quiet") == 2
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    err = capsys.readouterr().err
+    assert f"run folder {run_dir} is in use" in err and f"pid {proc.pid}" in err
+    assert (run_dir / "metrics.parquet").read_bytes() == b"the other run's" and not fake_training
+
+
+def test_resume_refuses_a_changed_setting_naming_it_and_what_to_do(tmp_path, fake_training, capsys):
+    run_dir = tmp_path / "run"
+    _first_run(run_dir)
+    config_yaml, summary = (run_dir / "config.yaml").read_text(), (run_dir / "summary.json").read_text()
+    assert _train(run_dir, "--resume", "--iterations", "3", "--set", "train.lr=0.5",
+                  "--set", "agents.editor.options.mode=single_pass", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "train.lr: 0.0001 -> 0.5" in err and "agents.editor.options.mode: 'multi_turn' -> 'single_pass'" in err
+    assert "drop the --set" in err and "--overwrite" in err and "--run-dir" in err
+    assert len(fake_training) == 1  # the first run only: the resume stopped before training
+    assert (run_dir / "config.yaml").read_text() == config_yaml and (run_dir / "summary.json").read_text() == summary
+
+
+def test_resume_may_change_how_long_it_runs_when_it_saves_and_what_it_measures(tmp_path, fake_training):
+    run_dir = tmp_path / "run"
+    _first_run(run_dir)
+    assert _train(run_dir, "--resume", "--iterations", "4", "--time-budget", "600", "--eval-tasks", "0",
+                  "--set", "train.keep_checkpoints=3", "--set", "train.eval_seed=5", "--quiet") == 0
+    assert json.loads((run_dir / "summary.json").read_text())["iterations"] == 4
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["keep_checkpoints"] == 3
+
+
+def test_a_run_started_with_sft_first_resumes_from_the_cold_start_policies(tmp_path, fake_training, monkeypatch):
+    import orchestration.train as train
+
+    sft = tmp_path / "sft"
+    (sft / "decomposer").mkdir(parents=True)
+    monkeypatch.setattr(train, "run_sft", lambda *a, **k: None)
+    run_dir = tmp_path / "run"
+    _first_run(run_dir, "--sft-first", "--set", f"train.sft.out_dir={sft}")
+    assert _train(run_dir, "--resume", "--iterations", "3", "--set", f"train.sft.out_dir={sft}", "--quiet") == 0
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["agents"]["decomposer"]["model"] == str(sft / "decomposer")
+
+
+def test_a_truncated_eval_json_is_set_aside_with_a_warning_and_the_resume_goes_on(tmp_path, fake_training, capsys):
+    run_dir = tmp_path / "run"
+    _first_run(run_dir)
+    text = (run_dir / "eval.json").read_text()
+    (run_dir / "eval.json").write_text(text[: len(text) // 2])  # as a kill during an in-place write left it
+    assert _train(run_dir, "--resume", "--iterations", "3", "--eval-tasks", "2") == 0
+    out = capsys.readouterr().out
+    assert f"warning: {run_dir / 'eval.json'} is not readable" in out and "eval.json.corrupt" in out
+    assert (run_dir / "eval.json.corrupt").read_text() == text[: len(text) // 2]
+    rows = json.loads((run_dir / "eval.json").read_text())
+    assert rows["after"]["iterations"] == 3 and len(rows["before_rows"]) == 2  # the starting policies judged again
+
+
+def test_resume_refuses_held_out_tasks_other_than_the_recorded_before(tmp_path, fake_training, capsys):
+    run_dir = tmp_path / "run"
+    _first_run(run_dir)
+    assert _train(run_dir, "--resume", "--iterations", "3", "--eval-tasks", "3", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "a before/after comparison needs the same tasks" in err and "--eval-tasks 0" in err
+    assert len(fake_training) == 1

@@ -99,7 +99,8 @@ def test_thinker_and_decomposer_train_together_with_dual_atomic_ucpg_and_curricu
 
 
 def test_run_writes_checkpoints_metrics_and_resumes(ray_cluster, make_pipeline, tmp_path):
-    from orchestration.train import run_training
+    from orchestration.grpo.checkpoint import algorithm_config
+    from orchestration.train import resume_changes, run_training
 
     pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]"], train={"checkpoint_every": 2})
     section = train_section(pipeline).model_copy(update={"iterations": 2, "eval_tasks": 3, "eval_every": 1})
@@ -119,6 +120,8 @@ def test_run_writes_checkpoints_metrics_and_resumes(ray_cluster, make_pipeline, 
     with pytest.raises(ValueError, match="already holds checkpoints"):
         run_training(pipeline, section, run_dir=tmp_path, log=lambda m: None, progress=False)
 
+    # what --resume checks a new config against: the settings RLlib pickled, read back whole
+    assert resume_changes(algorithm_config(latest_checkpoint(tmp_path)), build_grpo_config(pipeline, section).get_state()) == []
     more = section.model_copy(update={"iterations": 3, "eval_tasks": 0})
     summary = run_training(pipeline, more, run_dir=tmp_path, resume=True, log=lambda m: None, progress=False)
     assert summary["iterations"] == 3

@@ -113,16 +113,18 @@ def test_sigkill_at_a_random_point_then_resume(make_pipeline, tmp_path, capsys):
 
 
 def test_latest_falls_back_to_the_newest_complete_checkpoint(tmp_path):
-    """A kill between a re-save's two renames leaves `latest` naming a missing folder; leftovers are removed."""
+    """A kill between a re-save's two renames leaves `latest` naming a missing folder; leftovers (folders and
+    temporary files) are removed."""
     root = checkpoint_root(tmp_path)
     for name in ("iter_000001", "iter_000002", ".tmp_iter_000003_99", ".trash_iter_000001_98"):
         for part in ("rllib", "policies"):
             (root / name / part).mkdir(parents=True)
         (root / name / "meta.json").write_text("{}")
     (root / "iter_000002" / "meta.json").unlink()  # not complete: never chosen
+    (root / ".tmp_latest_99_0a1b2c3d").write_text("iter_0")  # a `latest` write killed before its rename
     (root / "latest").write_text("iter_000004")
     assert latest_checkpoint(tmp_path).name == "iter_000001"
     (root / "latest").write_text("iter_000001")
     assert latest_checkpoint(tmp_path).name == "iter_000001"
-    assert sorted(remove_leftovers(root)) == [".tmp_iter_000003_99", ".trash_iter_000001_98"]
+    assert sorted(remove_leftovers(root)) == [".tmp_iter_000003_99", ".tmp_latest_99_0a1b2c3d", ".trash_iter_000001_98"]
     assert sorted(p.name for p in root.iterdir()) == ["iter_000001", "iter_000002", "latest"]

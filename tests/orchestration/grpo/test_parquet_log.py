@@ -53,3 +53,29 @@ def test_numpy_scalars_reach_the_journal_as_numbers(tmp_path):
     log.append([{"iteration": 1}])
     log.append([{"iteration": np.int64(2), "x": np.float32(0.5)}])
     assert read_rows(path)[-1] == {"iteration": 2, "x": 0.5}
+
+
+def test_each_fold_writes_a_new_fsynced_temporary_file_and_renames_it(tmp_path, monkeypatch):
+    """A fixed temporary name would be shared by two writers and left behind by a killed one for the next to trip on."""
+    import os
+
+    fsynced, renamed = [], []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append((str(src), str(dst))), replace(src, dst))[1])
+    path = tmp_path / "m.parquet"
+    log = ParquetLog(path, min_pending=1, ratio=0.0)
+    for iteration in (1, 2, 3):
+        log.append([{"iteration": iteration}])
+    sources = [src for src, dst in renamed if dst == str(path)]
+    assert len(sources) == 3 and len(set(sources)) == 3
+    assert all(os.path.realpath(src) in fsynced for src in sources)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.parquet"]
+
+
+def test_temporaries_of_a_fold_killed_mid_write_are_removed_on_open(tmp_path):
+    path = tmp_path / "m.parquet"
+    (tmp_path / ".tmp_m.parquet_123_abcd").write_bytes(b"PAR1 half")
+    (tmp_path / ".tmp_other.parquet_123_abcd").write_bytes(b"not ours")
+    ParquetLog(path).append([{"iteration": 1}])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp_other.parquet_123_abcd", "m.parquet"]
