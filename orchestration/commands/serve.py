@@ -1,8 +1,10 @@
 """`editrl serve --config configs/serve.yaml [--host H] [--port P] [--set KEY=VALUE ...]`: the editing service.
 
 Reads the same Serve config file that `serve run configs/serve.yaml` deploys, starts Ray (or joins the cluster in
-RAY_ADDRESS) and Serve with the file's `http_options`, deploys the app built by `orchestration.serve.app:build_app`
-from the file's `args`, and blocks until Ctrl-C, then shuts Serve down.
+RAY_ADDRESS) and Serve with the file's `http_options`, `proxy_location` and the other Serve-wide keys, deploys the
+app built from the file's `args` with the application's own `deployments:`, `runtime_env` and `logging_config`
+applied as `serve run` applies them, and blocks until Ctrl-C, then shuts Serve down. A key of the file it cannot
+honour is an error naming it (`orchestration.serve.config.read_serve_file`), before Ray starts.
 """
 
 from __future__ import annotations
@@ -50,20 +52,24 @@ def serve_command(args: argparse.Namespace) -> int:
     import ray
     from ray import serve
 
-    from orchestration.serve.app import build_app
+    from orchestration.serve import app as serve_app
     from orchestration.serve.proxy import CALLBACK, CALLBACK_ENV
 
-    app = build_app(spec.args.model_dump())  # validates the pipeline and graph before anything starts
+    # Validates the pipeline and graph before anything starts. `serve run` builds the app in a task with the
+    # application's runtime_env, so its env_vars (the token's, for one) are in place here too.
+    with spec.build_environment():
+        app = serve_app.bind_app(spec.args, spec.deployments, spec.runtime_env)
+        token = spec.args.token()
     # The proxy answers a failed ingress replica in the API's JSON shape (orchestration/serve/proxy.py); the proxy
     # reads this where Ray starts, so it only takes effect on a cluster started here.
     os.environ.setdefault(CALLBACK_ENV, CALLBACK)
     ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and container stops shut down as cleanly as Ctrl-C
     try:
-        serve.start(http_options=http)
-        serve.run(app, name=spec.name, route_prefix=spec.route_prefix)
+        serve.start(http_options=http, **spec.start_options)
+        serve.run(app, name=spec.name, route_prefix=spec.route_prefix, **spec.run_options)
         url = f"http://{http['host']}:{http['port']}{spec.route_prefix.rstrip('/')}"
-        auth = "bearer token required" if spec.args.token() else "no auth"
+        auth = "bearer token required" if token else "no auth"
         print(f"editrl serve: {spec.args.pipeline} at {url}/ (API {url}/docs, {auth}); Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
             while True:

@@ -1,8 +1,10 @@
 """The editrl Serve application: a FastAPI ingress plus one deployment per agent node, composed with `.bind()`.
 
-`build_app(args)` is the application builder named in `configs/serve.yaml` (`serve run configs/serve.yaml`) and
-called by `editrl serve`. It validates `args` (`orchestration.serve.config.ServeArgs`), resolves the pipeline (with
-the checkpoint applied), checks the graph, and binds the `EditService` ingress to one `AgentDeployment` per node.
+`build_app(args)` is the application builder named in `configs/serve.yaml` (`serve run configs/serve.yaml`). It
+validates `args` (`orchestration.serve.config.ServeArgs`), resolves the pipeline (with the checkpoint applied),
+checks the graph, and binds the `EditService` ingress to one `AgentDeployment` per node. `editrl serve` calls
+`bind_app`, the same with the file's own `deployments:` entries and `runtime_env` applied, as Serve's controller
+applies them under `serve run`.
 
 Routes: `GET /` (the web page), `GET /healthz`, `GET /v1/agents` (the graph, each agent's backend and model label),
 `GET /v1/sample?seed=N` (a generated Canvas task), `POST /v1/edit` (multipart or JSON), OpenAPI at `/openapi.json`,
@@ -23,6 +25,7 @@ import logging
 import time
 import uuid
 from importlib.resources import files
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +58,8 @@ from orchestration.serve.api import (
     public_description,
     validation_detail,
 )
-from orchestration.serve.config import ServeArgs, deployment_settings, parse_args, resolve_pipeline
-from orchestration.serve.deployments import InIngressAgent, ServeAgentHandle, agent_deployment
+from orchestration.serve.config import INGRESS, ServeArgs, deployment_settings, parse_args, resolve_pipeline
+from orchestration.serve.deployments import InIngressAgent, ServeAgentHandle, agent_deployment, serve_options
 from orchestration.serve.runner import AgentUnavailable, AsyncPipeline
 from orchestration.understanding import NOT_UNDERSTOOD, edit_understood, reported_score
 
@@ -339,10 +342,31 @@ class EditService:
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """The bound application (module docstring). `args`: the application's `args` from a Serve config file."""
-    settings = parse_args(args)
+    """The bound application (module docstring). `args`: the application's `args` from a Serve config file. The
+    builder `serve run` calls; Serve's controller then applies the file's own `deployments:` entries itself."""
+    return bind_app(parse_args(args))
+
+
+def bind_app(settings: ServeArgs | dict[str, Any], deployments: Mapping[str, Mapping[str, Any]] | None = None,
+             runtime_env: Mapping[str, Any] | None = None) -> Application:
+    """`build_app`, plus what `serve run` applies from the rest of the file and `editrl serve` applies here:
+    `deployments`, Serve's per-deployment settings by deployment name (a graph node placed in its own deployment,
+    or the ingress, `EditService`), each applied over the args' settings; `runtime_env`, the application's,
+    merged into every deployment's (`orchestration.serve.deployments.serve_options`)."""
+    settings = parse_args(settings)
+    deployments = dict(deployments or {})
     config = resolve_pipeline(settings)
     graph = build_graph(config)
+    placements = {node: deployment_settings(settings, config, node)["placement"] for node in graph.order}
+    deployed = [node for node in graph.order if placements[node] == "deployment"] + [INGRESS]
+    for name in deployments:
+        if placements.get(name) == "ingress":
+            raise ConfigError(f"deployments[{name}]: agent {name!r} runs inside the ingress (args.deployments.{name}."
+                              f"placement: ingress), so it has no deployment to set; set the ingress ({INGRESS}) "
+                              "instead, or use placement 'deployment'")
+        if name not in deployed:
+            raise ConfigError(f"deployments[{name}]: no deployment {name!r} in this app; its deployments are "
+                              f"{', '.join(deployed)} (the graph's nodes, and {INGRESS}, the HTTP ingress)")
     agents: dict[str, Any] = {}
     in_ingress: dict[str, tuple[type, dict[str, Any]]] = {}
     for node in graph.order:
@@ -354,10 +378,10 @@ def build_app(args: dict[str, Any]) -> Application:
                                   f"the agent asks for num_gpus={node_settings['num_gpus']}; use placement 'deployment'")
             in_ingress[node] = (graph.classes[node], kwargs)
         else:
-            agents[node] = agent_deployment(node, graph.classes[node], kwargs, node_settings)
+            agents[node] = agent_deployment(node, graph.classes[node], kwargs, node_settings, deployments.get(node), runtime_env)
     ingress = settings.ingress
-    return EditService.options(
-        num_replicas=ingress.num_replicas, ray_actor_options={"num_cpus": ingress.num_cpus},
-        max_ongoing_requests=ingress.max_ongoing_requests, **ingress.health_options(),
-    ).bind(settings.model_dump(mode="json", exclude={"auth_token"}), config.model_dump(mode="json"), settings.token(), agents,
-           in_ingress)
+    base = {"ray_actor_options": {"num_cpus": ingress.num_cpus}, "max_ongoing_requests": ingress.max_ongoing_requests,
+            **ingress.scaling(1), **ingress.health_options()}
+    return EditService.options(**serve_options(base, deployments.get(INGRESS), runtime_env)).bind(
+        settings.model_dump(mode="json", exclude={"auth_token"}), config.model_dump(mode="json"), settings.token(), agents,
+        in_ingress)

@@ -5,11 +5,19 @@
 reads the same file with `read_serve_file`. `resolve_pipeline` turns the args into the `PipelineConfig` that is
 served: the named pipeline, its `--set`-style overrides, the checkpoint applied to the language-model agents, and
 the per-deployment settings checked against the graph's nodes.
+
+`read_serve_file` reads the rest of the file as `serve run` does: validated by Ray Serve's own models
+(`ServeDeploySchema`, `DeploymentSchema`, `AutoscalingConfig`), and each of Serve's own keys either honoured
+(`ServeFile.start_options`, `run_options`, `runtime_env`, `deployments`) or refused by name with what to do
+instead. Serve itself ignores keys its models do not define; here such a key is an error naming the nearest one.
+Ray Serve is imported inside the functions that need it, so this module loads without it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -17,10 +25,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agents.registry import backends_with
-from orchestration.config import ConfigError, PipelineConfig, apply_overrides, check_model_paths, load_config, validation_messages
+from orchestration.config import (
+    ConfigError,
+    PipelineConfig,
+    apply_overrides,
+    check_model_paths,
+    load_config,
+    nearest_hint,
+    validation_messages,
+)
 
 #: Where the app is found in a Serve config file.
 IMPORT_PATH = "orchestration.serve.app:build_app"
+#: The name of the ingress deployment (the `EditService` class), as Serve's `deployments:` entries name it.
+INGRESS = "EditService"
 
 
 class _Strict(BaseModel):
@@ -82,10 +100,115 @@ class _HealthChecks(_Strict):
         return {k: v for k in ("health_check_period_s", "health_check_timeout_s") if (v := getattr(self, k)) is not None}
 
 
-class DeploymentSettings(_HealthChecks):
+#: A fixed replica count (1 to 64, checked by `_Scaling`), or `auto` (Serve autoscales).
+Replicas = int | Literal["auto"]
+
+
+def unknown_serve_keys(data: Any, model: type[BaseModel], where: str) -> list[str]:
+    """Keys in `data` that Serve's pydantic `model` (and the Serve models nested in it) do not define, each as
+    `path: unknown key (did you mean ...)`. Serve's models ignore such keys, so a misspelt one would be dropped
+    without a word."""
+    import types
+    import typing
+
+    if not isinstance(data, dict):
+        return []
+    known = {name: field for name, field in model.model_fields.items()}
+    known.update({f.alias: f for f in model.model_fields.values() if f.alias})
+    found = []
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        field = known.get(key)
+        if field is None:
+            found.append(f"{path}: unknown key" + nearest_hint(str(key), list(model.model_fields)))
+            continue
+        annotation, is_list = field.annotation, False
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            inner = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            lists = [a for a in typing.get_args(annotation) if typing.get_origin(a) is list]
+            annotation = inner[0] if len(inner) == 1 else (lists[0] if len(lists) == 1 else None)
+        if typing.get_origin(annotation) is list:
+            annotation, is_list = typing.get_args(annotation)[0], True
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            continue
+        if is_list and isinstance(value, list):
+            for i, item in enumerate(value):
+                label = item.get("name", i) if isinstance(item, dict) else i
+                found += unknown_serve_keys(item, annotation, f"{path}[{label}]")
+        else:
+            found += unknown_serve_keys(value, annotation, path)
+    return found
+
+
+def _serve_errors(err: ValidationError) -> str:
+    """A Serve model's validation errors as `key: problem; ...`."""
+    lines = []
+    for e in err.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{'.'.join(str(p) for p in e['loc'])}: {msg}" if e["loc"] else msg)
+    return "; ".join(lines)
+
+
+class _Scaling(_HealthChecks):
+    """How many replicas a deployment runs: a fixed count, or Serve's autoscaling."""
+
+    autoscaling_config: dict[str, Any] | None = Field(default=None, description=(
+        "Serve's autoscaling of this deployment's replicas, as Serve's `autoscaling_config` (checked by "
+        "ray.serve.config.AutoscalingConfig): min_replicas, max_replicas, initial_replicas, target_ongoing_requests, "
+        "upscale_delay_s, downscale_delay_s, ... With num_replicas `auto` the fields left out take Serve's `auto` "
+        "defaults (1 to 100 replicas, 2 ongoing requests each); with num_replicas unset they take "
+        "AutoscalingConfig's own (max_replicas 1). num_replicas cannot be a number with it. null: no autoscaling."))
+
+    @field_validator("num_replicas", mode="before", check_fields=False)
+    @classmethod
+    def _count_or_auto(cls, value: Any) -> Any:
+        if value is None or value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64):
+            return value
+        raise ValueError(f"{value!r} is neither a number of replicas (1 to 64) nor 'auto' (Serve's autoscaling)")
+
+    @field_validator("autoscaling_config")
+    @classmethod
+    def _serve_autoscaling(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        from ray.serve.config import AutoscalingConfig
+
+        unknown = unknown_serve_keys(value, AutoscalingConfig, "")
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        try:
+            return AutoscalingConfig.model_validate(value).model_dump(mode="json", exclude_unset=True)
+        except ValidationError as err:
+            raise ValueError(_serve_errors(err)) from None
+
+    @model_validator(mode="after")
+    def _replicas_fit_autoscaling(self) -> "_Scaling":
+        num_replicas = getattr(self, "num_replicas", None)
+        if self.autoscaling_config is None or num_replicas is None:
+            return self
+        from ray.serve.schema import DeploymentSchema
+
+        try:  # Serve's own rule for the pair (a number and autoscaling exclude each other)
+            DeploymentSchema.model_validate({"name": "-", "num_replicas": num_replicas,
+                                             "autoscaling_config": self.autoscaling_config})
+        except ValidationError as err:
+            raise ValueError(f"{_serve_errors(err)}; with autoscaling_config set num_replicas to auto or leave it out") from None
+        return self
+
+    def scaling(self, default_replicas: int) -> dict[str, Any]:
+        """`num_replicas` and `autoscaling_config` as `Deployment.options` keywords."""
+        num_replicas = getattr(self, "num_replicas", None)
+        if self.autoscaling_config is not None:
+            auto = {"num_replicas": "auto"} if num_replicas == "auto" else {}
+            return {"autoscaling_config": dict(self.autoscaling_config), **auto}
+        return {"num_replicas": default_replicas if num_replicas is None else num_replicas}
+
+
+class DeploymentSettings(_Scaling):
     """Serve settings of one agent's deployment. Unset fields take the pipeline config's value for that agent."""
 
-    num_replicas: int | None = Field(default=None, ge=1, le=64, description="Replicas (default: the agent's `replicas`).")
+    num_replicas: Replicas | None = Field(default=None, description=(
+        "Replicas (default: the agent's `replicas`), or `auto` for Serve's autoscaling (see autoscaling_config)."))
     num_cpus: float | None = Field(default=None, ge=0, description=(
         "CPUs reserved per replica (default: the agent's `num_cpus`, 0, so a whole pipeline fits on 2 cores)."))
     num_gpus: float | None = Field(default=None, ge=0, description="GPUs per replica (default: the agent's `num_gpus`).")
@@ -102,13 +225,14 @@ class DeploymentSettings(_HealthChecks):
         "deployment: the agent gets its own Serve deployment (replicas, resources, batching, one Ray call per step). "
         "ingress: the agent object lives inside each ingress replica and runs on a worker thread there - no Ray call "
         "per step, which is most of the serving overhead for light agents (rule, canvas; measured in docs/benchmarks/performance.md). It "
-        "then scales with the ingress's replicas, so num_replicas, num_gpus, batching and the health checks cannot be "
-        "set with it."))
+        "then scales with the ingress's replicas, so num_replicas, autoscaling_config, num_gpus, batching and the "
+        "health checks cannot be set with it."))
 
     @model_validator(mode="after")
     def _ingress_has_no_deployment_settings(self) -> "DeploymentSettings":
         if self.placement == "ingress":
-            clash = [name for name in ("num_replicas", "num_gpus", "batching", "health_check_period_s", "health_check_timeout_s")
+            clash = [name for name in ("num_replicas", "autoscaling_config", "num_gpus", "batching", "health_check_period_s",
+                                      "health_check_timeout_s")
                      if getattr(self, name) is not None]
             if clash:
                 raise ValueError(f"placement 'ingress' runs the agent inside the ingress replicas, so {', '.join(clash)} "
@@ -116,10 +240,12 @@ class DeploymentSettings(_HealthChecks):
         return self
 
 
-class IngressSettings(_HealthChecks):
+class IngressSettings(_Scaling):
     """Serve settings of the HTTP ingress, which decodes requests and runs the graph by awaiting agent handles."""
 
-    num_replicas: int = Field(default=1, ge=1, le=64, description="Ingress replicas; one async replica drives many episodes at once.")
+    num_replicas: Replicas | None = Field(default=None, description=(
+        "Ingress replicas (default 1: one async replica drives many episodes at once), or `auto` for Serve's "
+        "autoscaling (see autoscaling_config)."))
     num_cpus: float = Field(default=0.0, ge=0, description="CPUs reserved per ingress replica; 0 so it fits next to the agents.")
     max_ongoing_requests: int = Field(default=64, ge=1, description=(
         "Requests one ingress replica works on at once; more wait in the proxy. Above the load benchmark's 32."))
@@ -245,8 +371,11 @@ def deployment_settings(args: ServeArgs, config: PipelineConfig, node: str) -> d
     max_batch = s.max_batch_size if s.max_batch_size is not None else agent.max_batch_size
     # language-model deployments batch with `@serve.batch` by default: one padded generation serves many requests
     batching = s.batching if s.batching is not None else agent.capabilities.language_model
+    scaling = s.scaling(agent.replicas)
     return {
-        "num_replicas": s.num_replicas if s.num_replicas is not None else agent.replicas,
+        # an int, "auto", or None (autoscaling_config alone: Serve scales within it)
+        "num_replicas": scaling.get("num_replicas"),
+        "autoscaling_config": scaling.get("autoscaling_config"),
         "num_cpus": s.num_cpus if s.num_cpus is not None else agent.num_cpus,
         "num_gpus": s.num_gpus if s.num_gpus is not None else agent.num_gpus,
         # a replica must hold a whole batch for batches to fill
@@ -263,17 +392,85 @@ def deployment_settings(args: ServeArgs, config: PipelineConfig, node: str) -> d
 
 
 class ServeFile(BaseModel):
-    """The parts of a Serve config file that `editrl serve` uses."""
+    """A Serve config file as `editrl serve` runs it: the editrl application's args, and each of Serve's own keys that
+    it honours, in the form Serve's Python API takes them (what `serve run FILE` does with the same keys)."""
 
     path: str
     http_options: dict[str, Any]
     name: str
     route_prefix: str
     args: ServeArgs
+    start_options: dict[str, Any] = Field(default_factory=dict, description=(
+        "`serve.start` keywords besides http_options: proxy_location, and grpc_options, logging_config, "
+        "tracing_config, controller_options where the file sets them."))
+    run_options: dict[str, Any] = Field(default_factory=dict, description=(
+        "`serve.run` keywords besides name and route_prefix: the application's logging_config (else the file's), "
+        "external_scaler_enabled."))
+    runtime_env: dict[str, Any] = Field(default_factory=dict, description=(
+        "The application's runtime_env, merged into every deployment's as Serve merges it."))
+    deployments: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "The application's `deployments:` entries (Serve's own per-deployment settings) by deployment name, as "
+        "`Deployment.options` keywords; applied over the args' settings, as Serve applies them under `serve run`."))
+
+    @contextmanager
+    def build_environment(self) -> Iterator[None]:
+        """The application's `runtime_env.env_vars` set in this process while the app is built: `serve run` builds
+        it in a Ray task with that runtime_env, so the builder sees them there (auth_token_env, for one)."""
+        env_vars = {k: str(v) for k, v in (self.runtime_env.get("env_vars") or {}).items()}
+        previous = {name: os.environ.get(name) for name in env_vars}
+        os.environ.update(env_vars)
+        try:
+            yield
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def _deployment_entries(app: Any, where: str, path: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """An application's `deployments:` entries as `Deployment.options` keywords by name, and the refusals."""
+    import inspect
+
+    from ray.serve.config import AutoscalingConfig
+    from ray.serve.deployment import Deployment
+
+    settable = set(inspect.signature(Deployment.options).parameters)
+    entries: dict[str, dict[str, Any]] = {}
+    refused = []
+    for entry in app.deployments:
+        at = f"{where}.deployments[{entry.name}]"
+        if entry.name in entries:
+            refused.append(f"{at}: listed twice; merge the two entries")
+        options = entry.model_dump(exclude_unset=True, exclude={"name"})
+        for key in sorted(options):
+            if key == "user_config":
+                refused.append(f"{at}.user_config: the editrl deployments have no reconfigure() to take it, so Serve "
+                               "could not start them; set agent settings in args.overrides (e.g. editor.options.mode=...)")
+            elif key not in settable:
+                refused.append(f"{at}.{key}: Serve applies it only when its controller deploys the file itself, and "
+                               f"editrl serve builds the app in its own process; remove it, or run the file with "
+                               f"`serve run {path}`")
+        if options.get("autoscaling_config") is not None:
+            try:  # Serve's schema keeps it a plain dict; Serve checks it only once the deployment starts
+                AutoscalingConfig.model_validate(options["autoscaling_config"])
+            except ValidationError as err:
+                refused.append(f"{at}.autoscaling_config: {_serve_errors(err)}")
+        entries[entry.name] = options
+    return entries, refused
 
 
 def read_serve_file(path: str | Path, overrides: Sequence[str] = (), app_name: str | None = None) -> ServeFile:
-    """Read a Serve config file, pick the editrl application, apply `--set` overrides to its args and validate."""
+    """Read a Serve config file, pick the editrl application, apply `--set` overrides to its args and validate.
+
+    The whole file is checked with Serve's `ServeDeploySchema` (what `serve run` checks), and every key Serve's
+    models do not define is refused. Of Serve's own keys, those `editrl serve` cannot honour are refused by name
+    with what to do instead: `target_capacity`, an application's `autoscaling_policy` and `route_prefix: null`, a
+    `deployments:` entry's `user_config` and keys only Serve's controller applies, and other applications in the
+    file unless `app_name` picks one."""
+    from ray.serve.schema import ServeDeploySchema
+
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"serve config {str(path)!r} not found; pass a Serve config YAML such as configs/serve.yaml")
@@ -289,10 +486,52 @@ def read_serve_file(path: str | Path, overrides: Sequence[str] = (), app_name: s
     if not apps:
         which = f"named {app_name!r} " if app_name else ""
         raise ConfigError(f"{path}: no application {which}with import_path {IMPORT_PATH}")
-    app = apps[0]
-    args = apply_overrides(dict(app.get("args") or {}), overrides)
+    unknown = unknown_serve_keys(data, ServeDeploySchema, "")
+    if unknown:
+        raise ConfigError(f"{path}: {'; '.join(unknown)}; Serve's config has no such key (`serve run` would drop it "
+                          "without a word), so correct or remove it")
+    try:
+        schema = ServeDeploySchema.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: not a valid Serve config (the check `serve run` makes): {_serve_errors(err)}") from None
+    app = schema.applications[data["applications"].index(apps[0])]
+    where = f"applications[{app.name}]"
+
+    refused = []
+    if len(schema.applications) > 1 and app_name is None:
+        names = ", ".join(a.name for a in schema.applications)
+        refused.append(f"applications: the file holds {len(schema.applications)} applications ({names}) and editrl "
+                       f"serve runs one; pick it with --app {app.name}, or run them all with `serve run {path}`")
+    if schema.target_capacity is not None:
+        refused.append("target_capacity: Serve scales applications by it only when its controller deploys the file "
+                       f"(`serve deploy`); remove it, or deploy the file with `serve deploy {path}`")
+    if app.autoscaling_policy is not None:
+        refused.append(f"{where}.autoscaling_policy: an application-wide autoscaling policy is not applied by "
+                       "editrl serve; autoscale each agent with args.deployments.<node>.autoscaling_config instead")
+    if app.route_prefix is None:
+        refused.append(f"{where}.route_prefix: null serves no HTTP, and HTTP is all the editrl app answers; set a "
+                       "prefix such as /")
+    deployments, entry_refusals = _deployment_entries(app, where, path)
+    refused += entry_refusals
+    if refused:
+        raise ConfigError(f"{path}: " + "; ".join(refused))
+
+    start: dict[str, Any] = {"proxy_location": schema.proxy_location}  # `serve run` passes Serve's default too
+    for key in ("grpc_options", "logging_config", "tracing_config", "controller_options"):
+        if key in schema.model_fields_set and getattr(schema, key) is not None:
+            start[key] = getattr(schema, key).model_dump(mode="json", exclude_unset=True)
+    run: dict[str, Any] = {}
+    logging_config = app.logging_config or schema.logging_config  # Serve's rule: the file's, where the app sets none
+    if logging_config is not None:
+        run["logging_config"] = logging_config.model_dump(mode="json", exclude_unset=True)
+    if app.external_scaler_enabled:
+        run["external_scaler_enabled"] = True
+
+    raw = apps[0]
+    args = apply_overrides(dict(raw.get("args") or {}), overrides)
     http = dict(data.get("http_options") or {})
     http.setdefault("host", "127.0.0.1")
     http.setdefault("port", 8000)
-    return ServeFile(path=str(path), http_options=http, name=app.get("name", "editrl"),
-                     route_prefix=app.get("route_prefix", "/"), args=parse_args(args, f"{path} (applications.args)"))
+    return ServeFile(path=str(path), http_options=http, name=app.name, route_prefix=app.route_prefix,
+                     args=parse_args(args, f"{path} (applications.args)"), start_options=start, run_options=run,
+                     runtime_env=dict(app.runtime_env), deployments=deployments)

@@ -8,6 +8,7 @@ import yaml
 from orchestration.config import ConfigError
 from orchestration.serve.config import (
     IMPORT_PATH,
+    INGRESS,
     Limits,
     ServeArgs,
     deployment_settings,
@@ -54,6 +55,15 @@ def test_read_serve_file_applies_overrides_and_defaults(tmp_path):
     ({"deployments": {"editor": {"placement": "ingress", "health_check_period_s": 2}}}, "placement 'ingress'.*health_check_period_s cannot"),
     ({"deployments": {"editor": {"health_check_period_s": 0}}}, "health_check_period_s"),
     ({"deployments": {"editor": {"placement": "nearby"}}}, "deployments.editor.placement"),
+    ({"deployments": {"editor": {"num_replicas": "many"}}}, "deployments.editor.num_replicas.*'many' is neither a number of replicas"),
+    ({"ingress": {"num_replicas": 0}}, "ingress.num_replicas.*0 is neither"),
+    ({"deployments": {"editor": {"num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}}},
+     "deployments.editor.*num_replicas is not allowed when autoscaling_config.*set num_replicas to auto or leave it out"),
+    ({"deployments": {"editor": {"autoscaling_config": {"max_replica": 3}}}},
+     r"deployments.editor.autoscaling_config.*max_replica: unknown key \(did you mean 'max_replicas'"),
+    ({"deployments": {"editor": {"autoscaling_config": {"max_replicas": 0}}}}, "deployments.editor.autoscaling_config.*max_replicas"),
+    ({"deployments": {"editor": {"placement": "ingress", "autoscaling_config": {"max_replicas": 2}}}},
+     "placement 'ingress'.*autoscaling_config cannot be set"),
 ])
 def test_bad_args_are_rejected_with_their_path(args, message):
     with pytest.raises(ConfigError, match=message):
@@ -128,3 +138,109 @@ def test_an_agent_that_wants_a_gpu_cannot_be_placed_in_the_ingress():
 
     with pytest.raises(ConfigError, match="deployments.editor.placement.*num_gpus=1"):
         build_app({"overrides": ["editor.num_gpus=1"], "deployments": {"editor": {"placement": "ingress"}}})
+
+
+# -- Serve's own keys in the file: honoured as `serve run` honours them, or refused by name ----------------------------
+
+
+def _serve_file(tmp_path, app: dict | None = None, **top) -> Path:
+    """configs/serve.yaml with keys of the editrl application and of the file's top level replaced."""
+    data = yaml.safe_load(SERVE_YAML.read_text())
+    data["applications"][0].update(app or {})
+    data.update(top)
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _built(app) -> dict:
+    """The deployments of a bound app as `serve.run` finalises them, by name (nothing is started)."""
+    from ray.serve._private.build_app import build_app as finalise
+
+    return {d.name: d for d in finalise(app, name="editrl").deployments}
+
+
+def test_per_agent_autoscaling_and_serve_deployment_entries_reach_the_deployments(tmp_path):
+    from ray.serve.schema import ServeDeploySchema
+
+    from orchestration.serve.app import EditService, bind_app, build_app
+
+    assert EditService.name == INGRESS
+    args = yaml.safe_load(SERVE_YAML.read_text())["applications"][0]["args"]
+    args["deployments"]["editor"] = {"num_replicas": "auto", "autoscaling_config": {"max_replicas": 3, "target_ongoing_requests": 4}}
+    args["deployments"]["thinker"] = {"autoscaling_config": {"min_replicas": 1, "max_replicas": 2}}
+    path = _serve_file(tmp_path, {
+        "args": args,
+        "runtime_env": {"env_vars": {"EDITRL_X": "app"}},
+        "logging_config": {"log_level": "DEBUG"},
+        # Serve's own per-deployment settings, applied over the args' as Serve applies them under `serve run`
+        "deployments": [
+            {"name": "verifier", "num_replicas": "auto", "autoscaling_config": {"max_replicas": 2}},
+            {"name": "sorter", "num_replicas": 2, "ray_actor_options": {"num_cpus": 0, "runtime_env": {"env_vars": {"EDITRL_Y": "own"}}}},
+            {"name": "EditService", "max_ongoing_requests": 16, "health_check_period_s": 3},
+        ],
+    }, proxy_location="HeadOnly", logging_config={"log_level": "WARNING"})
+    ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))  # the same file is valid for `serve run`
+    spec = read_serve_file(path)
+    assert spec.start_options == {"proxy_location": "HeadOnly", "logging_config": {"log_level": "WARNING"}}
+    assert spec.run_options == {"logging_config": {"log_level": "DEBUG"}}
+
+    built = _built(bind_app(spec.args, spec.deployments, spec.runtime_env))
+    scaling = {name: d._deployment_config.autoscaling_config for name, d in built.items()}
+    editor, thinker, verifier = scaling["editor"], scaling["thinker"], scaling["verifier"]
+    assert (editor.min_replicas, editor.max_replicas, editor.target_ongoing_requests) == (1, 3, 4)  # `auto`'s min 1
+    assert (thinker.min_replicas, thinker.max_replicas) == (1, 2)
+    assert (verifier.min_replicas, verifier.max_replicas) == (1, 2)
+    assert scaling["decomposer"] is None and built["decomposer"].num_replicas == 1
+    assert scaling["sorter"] is None and built["sorter"].num_replicas == 2
+    assert built["EditService"].max_ongoing_requests == 16 and built["EditService"]._deployment_config.health_check_period_s == 3
+    # the application's runtime_env under each replica's own, env_vars merged (Serve's merge)
+    assert built["decomposer"].ray_actor_options["runtime_env"] == {"env_vars": {"EDITRL_X": "app"}}
+    assert built["sorter"].ray_actor_options["runtime_env"] == {"env_vars": {"EDITRL_X": "app", "EDITRL_Y": "own"}}
+
+    # `serve run` calls the builder with the args alone; the args' autoscaling is the same there
+    from_args = _built(build_app(spec.args.model_dump()))
+    assert from_args["editor"]._deployment_config.autoscaling_config == editor
+    assert from_args["verifier"]._deployment_config.autoscaling_config is None  # Serve's controller applies that entry
+    ingress = _built(build_app({"ingress": {"num_replicas": "auto", "autoscaling_config": {"max_replicas": 2}}}))["EditService"]
+    assert ingress._deployment_config.autoscaling_config.max_replicas == 2
+
+
+@pytest.mark.parametrize("app, top, message", [
+    ({}, {"target_capacity": 50}, "target_capacity: .*remove it, or deploy the file with `serve deploy"),
+    ({}, {"proxy_locaton": "HeadOnly"}, r"proxy_locaton: unknown key \(did you mean 'proxy_location'.*correct or remove it"),
+    ({"deployments": [{"name": "editor", "autoscaling_config": {"min_replica": 1}}]}, {},
+     r"applications\[editrl\].deployments\[editor\].autoscaling_config.min_replica: unknown key \(did you mean 'min_replicas'"),
+    ({"deployments": [{"name": "editor", "autoscaling_config": {"max_replicas": 0}}]}, {},
+     r"deployments\[editor\].autoscaling_config: max_replicas: Input should be greater than 0"),
+    ({"deployments": [{"name": "editor", "num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}]}, {},
+     "not a valid Serve config.*num_replicas is not allowed when autoscaling_config"),
+    ({"deployments": [{"name": "editor", "user_config": {"mode": "x"}}]}, {},
+     r"deployments\[editor\].user_config: the editrl deployments have no reconfigure\(\).*args.overrides"),
+    ({"deployments": [{"name": "editor", "rolling_update_percentage": 0.5}]}, {},
+     r"deployments\[editor\].rolling_update_percentage: Serve applies it only when its controller deploys.*`serve run "),
+    ({"deployments": [{"name": "editor", "num_replicas": 2}, {"name": "editor", "num_replicas": 3}]}, {}, r"deployments\[editor\]: listed twice"),
+    ({"autoscaling_policy": {"policy_function": "x:y"}}, {}, "autoscaling_policy: .*args.deployments.<node>.autoscaling_config"),
+    ({"route_prefix": None}, {}, "route_prefix: null serves no HTTP"),
+])
+def test_serve_keys_editrl_serve_cannot_honour_are_refused_by_name(tmp_path, app, top, message):
+    with pytest.raises(ConfigError, match=message):
+        read_serve_file(_serve_file(tmp_path, app, **top))
+
+
+def test_other_applications_in_the_file_need_app_to_pick_one(tmp_path):
+    path = _serve_file(tmp_path, applications=[*yaml.safe_load(SERVE_YAML.read_text())["applications"],
+                                               {"name": "other", "import_path": "other.module:app", "route_prefix": "/other"}])
+    with pytest.raises(ConfigError, match=r"2 applications \(editrl, other\).*--app editrl.*`serve run"):
+        read_serve_file(path)
+    assert read_serve_file(path, app_name="editrl").name == "editrl"
+
+
+def test_serve_deployment_entries_must_name_a_deployment_of_the_app(tmp_path):
+    from orchestration.serve.app import bind_app
+
+    args = parse_args({"deployments": {"sorter": {"placement": "ingress"}}})
+    with pytest.raises(ConfigError, match=r"deployments\[editr\]: no deployment 'editr'.*thinker, decomposer, editor, verifier, EditService"):
+        bind_app(args, {"editr": {"num_replicas": 2}})
+    with pytest.raises(ConfigError, match=r"deployments\[sorter\]: agent 'sorter' runs inside the ingress"):
+        bind_app(args, {"sorter": {"num_replicas": 2}})
