@@ -9,7 +9,12 @@ config), ``checkpoints/`` (see :mod:`orchestration.grpo.checkpoint`), ``metrics.
 (with their journals of rows not yet folded in) and ``tb/`` (see :mod:`orchestration.grpo.metrics`), and with
 ``eval_tasks > 0`` ``eval.json`` / ``eval.md`` (the before/after table on held-out test tasks). Each file is replaced
 atomically and one process trains in a run folder at a time (:mod:`orchestration.run_folder`). ``--resume`` refuses
-settings that differ from the ones the checkpoint restores (:func:`resume_config`).
+settings that differ from the ones the checkpoint restores (:func:`resume_config`). With ``train.wandb`` or
+``train.mlflow`` the same metrics also go to Weights & Biases or MLflow (:mod:`orchestration.grpo.trackers`).
+
+Messages and progress go to the ``editrl.train`` logger (stderr under the CLI, see :mod:`orchestration.logs`); the
+functions below take ``log`` to send their messages elsewhere instead (a benchmark's prefixed lines). The
+before/after table, the result a run is for, is printed to stdout by :func:`train_command`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,21 @@ from pydantic import ValidationError
 
 from orchestration.config import ConfigError, PipelineConfig, check_model_paths, load_config
 from orchestration.grpo.config import GRPOConfig, TrainSection, build_grpo_config, train_section
+from orchestration.grpo.trackers import TRACKERS_FILE, check_trackers
+from orchestration.logs import get_logger, library_progress_bars, progress_bar_wanted, progress_enabled
 from orchestration.run_folder import run_folder_lock, write_text_atomic
+
+logger = get_logger("train")
+Log = Callable[[str], None]
+
+
+def _warn(log: Log | None, message: str) -> None:
+    """A warning: to ``log`` when the caller routes messages itself, else to the logger at WARNING (shown even
+    under ``--quiet``)."""
+    if log is None:
+        logger.warning(message)
+    else:
+        log(f"warning: {message}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,7 +63,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="start afresh in the run folder, deleting its checkpoints and logs")
     p.add_argument("--sft-first", action="store_true", help="run the SFT cold start (train.sft) first and train from its policies")
     p.add_argument("--eval-tasks", type=int, default=None, help="held-out test tasks for the before/after table (default: train.eval_tasks)")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 def add_sft_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,23 +70,28 @@ def add_sft_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
     p.add_argument("--out", default=None, help="output folder (default: train.sft.out_dir)")
     p.add_argument("--steps", type=int, default=None, help="SFT steps per role (default: train.sft.steps)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
 # -- SFT ---------------------------------------------------------------------------------------------------------
 
 
-def run_sft(config: PipelineConfig, section: TrainSection, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """The supervised cold start of ``section.sft``: tokenizer + one tiny LM per role, saved to ``out_dir/<role>``."""
+def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = None) -> dict[str, Any]:
+    """The supervised cold start of ``section.sft``: tokenizer + one tiny LM per role, saved to ``out_dir/<role>``.
+
+    Progress of the SFT steps follows the ``editrl`` logger: a bar on a terminal, a line every few steps otherwise,
+    nothing under ``--quiet`` (:func:`orchestration.logs.progress_bar_wanted`)."""
     from agents.lm.sft import cold_start
 
+    sft_logger = get_logger("sft")
+    progress = "bar" if progress_bar_wanted(sft_logger) else "lines" if progress_enabled(sft_logger) else None
+    log = log or sft_logger.info
     sft = section.sft
     optional = {k: v for k, v in (("n_tasks", sft.n_tasks), ("steps", sft.steps), ("lr", sft.lr), ("batch_size", sft.batch_size),
                                   ("step_mix", sft.step_mix)) if v is not None}
     log(f"SFT cold start: roles {', '.join(sft.roles)} -> {sft.out_dir}" + (f" ({optional})" if optional else ""))
     return cold_start(sft.out_dir, roles=tuple(sft.roles), seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
                       eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
-                      workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan, log=log, **optional)
+                      workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan, log=log, progress=progress, **optional)
 
 
 def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:
@@ -97,25 +120,27 @@ def init_ray() -> None:
 
 
 def run_training(config: PipelineConfig, section: TrainSection, *, run_dir: str | Path, resume: bool = False,
-                 log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
+                 log: Log | None = None, progress: bool = True) -> dict[str, Any]:
     """GRPO for ``section.iterations`` iterations (or ``time_budget_s``), with checkpoints, metrics and evaluation.
 
     Holds the run folder's lock throughout (:class:`orchestration.run_folder.RunFolderBusy` if another process has
-    it). Returns the run summary (also written to ``<run_dir>/summary.json``).
+    it). Returns the run summary (also written to ``<run_dir>/summary.json``). Messages go to ``log`` if given, else
+    to the ``editrl.train`` logger; ``progress`` adds one line (or a bar's step) per iteration.
     """
-    with run_folder_lock(run_dir, log):
+    with run_folder_lock(run_dir, log or logger.warning):
         return _run_training(config, section, run_dir=Path(run_dir), resume=resume, log=log, progress=progress)
 
 
 def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Path, resume: bool,
-                  log: Callable[[str], None], progress: bool) -> dict[str, Any]:
-    from orchestration.grpo.algorithm import GRPO
-    from orchestration.grpo.checkpoint import checkpoint_root, latest_checkpoint, remove_leftovers, save_checkpoint
-    from orchestration.grpo.evaluate import compact_rows, evaluate_pipeline, format_before_after, format_table, held_out_tasks
-    from orchestration.grpo.metrics import MetricsLog, Progress, iteration_metrics
+                  log: Log | None, progress: bool) -> dict[str, Any]:
+    from orchestration.grpo.checkpoint import latest_checkpoint
+    from orchestration.grpo.evaluate import held_out_tasks
+    from orchestration.grpo.trackers import close_trackers, open_trackers
 
+    routed, log = log, log or logger.info  # routed: the caller's own destination, for warnings too
     grpo_config = build_grpo_config(config, section)
     grpo_config.validate()  # config errors before any actor starts
+    check_trackers(section)  # a tracker package that is not installed: one line now, not after the evaluation
     if not resume:  # a missing cold start is one line naming `editrl sft`, not a loader traceback from an actor
         check_model_paths(config)
     checkpoint = latest_checkpoint(run_dir)
@@ -124,12 +149,35 @@ def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Pat
     if not resume and checkpoint is not None:
         raise ConfigError(f"{run_dir} already holds checkpoints; pass --resume to continue that run or --run-dir for a new one")
     if checkpoint is not None:
-        config = resume_config(config, section, checkpoint, run_dir, log)
+        config = resume_config(config, section, checkpoint, run_dir, routed)
 
-    eval_rows = read_eval(run_dir, log)
+    eval_rows = read_eval(run_dir, routed)
     tasks = held_out_tasks(section.eval_tasks, section.eval_seed, config.image_size) if section.eval_tasks else []
     check_eval_tasks(eval_rows, tasks, section, run_dir)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    trackers = open_trackers(section, run_dir, config.model_dump(mode="json"), resume=checkpoint is not None, log=routed)
+    status = "failed"
+    try:
+        summary = _train_and_evaluate(config, section, grpo_config, run_dir=run_dir, checkpoint=checkpoint,
+                                      eval_rows=eval_rows, tasks=tasks, trackers=trackers, log=log, progress=progress)
+        status = "finished"
+        return summary
+    except KeyboardInterrupt:
+        status = "killed"
+        raise
+    finally:
+        close_trackers(trackers, status, log=routed)
+
+
+def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_config: GRPOConfig, *, run_dir: Path,
+                        checkpoint: Path | None, eval_rows: dict[str, Any], tasks: list[Any], trackers: list[Any],
+                        log: Log, progress: bool) -> dict[str, Any]:
+    """The held-out "before", the GRPO loop and the "after" of :func:`run_training`, once the settings are checked."""
+    from orchestration.grpo.algorithm import GRPO
+    from orchestration.grpo.checkpoint import checkpoint_root, latest_checkpoint, remove_leftovers, save_checkpoint
+    from orchestration.grpo.evaluate import compact_rows, evaluate_pipeline, format_before_after, format_table
+    from orchestration.grpo.metrics import MetricsLog, Progress, iteration_metrics
+
     if tasks and "before" not in eval_rows:
         log(f"evaluating the starting policies on {len(tasks)} held-out test tasks (seed {section.eval_seed}) ...")
         before = evaluate_pipeline(config, tasks)
@@ -145,7 +193,7 @@ def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Pat
     else:
         algo = grpo_config.build_algo()
     agents = list(algo.trainable)
-    metrics_log = MetricsLog(run_dir, start_iteration=algo.iteration)
+    metrics_log = MetricsLog(run_dir, start_iteration=algo.iteration, trackers=trackers)
     bar = Progress(section.iterations, initial=algo.iteration, enabled=progress, agents=agents)
     start = time.perf_counter()
     eval_s = 0.0  # held-out evaluation inside the loop: not GRPO time
@@ -180,6 +228,7 @@ def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Pat
             last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
         log(f"GRPO: {algo.iteration} iterations, {grpo_s:.0f} s this session; checkpoint {last_saved}")
     finally:
+        bar.close()
         metrics_log.close()
         algo.stop()
 
@@ -201,7 +250,7 @@ def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Pat
             table += "\n\n" + format_curve(eval_rows["before"], eval_rows["curve"])
         write_text_atomic(run_dir / "eval.md", table + "\n")
         summary["eval"] = eval_rows
-        log(table)
+        log(f"before/after table written to {run_dir / 'eval.md'}")
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=1, default=float))
     return summary
 
@@ -213,15 +262,15 @@ def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Pat
 # config on the command line. A changed value there would be ignored by training, while config.yaml and the
 # held-out evaluation (which builds the pipeline from the new config) would show it: so resume_config refuses it.
 # The rest of `train:` - iterations, time_budget_s, checkpoint_every, keep_checkpoints, run_dir, eval_tasks,
-# eval_seed, eval_every, sft - never reaches the restored algorithm: it says how long this session runs, when it
-# saves and what it measures, so it may change (check_eval_tasks keeps a before/after pair on the same tasks). So may
-# the pipeline's `description`, which nothing reads.
+# eval_seed, eval_every, sft, wandb, mlflow - never reaches the restored algorithm: it says how long this session
+# runs, when it saves, what it measures and where else the metrics go, so it may change (check_eval_tasks keeps a
+# before/after pair on the same tasks). So may the pipeline's `description`, which nothing reads.
 _RESTORED_FIELDS = tuple(name for name in inspect.signature(GRPOConfig.grpo).parameters if name != "self") + (
     "lr", "grad_clip", "num_epochs", "minibatch_size", "seed", "trainable_agents")
 _YAML_NAMES = {"num_epochs": "train.epochs_per_batch", "trainable_agents": "train.agents",
                "seed": "train.seed (default: seed)"}
 _RUN_SETTINGS = ("iterations", "time_budget_s", "checkpoint_every", "keep_checkpoints", "run_dir", "eval_tasks",
-                 "eval_seed", "eval_every", "sft")
+                 "eval_seed", "eval_every", "sft", "wandb", "mlflow")
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:
@@ -269,7 +318,7 @@ def resume_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[st
 
 
 def resume_config(config: PipelineConfig, section: TrainSection, checkpoint: Path, run_dir: Path,
-                  log: Callable[[str], None] = print) -> PipelineConfig:
+                  log: Log | None = None) -> PipelineConfig:
     """The pipeline a resumed run continues with: ``config`` if it trains as the checkpoint does, else ConfigError
     naming each changed setting (old -> new) and what to do.
 
@@ -286,9 +335,9 @@ def resume_config(config: PipelineConfig, section: TrainSection, checkpoint: Pat
             saved = PipelineConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
             recorded, source = build_grpo_config(saved, train_section(saved)).get_state(), str(run_dir / "config.yaml")
         except (OSError, yaml.YAMLError, ValidationError, ConfigError) as err:
-            log(f"warning: cannot tell which settings {run_dir} was trained with (neither "
-                f"{checkpoint}/rllib/class_and_ctor_args.pkl nor config.yaml is readable: {err}); resuming without "
-                "checking them")
+            _warn(log, f"cannot tell which settings {run_dir} was trained with (neither "
+                  f"{checkpoint}/rllib/class_and_ctor_args.pkl nor config.yaml is readable: {err}); resuming without "
+                  "checking them")
             return config
     changes = resume_changes(recorded, build_grpo_config(config, section).get_state())
     if changes and section.sft.roles:
@@ -309,7 +358,7 @@ def resume_config(config: PipelineConfig, section: TrainSection, checkpoint: Pat
     return config
 
 
-def read_eval(run_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+def read_eval(run_dir: Path, log: Log | None = None) -> dict[str, Any]:
     """``eval.json`` of a run folder, or {} if there is none.
 
     One that does not parse (written in place by an older version and cut off by a kill, or damaged on disk) is moved
@@ -326,8 +375,8 @@ def read_eval(run_dir: Path, log: Callable[[str], None] = print) -> dict[str, An
     except (ValueError, UnicodeDecodeError) as err:
         aside = path.with_name("eval.json.corrupt")
         os.replace(path, aside)
-        log(f"warning: {path} is not readable ({err}); moved it to {aside}; the held-out evaluation starts afresh "
-            "(the starting policies are judged again)")
+        _warn(log, f"{path} is not readable ({err}); moved it to {aside}; the held-out evaluation starts afresh "
+                   "(the starting policies are judged again)")
         return {}
     return rows
 
@@ -372,7 +421,7 @@ def clear_run_dir(run_dir: str | Path) -> None:
     for name in ("checkpoints", "tb"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     for name in ("metrics.parquet", "metrics.journal.jsonl", "rollouts.parquet", "rollouts.journal.jsonl", "eval.json",
-                 "eval.json.corrupt", "eval.md", "summary.json", "config.yaml"):
+                 "eval.json.corrupt", "eval.md", "summary.json", "config.yaml", TRACKERS_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 
@@ -388,22 +437,26 @@ def train_command(args: argparse.Namespace) -> int:
     if args.eval_tasks is not None:
         updates["eval_tasks"] = args.eval_tasks
     section = TrainSection.model_validate({**section.model_dump(), **updates})
-    log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
     run_dir = args.run_dir or section.run_dir or f"runs/{config.name}"
     if args.overwrite and args.resume:
         raise ConfigError("--overwrite and --resume contradict each other; pick one")
     if args.sft_first and args.resume:
         raise ConfigError("--sft-first would replace the policies a resumed run started from; drop one of --sft-first / --resume")
+    logger.debug(f"config {config.name}, run folder {run_dir}, train section {section.model_dump(exclude_defaults=True)}")
     t0 = time.perf_counter()
-    with run_folder_lock(run_dir, log):  # before --overwrite deletes anything: the folder may be another run's
+    # the lock before --overwrite deletes anything: the folder may be another run's
+    with run_folder_lock(run_dir, logger.warning), library_progress_bars(logger):
         if args.overwrite:
             clear_run_dir(run_dir)
         if args.sft_first:
             config = use_sft_policies(config, section)
             build_grpo_config(config, section).validate()  # config errors now, not after minutes of SFT
-            run_sft(config, section, log)
-        summary = run_training(config, section, run_dir=run_dir, resume=args.resume, log=log, progress=not args.quiet)
-    log(f"done in {time.perf_counter() - t0:.0f} s; outputs in {summary['run_dir']}")
+            check_trackers(section)
+            run_sft(config, section)
+        summary = run_training(config, section, run_dir=run_dir, resume=args.resume, progress=progress_enabled(logger))
+    if "eval" in summary:  # the before/after table: the result the run was for, so stdout at any verbosity
+        print((Path(summary["run_dir"]) / "eval.md").read_text(), end="", flush=True)
+    logger.info(f"done in {time.perf_counter() - t0:.0f} s; outputs in {summary['run_dir']}")
     return 0
 
 
@@ -417,22 +470,19 @@ def sft_command(args: argparse.Namespace) -> int:
     if args.steps is not None:
         sft["steps"] = args.steps
     section = TrainSection.model_validate({**section.model_dump(), "sft": sft})
-    log = (lambda _m: None) if args.quiet else (lambda m: print(m, flush=True))
-    report = run_sft(config, section, log)
+    with library_progress_bars(logger):
+        report = run_sft(config, section)
     print(json.dumps({role: {k: v for k, v in entry.items() if k != "path"} | {"path": entry["path"]}
                       for role, entry in report["roles"].items()}, indent=1))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.train", description="SFT cold start + GRPO for an editing pipeline.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return train_command(args)
-    except (ConfigError, ValueError, FileNotFoundError) as err:
-        print(f"train: error: {err}", file=sys.stderr)
-        return 2
+    """``python -m orchestration.train ARGS`` is ``editrl train ARGS``: the same parser, flags (``--verbose``,
+    ``--quiet``, ``--debug``), logging and ``editrl: error: ...`` lines, so a job log reads the same either way."""
+    from orchestration.cli import main as editrl
+
+    return editrl(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

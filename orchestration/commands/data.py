@@ -10,6 +10,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from orchestration.logs import get_logger, progress_bar_wanted
+
+logger = get_logger("data")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="generate and inspect Canvas datasets")
@@ -21,7 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--out", type=Path, required=True, help="output .parquet file")
     gen.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
     gen.add_argument("--start", type=int, default=0, help="index of the first task in the stream")
-    gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=generate)
     show = data_sub.add_parser("show", help="print tasks of a dataset with their ground truth")
     show.add_argument("file", type=Path, help="dataset .parquet file")
@@ -50,9 +53,11 @@ def generate(args: argparse.Namespace) -> int:
     categories: Counter[str] = Counter()
     steps: Counter[int] = Counter()
 
+    logger.info(f"generating {args.n} {args.split} tasks (seed {args.seed}, {args.size} px) to {args.out}")
+
     def counted():
         for task in tqdm(generate_tasks(args.n, args.seed, args.split, GeneratorConfig(size=args.size), start=args.start),
-                         total=args.n, disable=args.quiet, desc="generate", unit="task"):
+                         total=args.n, disable=not progress_bar_wanted(logger), desc="generate", unit="task"):
             categories[task.category] += 1
             steps[task.n_steps] += 1
             yield task

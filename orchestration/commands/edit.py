@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
+from orchestration.logs import get_logger, progress_bar_wanted
+
 MAX_INSTRUCTION_CHARS = 2000
+logger = get_logger("eval")
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -118,7 +120,7 @@ def evaluate(args: argparse.Namespace) -> int:
     bad_rows: list = []  # rows with a missing field or an unreadable image: recorded as failed, the rest evaluated
     tasks = load_tasks(args.data, kind=args.data_kind, limit=args.limit, bad_rows=bad_rows)
     for bad in bad_rows:
-        print(f"editrl eval: recorded as failed: {bad.error}", file=sys.stderr)
+        logger.warning(f"recorded as failed: {bad.error}")
     if not tasks and not bad_rows:
         raise CLIError(f"{args.data} holds no tasks")
     check_model_paths(config)  # before an earlier --out is removed for this run
@@ -128,15 +130,16 @@ def evaluate(args: argparse.Namespace) -> int:
     todo = [t for t in tasks if t.task_id not in results.done]
     if args.resume:
         already = total - len(todo) - sum(b.where not in results.done for b in bad_rows)
-        print(f"editrl eval: resuming: {already} of {total} tasks already in {args.out}", file=sys.stderr)
+        logger.info(f"resuming: {already} of {total} tasks already in {args.out}")
     try:
         for bad in bad_rows:
             if bad.where not in results.done:
                 results.append(unreadable_row(bad.where, bad.error))
         if todo:
             pipeline = make_pipeline(config, use_ray=args.ray)
+            logger.info(f"evaluating {config.name} on {len(todo)} tasks ({args.workers} at a time) -> {args.out}")
             bar = tqdm(total=total, initial=total - len(todo), desc=f"eval {config.name}", unit="episode",
-                       file=sys.stderr, disable=args.json)
+                       disable=args.json or not progress_bar_wanted(logger))
             # closing: an interrupt anywhere in this loop starts no further episode
             with bar, closing(iter_episodes(pipeline, todo, args.workers)) as finished:
                 for _, row in finished:
@@ -144,8 +147,8 @@ def evaluate(args: argparse.Namespace) -> int:
                     bar.update(1)
     except KeyboardInterrupt:
         kept = results.close()
-        print(f"editrl eval: interrupted; {kept} of {total} episodes are in {args.out}; run the same command with "
-              "--resume to finish the rest", file=sys.stderr)
+        logger.warning(f"interrupted; {kept} of {total} episodes are in {args.out}; run the same command with "
+                       "--resume to finish the rest")
         return 130
     results.close()
     rows = results.read()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from orchestration.logs import get_logger
+
+logger = get_logger("perceive")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +28,7 @@ def perceive(args: argparse.Namespace) -> int:
             image = load_image(path)
         except ImageInputError as err:
             # One bad file does not stop the others; the exit status reports it.
-            print(f"editrl: error: {err}", file=sys.stderr)
+            logger.error("%s", err)
             failures += 1
             continue
         result = run(image)

@@ -7,7 +7,8 @@ Two layers, one job each:
   field and what to change. RLlib's own fields are reused where they exist (``lr``, ``grad_clip``, ``num_epochs``,
   ``minibatch_size``, ``seed``), so RLlib tooling reads them as usual.
 - :class:`TrainSection` validates the YAML ``train:`` block (unknown keys rejected with their path) and adds what
-  the *run* needs (iterations, time budget, checkpoints, output folder, evaluation, SFT cold start);
+  the *run* needs (iterations, time budget, checkpoints, output folder, evaluation, SFT cold start, experiment
+  trackers);
   :func:`build_grpo_config` turns a pipeline config into a ``GRPOConfig``.
 
 Defaults are sized for the embedded default (a ~2M-parameter policy after SFT, 2 CPU cores); each says why.
@@ -120,6 +121,45 @@ class SFTSection(_Strict):
         if self.scan and not self.reasoning:
             raise ValueError("scan walks the scene before each note of the reasoning trace: set reasoning: true as well")
         return self
+
+
+class WandbTracker(_Strict):
+    """Weights & Biases: every iteration's metrics also logged to a W&B run (`pip install wandb`).
+
+    Online, the API key comes from `api_key_file`, `WANDB_API_KEY` or `wandb login`; with `WANDB_MODE=offline` the
+    run is written under `dir` for a later `wandb sync`. W&B's other environment variables (`WANDB_BASE_URL`, ...)
+    apply as usual.
+    """
+
+    project: str | None = Field(default=None, description=(
+        "W&B project. None: the `WANDB_PROJECT` environment variable, else 'editrl' (W&B's own fallback, "
+        "'uncategorized', mixes every tool's runs)."))
+    entity: str | None = Field(default=None, description="W&B team or user the run belongs to; None: your default entity.")
+    name: str | None = Field(default=None, description="Display name of the W&B run; None: the run folder's name.")
+    group: str | None = Field(default=None, description="W&B group, to compare related runs (e.g. one per seed); None: none.")
+    tags: list[str] = Field(default_factory=list, description="W&B tags of the run.")
+    dir: str | None = Field(default=None, description=(
+        "Folder W&B writes its local files to (`wandb/`); None: the run folder, so an offline run sits next to the "
+        "metrics it mirrors."))
+    api_key_file: str | None = Field(default=None, description=(
+        "A file whose first line is the W&B API key; None: `WANDB_API_KEY` or the key `wandb login` stored. Never put "
+        "the key itself in a config (config.yaml is written to the run folder)."))
+
+
+class MLflowTracker(_Strict):
+    """MLflow: every iteration's metrics also logged to an MLflow run (`pip install mlflow`).
+
+    Written with MLflow's client (`MlflowClient`); the pipeline config is logged as the run's parameters (flat
+    names such as `train.lr`) when the run is created.
+    """
+
+    tracking_uri: str | None = Field(default=None, description=(
+        "Where MLflow keeps the runs: a server (`http://host:5000`), a database (`sqlite:///mlflow.db`) or a folder "
+        "(`file:///abs/path`, which MLflow 3 accepts only with `MLFLOW_ALLOW_FILE_STORE=true`). None: "
+        "`MLFLOW_TRACKING_URI`, else MLflow's default (`sqlite:///mlflow.db` in the working directory in MLflow 3)."))
+    experiment: str = Field(default="editrl", description="MLflow experiment name; created when it does not exist.")
+    run_name: str | None = Field(default=None, description="MLflow run name; None: the run folder's name.")
+    tags: dict[str, str] = Field(default_factory=dict, description="MLflow tags of the run.")
 
 
 class TrainSection(_Strict):
@@ -248,6 +288,13 @@ class TrainSection(_Strict):
         "`curve`. Evaluation time is not counted in `time_budget_s`, so a budget buys the same GRPO either way. "
         "0: only before and after."))
     sft: SFTSection = Field(default_factory=SFTSection, description="The supervised cold start (`editrl sft`).")
+    wandb: WandbTracker | None = Field(default=None, description=(
+        "Also log the metrics to Weights & Biases, under the names metrics.parquet and TensorBoard use. Off (null) by "
+        "default; `wandb: {}` turns it on with the defaults (`--set train.wandb.project=NAME` too). A resumed run "
+        "continues the same W&B run."))
+    mlflow: MLflowTracker | None = Field(default=None, description=(
+        "Also log the metrics to MLflow, under the names metrics.parquet and TensorBoard use. Off (null) by default; "
+        "`mlflow: {}` turns it on with the defaults. A resumed run continues the same MLflow run."))
 
 
 def train_section(config: PipelineConfig) -> TrainSection:

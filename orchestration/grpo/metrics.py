@@ -13,17 +13,28 @@ that is folded in on a geometric schedule and at close (see :mod:`orchestration.
 always readable, but during a run they may lag the journal; :func:`orchestration.grpo.parquet_log.read_rows` reads
 both. A row without some metric (iteration 1 with no update has no ``learner/*``) gets null there. On resume, rows
 after the restored iteration are dropped and the logs continue.
+
+With ``train.wandb`` / ``train.mlflow``, the same dictionary TensorBoard gets (plus ``time_s``) goes to each tracker
+(:mod:`orchestration.grpo.trackers`), so the names match the Parquet columns everywhere.
+
+Progress (:class:`Progress`) goes to stderr: a tqdm bar on a terminal, a line per iteration through the
+``editrl.train`` logger otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from orchestration.grpo.parquet_log import ParquetLog
+from orchestration.logs import get_logger, progress_bar_wanted
+
+logger = get_logger("train")
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -60,8 +71,11 @@ def iteration_metrics(result: dict[str, Any]) -> dict[str, float]:
 class MetricsLog:
     """Writes the per-iteration metrics and rollout samples of one run (see the module docstring)."""
 
-    def __init__(self, run_dir: str | Path, start_iteration: int = 0, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: str | Path, start_iteration: int = 0, tensorboard: bool = True,
+                 trackers: Sequence[Any] = ()) -> None:
         self.run_dir = Path(run_dir)
+        self.trackers = list(trackers)  # opened and closed by the caller (orchestration.grpo.trackers)
+        self.failed_trackers: set[str] = set()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.run_dir / "metrics.parquet"
         self.rollouts_path = self.run_dir / "rollouts.parquet"
@@ -83,15 +97,31 @@ class MetricsLog:
                 if math.isfinite(value):
                     self.writer.add_scalar(key, value, iteration)
             self.writer.flush()
+        self._track(iteration, {"time_s": float(time_s), **metrics})
+
+    def _track(self, iteration: int, metrics: dict[str, float]) -> None:
+        """The finite ``metrics`` to every tracker. One that fails is reported once (a server gone mid-run) and
+        training goes on: the Parquet log and TensorBoard hold every metric."""
+        values = {key: float(value) for key, value in metrics.items() if math.isfinite(value)}
+        for tracker in self.trackers:
+            try:
+                tracker.log(values, step=int(iteration))
+            except Exception as err:
+                if tracker.name not in self.failed_trackers:
+                    self.failed_trackers.add(tracker.name)
+                    logger.warning(f"{tracker.name}: could not log iteration {iteration} ({type(err).__name__}: {err}); "
+                                   f"training goes on, and {self.metrics_path.name} keeps every metric")
 
     def log_heldout(self, iteration: int, summary: dict[str, Any]) -> None:
         """Held-out scores judged at ``iteration`` (:func:`orchestration.grpo.evaluate.evaluate_pipeline`'s summary)
         as ``heldout/<metric>`` scalars in TensorBoard; the numbers themselves go to eval.json's curve."""
+        scalars = {f"heldout/{key}": float(value) for key, value in summary.items()
+                   if key not in ("episodes", "wall_s") and isinstance(value, (int, float))}
         if self.writer is not None:
-            for key, value in summary.items():
-                if key not in ("episodes", "wall_s") and isinstance(value, (int, float)):
-                    self.writer.add_scalar(f"heldout/{key}", float(value), iteration)
+            for key, value in scalars.items():
+                self.writer.add_scalar(key, value, iteration)
             self.writer.flush()
+        self._track(iteration, scalars)
 
     def close(self) -> None:
         self.metrics.close()
@@ -101,16 +131,21 @@ class MetricsLog:
 
 
 class Progress:
-    """One line per iteration: a tqdm bar on a terminal, plain lines otherwise (job logs)."""
+    """One line per iteration: a tqdm bar when stderr is a terminal, plain lines through the ``editrl.train`` logger
+    otherwise (job logs). On stderr, so that stdout holds only the run's results."""
 
     def __init__(self, total: int, initial: int = 0, enabled: bool = True, agents: list[str] | None = None) -> None:
         self.enabled = enabled
         self.agents = agents or []
         self.bar = None
-        if enabled and sys.stdout.isatty():
+        self._redirect = contextlib.ExitStack()
+        if enabled and progress_bar_wanted(logger):
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
-            self.bar = tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, file=sys.stdout)
+            self.bar = tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, file=sys.stderr)
+            # the run's messages (a held-out evaluation, a checkpoint) are written above the bar, not through it
+            self._redirect.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("editrl")]))
 
     def summary(self, metrics: dict[str, float]) -> str:
         parts = []
@@ -131,8 +166,10 @@ class Progress:
             self.bar.set_postfix_str(self.summary(metrics), refresh=False)
             self.bar.update(1)
         else:
-            print(f"iter {iteration:4d} | {self.summary(metrics)}", flush=True)
+            logger.info(f"iter {iteration:4d} | {self.summary(metrics)}")
 
     def close(self) -> None:
+        """End the bar and give the logger its handlers back; safe to call twice."""
+        self._redirect.close()
         if self.bar is not None:
             self.bar.close()

@@ -3,23 +3,19 @@ deleted or written; its files are replaced atomically; --resume refuses settings
 survives a damaged eval.json.
 
 The resume tests drive the real `orchestration.train.main` with the algorithm, its checkpoints and the evaluation
-replaced by fakes (no Ray, no models): a checkpoint holds what resume reads, the algorithm config state pickled in
-`rllib/class_and_ctor_args.pkl` exactly as RLlib pickles it.
+replaced by fakes (`fake_training` in tests/orchestration/conftest.py: no Ray, no models).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
-from orchestration.grpo.config import GRPOConfig
 from orchestration.grpo.metrics import MetricsLog
 from orchestration.train import clear_run_dir, main
 
@@ -33,59 +29,6 @@ def test_overwrite_clears_the_metric_logs_and_their_journals(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     clear_run_dir(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
-
-
-class FakeAlgo:
-    """What run_training asks of the algorithm: its config state, the iteration counter, train() and stop()."""
-
-    trainable = ("decomposer",)
-
-    def __init__(self, state: dict, iteration: int = 0) -> None:
-        self.state, self.iteration, self.last_rollouts = state, iteration, []
-
-    def train(self) -> dict:
-        self.iteration += 1
-        return {}
-
-    def stop(self) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_training(monkeypatch):
-    """run_training without Ray, RLlib's algorithm or models. Returns the number of times training started."""
-    import orchestration.grpo.algorithm as algorithm
-    import orchestration.grpo.checkpoint as checkpoint
-    import orchestration.grpo.evaluate as evaluate
-    import orchestration.train as train
-
-    def save_checkpoint(algo, run_dir, keep=2, metrics=None):
-        final = checkpoint.checkpoint_root(run_dir) / f"iter_{algo.iteration:06d}"
-        (final / "rllib").mkdir(parents=True, exist_ok=True)
-        (final / "policies").mkdir(exist_ok=True)
-        with open(final / "rllib" / "class_and_ctor_args.pkl", "wb") as f:  # as Checkpointable.save_to_path does
-            pickle.dump({"class": None, "ctor_args_and_kwargs": ((algo.state,), {})}, f)
-        (final / "meta.json").write_text(json.dumps({"iteration": algo.iteration}))
-        (final.parent / "latest").write_text(final.name)
-        return final
-
-    def from_checkpoint(path):
-        folder = Path(path).parent
-        return FakeAlgo(checkpoint.algorithm_config(folder), json.loads((folder / "meta.json").read_text())["iteration"])
-
-    def evaluate_pipeline(pipeline, tasks, models=None, chunk=100):
-        scores = {metric: 0.5 for metric in evaluate.METRICS}
-        rows = [{"task_id": t.task_id, "category": t.category, "n_steps": t.n_steps, "error": None, **scores} for t in tasks]
-        return {"summary": {"episodes": len(rows), "failed": 0, **scores, "wall_s": 0.0}, "rows": rows}
-
-    started = []
-    monkeypatch.chdir(REPO)  # the packaged config's model path is relative to the repository
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_checkpoint)
-    monkeypatch.setattr(algorithm.GRPO, "from_checkpoint", staticmethod(from_checkpoint))
-    monkeypatch.setattr(GRPOConfig, "build_algo", lambda self: FakeAlgo(self.get_state()))
-    monkeypatch.setattr(evaluate, "evaluate_pipeline", evaluate_pipeline)
-    monkeypatch.setattr(train, "init_ray", lambda: started.append(1))
-    return started
 
 
 def _train(run_dir: Path, *args: str) -> int:
@@ -177,8 +120,8 @@ def test_a_truncated_eval_json_is_set_aside_with_a_warning_and_the_resume_goes_o
     text = (run_dir / "eval.json").read_text()
     (run_dir / "eval.json").write_text(text[: len(text) // 2])  # as a kill during an in-place write left it
     assert _train(run_dir, "--resume", "--iterations", "3", "--eval-tasks", "2") == 0
-    out = capsys.readouterr().out
-    assert f"warning: {run_dir / 'eval.json'} is not readable" in out and "eval.json.corrupt" in out
+    err = capsys.readouterr().err  # a warning: on stderr, and shown even under --quiet
+    assert f"editrl: warning: {run_dir / 'eval.json'} is not readable" in err and "eval.json.corrupt" in err
     assert (run_dir / "eval.json.corrupt").read_text() == text[: len(text) // 2]
     rows = json.loads((run_dir / "eval.json").read_text())
     assert rows["after"]["iterations"] == 3 and len(rows["before_rows"]) == 2  # the starting policies judged again

@@ -104,7 +104,7 @@ def test_sigkill_at_a_random_point_then_resume(make_pipeline, tmp_path, capsys):
     finally:
         if owns_ray:
             ray.shutdown()
-    assert f"resuming from {checkpoint}" in capsys.readouterr().out, note
+    assert f"resuming from {checkpoint}" in capsys.readouterr().err, note  # a message: on stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["iterations"] == iteration + 2, note
     assert latest_checkpoint(run_dir).name == f"iter_{iteration + 2:06d}"
