@@ -20,7 +20,6 @@ before/after table, the result a run is for, is printed to stdout by :func:`trai
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
@@ -32,7 +31,8 @@ import yaml
 from pydantic import ValidationError
 
 from orchestration.config import ConfigError, PipelineConfig, check_model_paths, load_config
-from orchestration.grpo.config import GRPOConfig, TrainSection, build_grpo_config, train_section
+from orchestration.grpo.config import (RLLIB_FIELDS, GRPOConfig, GRPOSettings, TrainSection, build_grpo_config,
+                                       train_section)
 from orchestration.grpo.trackers import TRACKERS_FILE, check_trackers
 from orchestration.logs import get_logger, library_progress_bars, progress_bar_wanted, progress_enabled
 from orchestration.run_folder import run_folder_lock, write_text_atomic
@@ -265,9 +265,8 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
 # eval_seed, eval_every, sft, wandb, mlflow - never reaches the restored algorithm: it says how long this session
 # runs, when it saves, what it measures and where else the metrics go, so it may change (check_eval_tasks keeps a
 # before/after pair on the same tasks). So may the pipeline's `description`, which nothing reads.
-_RESTORED_FIELDS = tuple(name for name in inspect.signature(GRPOConfig.grpo).parameters if name != "self") + (
-    "lr", "grad_clip", "num_epochs", "minibatch_size", "seed", "trainable_agents")
-_YAML_NAMES = {"num_epochs": "train.epochs_per_batch", "trainable_agents": "train.agents",
+_RESTORED_FIELDS = (*GRPOSettings.model_fields, *RLLIB_FIELDS.values(), "seed", "trainable_agents")
+_YAML_NAMES = {**{rllib: f"train.{name}" for name, rllib in RLLIB_FIELDS.items()}, "trainable_agents": "train.agents",
                "seed": "train.seed (default: seed)"}
 _RUN_SETTINGS = ("iterations", "time_budget_s", "checkpoint_every", "keep_checkpoints", "run_dir", "eval_tasks",
                  "eval_seed", "eval_every", "sft", "wandb", "mlflow")
@@ -294,8 +293,9 @@ def restored_settings(state: dict[str, Any]) -> dict[str, Any]:
     for key, value in pipeline.items():
         if key not in ("train", "description"):  # train: its algorithm part is in the fields below
             out.update(_flatten(value, key))
+    defaults = GRPOSettings().model_dump()  # a setting added since the checkpoint was written compares as its default
     for name in _RESTORED_FIELDS:
-        out.update(_flatten(state.get(name), _YAML_NAMES.get(name, f"train.{name}")))
+        out.update(_flatten(state.get(name, defaults.get(name)), _YAML_NAMES.get(name, f"train.{name}")))
     return out
 
 

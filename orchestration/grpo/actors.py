@@ -4,7 +4,8 @@ A ``PolicyActor`` hosts one LM agent (``agents.lm.policy.LMThinker`` / ``LMDecom
 config, like ``orchestration.actors.AgentActor``, and adds what training needs:
 
 - ``sample(states, n, ...)``: ``n`` completions per state in one batched generation call, returned as the parsed
-  agent outputs plus plain numpy arrays (token ids, masks, the sampler's log-probs) for the learner;
+  agent outputs plus a :class:`~orchestration.grpo.samples.SampledGroups` (token ids, masks, the sampler's
+  log-probs as numpy arrays) for the learner;
 - ``act_batch(states)``: the agent's ordinary behaviour (its own temperature), for episodes in which it is not the
   agent being grouped (an upstream thinker while the decomposer trains, reflection rounds);
 - ``set_weights(ref, version)``: load the learner's new parameters (a ``ray.put`` of the state dict, fetched
@@ -24,6 +25,7 @@ import ray
 
 from agents.base import AgentOutput, EpisodeState
 from orchestration.grpo.pool import round_robin_shards
+from orchestration.grpo.samples import SampledGroups
 
 
 @ray.remote
@@ -39,13 +41,9 @@ class PolicyActor:
         self.version = 0
 
     def sample(self, states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
-               max_new_tokens: int, greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
-        """``n`` completions per state (state-major rows), as parsed outputs and numpy arrays.
-
-        Arrays: ``prompt_ids``/``prompt_mask`` [N, P], ``completion_ids``/``completion_mask`` [N, T],
-        ``logprobs`` [N, T] float32, ``finished`` [N] bool; plus ``texts`` (completions), ``prompts`` (one per
-        state), ``version`` (the weights that sampled them) and ``tokens`` (generated tokens).
-        """
+               max_new_tokens: int, greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], SampledGroups]:
+        """``n`` completions per state (state-major rows), as parsed outputs and a :class:`SampledGroups` sampled
+        with this actor's weights version."""
         # Only an agent that can decode a greedy member is asked to (the transformers LM agents).
         extra = {"greedy_per_prompt": int(greedy_per_prompt)} if greedy_per_prompt else {}
         previous_top_p = self.agent.top_p
@@ -55,23 +53,13 @@ class PolicyActor:
                                              max_new_tokens=max_new_tokens, **extra)
         finally:
             self.agent.top_p = previous_top_p
-        arrays = {
-            "prompt_ids": gen.prompt_ids.cpu().numpy(),
-            "prompt_mask": gen.prompt_mask.cpu().numpy(),
-            "completion_ids": gen.completion_ids.cpu().numpy(),
-            "completion_mask": gen.completion_mask.cpu().numpy(),
-            "logprobs": gen.logprobs.cpu().numpy().astype(np.float32),
-            "finished": gen.finished.cpu().numpy(),
-            "texts": list(gen.texts),
-            "prompts": [self.agent.prompt(s) for s in states],
-            "version": self.version,
-            "tokens": gen.num_generated_tokens,
-        }
+        image_inputs = None
         if hasattr(gen, "images"):  # a VLM policy: its prompts' image inputs, per row, for the learner's forward pass
             from orchestration.grpo.multimodal import prompt_input_columns
 
-            arrays.update(prompt_input_columns(self.agent.processor, gen))
-        return outputs, arrays
+            image_inputs = prompt_input_columns(self.agent.processor, gen)
+        return outputs, SampledGroups.from_generation(gen, [self.agent.prompt(s) for s in states], self.version,
+                                                      image_inputs)
 
     def act_batch(self, states: Sequence[EpisodeState]) -> list[AgentOutput]:
         return self.agent.act_batch(list(states))
@@ -148,12 +136,13 @@ def pad_right(arrays: Sequence[np.ndarray], value: Any = 0) -> np.ndarray:
 
 
 def sample_groups(pool: Any, states: Sequence[EpisodeState], n: int, temperature: float, top_p: float,
-                  max_new_tokens: int, pad_id: int = 0, greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], dict[str, Any]]:
+                  max_new_tokens: int, pad_id: int = 0,
+                  greedy_per_prompt: int = 0) -> tuple[list[AgentOutput], SampledGroups]:
     """Split ``states`` over the pool's actors, sample ``n`` per state, and join the shards in the order of ``states``.
 
     ``pool`` is an :class:`orchestration.grpo.pool.PolicyPool`: a shard whose actor died is retried once or dropped.
-    ``arrays["kept"]`` lists the indices of the states that were sampled (all of them unless a shard was dropped);
-    rows follow that order, ``n`` per kept state, so each (state, sample) appears exactly once. With
+    The record's ``kept`` lists the indices of the states that were sampled (all of them unless a shard was
+    dropped); rows follow that order, ``n`` per kept state, so each (state, sample) appears exactly once. With
     ``greedy_per_prompt`` the first that many rows of each state's group are its greedy completion.
     """
     shards = round_robin_shards(len(states), len(pool.ready()) or 1)  # one shard per actor ready for work
@@ -163,25 +152,27 @@ def sample_groups(pool: Any, states: Sequence[EpisodeState], n: int, temperature
     results = [r for r in results if r is not None]
     kept = sorted(i for shard in shards for i in shard)
     if not kept:
-        return [], {"kept": [], "tokens": 0, "versions": []}
+        return [], SampledGroups.empty()
     # Rows of state i in shard k: position p of i in the shard -> rows p*n .. p*n+n-1.
     where: dict[int, tuple[int, int]] = {i: (k, p) for k, shard in enumerate(shards) for p, i in enumerate(shard)}
     order = [(where[i][0], where[i][1] * n + g) for i in kept for g in range(n)]
     outputs = [results[k][0][row] for k, row in order]
-    offsets = np.cumsum([0] + [len(r[1]["texts"]) for r in results])
+    records: list[SampledGroups] = [r[1] for r in results]
+    offsets = np.cumsum([0] + [len(r) for r in records])
     rows = [int(offsets[k]) + row for k, row in order]
-    arrays: dict[str, Any] = {}
-    for key, pad in (("prompt_ids", pad_left), ("prompt_mask", pad_left), ("completion_ids", pad_right),
-                     ("completion_mask", pad_right), ("logprobs", pad_right)):
-        fill = pad_id if key in ("prompt_ids", "completion_ids") else 0
-        arrays[key] = pad([r[1][key] for r in results], fill)[rows]
-    arrays["finished"] = np.concatenate([r[1]["finished"] for r in results])[rows]
-    arrays["texts"] = [results[k][1]["texts"][row] for k, row in order]
-    arrays["prompts"] = [results[where[i][0]][1]["prompts"][where[i][1]] for i in kept]
-    arrays["kept"] = kept
-    arrays["versions"] = [r[1]["version"] for r in results]
-    arrays["tokens"] = sum(r[1]["tokens"] for r in results)
     from orchestration.grpo.multimodal import join_columns
 
-    arrays.update(join_columns([r[1] for r in results], rows))  # image inputs of VLM prompts (none for an LM)
-    return outputs, arrays
+    return outputs, SampledGroups(
+        prompt_ids=pad_left([r.prompt_ids for r in records], pad_id)[rows],
+        prompt_mask=pad_left([r.prompt_mask for r in records])[rows],
+        completion_ids=pad_right([r.completion_ids for r in records], pad_id)[rows],
+        completion_mask=pad_right([r.completion_mask for r in records])[rows],
+        old_logp=pad_right([r.old_logp for r in records])[rows],
+        finished=np.concatenate([r.finished for r in records])[rows],
+        texts=tuple(records[k].texts[row] for k, row in order),
+        prompts=tuple(records[where[i][0]].prompts[where[i][1]] for i in kept),
+        kept=tuple(kept),
+        versions=tuple(v for r in records for v in r.versions),
+        tokens=sum(r.tokens for r in records),
+        image_inputs=join_columns([r.image_inputs for r in records], rows),  # none for a text-only policy
+    )

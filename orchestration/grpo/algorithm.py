@@ -4,12 +4,15 @@ Per iteration (``training_step``):
 
 1. draw ``tasks_per_iteration`` train tasks (without replacement; from the curriculum pool when the difficulty
    filter is on);
-2. for each trainable agent: sample ``group_size`` completions per task through its policy actors, finish every
-   episode through the rest of the graph, score it with the agent's reward terms (:mod:`.rollout`);
-3. advantages per group (:mod:`.core` / :mod:`rewards`): GRPO on the weighted sum, DDA-Thinker's dual-atomic
-   (each term in its own group), or ThinkRL-Edit's UCPG; groups with zero reward variance are counted and left out;
+2. for each trainable agent: sample ``group_size`` completions per task through its policy actors (a
+   :class:`~.samples.SampledGroups`), finish every episode through the rest of the graph, score it with the agent's
+   reward terms (:mod:`.rollout`);
+3. advantages per group from the agent's registered estimator (:func:`.core.get_advantage`, math in :mod:`.core`
+   and :mod:`rewards`): GRPO on the weighted sum, DDA-Thinker's dual-atomic (each term in its own group),
+   ThinkRL-Edit's UCPG, or a user's own; groups with zero reward variance are counted and left out;
 4. ``learner_group.update(batch=...)`` for ``num_epochs`` passes (minibatches of ``minibatch_size``): the
-   :class:`~.learner.GRPOTorchLearner` computes the clipped surrogate (+ KL) on the :class:`~.module.CausalLMModule`;
+   :class:`~.learner.GRPOTorchLearner` computes the registered policy loss (the clipped surrogate by default, + KL)
+   on the :class:`~.module.CausalLMModule`;
 5. sync the trained modules' parameters to their policy actors (one ``ray.put`` per module).
 
 Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
@@ -51,7 +54,7 @@ import random
 import time
 from collections import Counter
 from functools import partial
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import ray
@@ -62,15 +65,14 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFET
 
 from orchestration.graph import build_graph
 from orchestration.grpo.actors import sample_groups, start_policy_actors
-from orchestration.grpo.config import GRPOConfig
-from orchestration.grpo.core import (component_token_advantages, greedy_baseline_advantages, group_advantages,
-                                     zero_variance_groups)
+from orchestration.grpo.config import FailedEpisodes, GRPOConfig
+from orchestration.grpo.core import available_advantages, component_token_advantages, get_advantage
 from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
 from orchestration.pipeline import agent_kwargs
 from orchestration.scoring import judge_episode
-from rewards import component_scores, dual_atomic_advantages, ucpg_advantages
+from rewards import component_scores
 
 #: Key of this algorithm's own metrics in the result dict of ``train()``.
 GRPO_RESULTS = "grpo"
@@ -80,37 +82,31 @@ logger = logging.getLogger(__name__)
 
 def compute_advantages(rollouts: GroupRollouts, mode: str, scale: str, eps: float,
                        greedy: np.ndarray | None = None) -> tuple[np.ndarray, set[str]]:
-    """Advantages [N] over the rows that finished, and the ids of the zero-variance groups.
+    """Advantages [N] over the rows that finished, from the estimator registered as ``mode``
+    (:func:`.core.register_advantage`), and the ids of the groups without signal for it (zero-variance groups).
 
     Failed rows get advantage 0 and do not take part in their group's statistics. ``greedy`` ([N] bool, the rows
     that are their group's greedy completion): compare rewards with the greedy row's instead of the group mean
-    (:func:`.core.greedy_baseline_advantages`; GRPO's sequence advantage only).
+    (``baseline: greedy``; only estimators registered with ``greedy_baseline=True`` take it).
     """
+    estimator = get_advantage(mode)
+    if greedy is not None and not estimator.greedy_baseline:
+        raise ValueError(f"baseline 'greedy' applies to the {_greedy_estimators()} advantage, not {mode!r}; "
+                         "use baseline 'group'")
     ok = rollouts.ok
     adv = np.zeros(len(ok))
     if not ok.any():
         return adv, set()
     groups = [g for g, good in zip(rollouts.group_ids, ok) if good]
     matrix = rollouts.reward_matrix[ok]
-    if mode == "grpo":
-        totals = matrix @ rollouts.reward_weights
-        zero = zero_variance_groups(totals, groups)
-        if greedy is None:
-            adv[ok] = group_advantages(totals, groups, scale=scale, eps=eps)
-        else:
-            adv[ok] = greedy_baseline_advantages(totals, groups, greedy[ok], scale=scale, eps=eps)
-    else:
-        if greedy is not None:
-            raise ValueError(f"baseline 'greedy' applies to the 'grpo' advantage, not {mode!r}; use baseline 'group'")
-        # A group carries no signal when every term is constant in it.
-        zero = set.intersection(*(zero_variance_groups(matrix[:, j], groups) for j in range(matrix.shape[1])))
-        if mode == "dual_atomic":
-            adv[ok] = dual_atomic_advantages(matrix, groups, rollouts.reward_weights, scale_by_std=scale != "none", eps=eps)
-        elif mode == "ucpg":
-            adv[ok] = ucpg_advantages(matrix, groups)
-        else:
-            raise ValueError(f"unknown advantage mode {mode!r}; use grpo, dual_atomic or ucpg")
+    zero = estimator.groups_without_signal(matrix, rollouts.reward_weights, groups)
+    adv[ok] = estimator.fn(matrix, rollouts.reward_weights, groups, scale=scale, eps=eps,
+                           greedy=None if greedy is None else greedy[ok])
     return adv, zero
+
+
+def _greedy_estimators() -> str:
+    return " or ".join(repr(n) for n in available_advantages() if get_advantage(n).greedy_baseline)
 
 
 def greedy_metrics(node: str, rollouts: GroupRollouts, greedy: np.ndarray) -> dict[str, float]:
@@ -146,8 +142,8 @@ def component_lines(rollouts: GroupRollouts, action_id: int, score: str = "f1") 
     completion). A completion's lines get scores only when it is well formed, its task has ground-truth components,
     and it has as many ``<action>`` tags as parsed components (otherwise the lines cannot be told apart: None).
     """
-    ids = rollouts.arrays["completion_ids"]
-    mask = rollouts.arrays["completion_mask"].astype(bool)
+    ids = rollouts.samples.completion_ids
+    mask = rollouts.samples.completion_mask.astype(bool)
     token_line = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
@@ -177,8 +173,8 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
     """
     from rewards.trace import THINK_SEPARATOR, trace_scores
 
-    ids = rollouts.arrays["completion_ids"]
-    mask = rollouts.arrays["completion_mask"].astype(bool)
+    ids = rollouts.samples.completion_ids
+    mask = rollouts.samples.completion_mask.astype(bool)
     token_note = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
@@ -212,7 +208,7 @@ def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id:
     """
     from rewards.trace import scan_entries, scan_scores, split_think
 
-    ids = rollouts.arrays["completion_ids"]
+    ids = rollouts.samples.completion_ids
     token_entry = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
@@ -254,7 +250,7 @@ def accounting(node: str, rollouts: GroupRollouts, n_tasks: int, group_size: int
     """
     sizes = Counter(rollouts.group_ids)
     accounted = len(rollouts.episodes) + (rollouts.failed_tasks + rollouts.dropped_tasks) * group_size
-    versions = rollouts.arrays.get("versions") or [np.nan]
+    versions = rollouts.samples.versions or [np.nan]
     return {
         f"{node}/dropped_tasks": float(rollouts.dropped_tasks),
         f"{node}/lost_episodes": float(n_tasks * group_size - accounted),
@@ -276,26 +272,27 @@ def trainable_rows(ok: np.ndarray, group_ids: list[str], zero: set[str], failed_
     >>> trainable_rows(np.array([True, True, True, True]), ["a", "a", "b", "b"], {"a"}, "drop_episode").tolist()
     [False, False, True, True]
     """
-    if failed_episodes not in ("drop_episode", "drop_group"):
-        raise ValueError(f"failed_episodes={failed_episodes!r}: use drop_episode or drop_group")
+    if failed_episodes not in get_args(FailedEpisodes):
+        raise ValueError(f"failed_episodes={failed_episodes!r}: use one of {', '.join(get_args(FailedEpisodes))}")
     lost = {g for g, good in zip(group_ids, ok) if not good} if failed_episodes == "drop_group" else set()
     return ok & np.array([g not in zero and g not in lost for g in group_ids], dtype=bool)
 
 
 def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The learner's columns for ``rows``, with all-padding columns trimmed (prompts left, completions right)."""
-    a = rollouts.arrays
-    prompt_mask = a["prompt_mask"][rows]
-    completion_mask = a["completion_mask"][rows]
+    """The learner's columns for ``rows``, with all-padding columns trimmed (prompts left, completions right); each
+    column is named as its :class:`~.samples.SampledGroups` field, plus ``advantages``."""
+    s = rollouts.samples
+    prompt_mask = s.prompt_mask[rows]
+    completion_mask = s.completion_mask[rows]
     first = int(np.argmax(prompt_mask.any(axis=0)))
     last = int(completion_mask.any(axis=0).nonzero()[0].max()) + 1 if completion_mask.any() else 1
     return {
-        **select_columns(a, rows, first),  # a VLM policy's image inputs (orchestration.grpo.multimodal); none for an LM
-        "prompt_ids": a["prompt_ids"][rows, first:].astype(np.int64),
+        **select_columns(s.image_inputs, rows, first),  # a VLM policy's image inputs (.multimodal); none for an LM
+        "prompt_ids": s.prompt_ids[rows, first:].astype(np.int64),
         "prompt_mask": prompt_mask[:, first:].astype(np.int64),
-        "completion_ids": a["completion_ids"][rows, :last].astype(np.int64),
+        "completion_ids": s.completion_ids[rows, :last].astype(np.int64),
         "completion_mask": completion_mask[:, :last].astype(np.int64),
-        "old_logp": a["logprobs"][rows, :last].astype(np.float32),
+        "old_logp": s.old_logp[rows, :last].astype(np.float32),
         "advantages": (advantages[rows] if advantages.ndim == 1 else advantages[rows, :last]).astype(np.float32),
     }
 
@@ -431,7 +428,7 @@ class GRPO(Algorithm):
                                       spec["rewards"], tag=f"{self.iteration}/")
             timings["generate_s"] += rollouts.timings["generate_s"]
             timings["reward_s"] += rollouts.timings["upstream_s"] + rollouts.timings["finish_s"] + rollouts.timings["reward_s"]
-            tokens += int(rollouts.arrays["tokens"])
+            tokens += int(rollouts.samples.tokens)
 
             metrics.update(accounting(node, rollouts, len(tasks), cfg.group_size))
             if not rollouts.episodes:  # every shard's actor failed twice: nothing to learn from this agent now
@@ -563,9 +560,9 @@ class GRPO(Algorithm):
         }
         for j, name in enumerate(rollouts.reward_names):
             out[f"{node}/reward/{name}"] = float(np.mean(rollouts.reward_matrix[ok, j])) if ok.any() else float("nan")
-        mask = rollouts.arrays["completion_mask"]
+        mask = rollouts.samples.completion_mask
         out[f"{node}/completion_tokens"] = float(mask.sum(axis=1).mean())
-        out[f"{node}/truncated_share"] = float(1.0 - np.mean(rollouts.arrays["finished"]))
+        out[f"{node}/truncated_share"] = float(1.0 - np.mean(rollouts.samples.finished))
         judged = [judge_episode(e.task, e.state) for e in rollouts.episodes if e.error is None]
         for key in ("f1_overall", "checklist_pass", "full_success"):
             values = [float(j[key]) for j in judged if j[key] is not None]
@@ -583,8 +580,8 @@ class GRPO(Algorithm):
                 "task_id": rollouts.episodes[row].task.task_id,
                 "group": rollouts.group_ids[row],
                 "sample": int(row % self.config.group_size),
-                "prompt": rollouts.arrays["prompts"][task_pos],
-                "completion": rollouts.arrays["texts"][row],
+                "prompt": rollouts.samples.prompts[task_pos],
+                "completion": rollouts.samples.texts[row],
                 "reward": float(rollouts.rewards[row]),
                 "rewards": {name: float(rollouts.reward_matrix[row, j]) for j, name in enumerate(rollouts.reward_names)},
                 "advantage": float(adv[row]),

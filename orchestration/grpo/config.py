@@ -1,35 +1,58 @@
-"""GRPO configuration: the RLlib ``GRPOConfig`` builder and the pydantic model of a pipeline YAML's ``train:`` section.
+"""GRPO configuration: the settings model, the RLlib ``GRPOConfig`` builder, and a pipeline YAML's ``train:`` section.
 
-Two layers, one job each:
+Each GRPO setting is defined once, as a field of :class:`GRPOSettings` (type, default, why, bounds). The rest reads it
+from there:
 
-- :class:`GRPOConfig` (an RLlib ``AlgorithmConfig``) holds what the *algorithm* needs: the pipeline, which agents
-  train with which rewards, the group and loss settings, sampling. ``validate()`` raises ``ValueError`` naming the
-  field and what to change. RLlib's own fields are reused where they exist (``lr``, ``grad_clip``, ``num_epochs``,
-  ``minibatch_size``, ``seed``), so RLlib tooling reads them as usual.
-- :class:`TrainSection` validates the YAML ``train:`` block (unknown keys rejected with their path) and adds what
-  the *run* needs (iterations, time budget, checkpoints, output folder, evaluation, SFT cold start, experiment
-  trackers);
-  :func:`build_grpo_config` turns a pipeline config into a ``GRPOConfig``.
+- :class:`GRPOConfig` (an RLlib ``AlgorithmConfig``) takes its defaults from the model, accepts its field names in
+  :meth:`GRPOConfig.grpo` (generated, with ``NotProvided`` meaning "leave as is"), and ``validate()`` checks the
+  values through the model, then what involves the pipeline; errors name the field and what to change. RLlib's own
+  fields are reused where they exist (``lr``, ``grad_clip``, ``num_epochs``, ``minibatch_size``, ``seed``), so RLlib
+  tooling reads them as usual; :data:`RLLIB_FIELDS` maps the ``train:`` names onto them.
+- :class:`TrainSection` validates the YAML ``train:`` block (unknown keys rejected with their path): the GRPO
+  settings (it extends :class:`GRPOSettings`) plus what the *run* needs (iterations, time budget, checkpoints,
+  output folder, evaluation, SFT cold start, experiment trackers); :func:`build_grpo_config` copies its GRPO fields
+  into a ``GRPOConfig`` by iterating the model.
+
+Choices are ``Literal`` types (:mod:`.core` defines the loss and advantage ones); advantage estimators and policy
+losses are registries (:func:`.core.register_advantage`, :func:`.core.register_policy_loss`), so their names are
+checked against what is registered when the config is validated.
 
 Defaults are sized for the embedded default (a ~2M-parameter policy after SFT, 2 CPU cores); each says why.
 """
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 
 from agents.registry import trainable_summary
-from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm
+from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
+from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
 
-ADVANTAGE_MODES = ("grpo", "dual_atomic", "ucpg")
-LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
-KL_ESTIMATORS = ("k1", "k2", "k3")
-REWARD_SCALING = ("group", "batch", "none")
-FAILED_EPISODES = ("drop_episode", "drop_group")
-COMPONENT_SCORES = ("f1", "grounded")
+Baseline = Literal["group", "greedy"]
+FailedEpisodes = Literal["drop_episode", "drop_group"]
+ComponentScore = Literal["f1", "grounded"]
+
+
+def _registered_advantage(name: str) -> str:
+    get_advantage(name)  # ValueError listing the registered estimators
+    return name
+
+
+def _registered_policy_loss(name: str) -> str:
+    get_policy_loss(name)  # ValueError listing the registered losses
+    return name
+
+
+#: The name of an advantage estimator registered with :func:`.core.register_advantage` (checked when validated, so
+#: an estimator registered after this module is imported is accepted).
+AdvantageName = Annotated[str, AfterValidator(_registered_advantage)]
+#: The name of a policy loss registered with :func:`.core.register_policy_loss`.
+PolicyLossName = Annotated[str, AfterValidator(_registered_policy_loss)]
 
 
 def trainable_backend(agent: AgentConfig) -> bool:
@@ -58,10 +81,11 @@ class AgentTrainSpec(_Strict):
     rewards: list[RewardTerm] | None = Field(default=None, description=(
         "Reward terms (registered names with weights). Default: the pipeline's `rewards.<agent>` list, so the YAML "
         "states the reward once for the environment and the learner."))
-    advantage: Literal["grpo", "dual_atomic", "ucpg"] = Field(default="grpo", description=(
-        "grpo: the weighted sum of the terms, normalised in its group. dual_atomic (DDA-Thinker): each term "
-        "normalised in its own group, advantages combined with the term weights. ucpg (ThinkRL-Edit): ranks over the "
-        "order-consistent subset of the group across the terms (`rewards.ucpg_advantages`)."))
+    advantage: AdvantageName = Field(default="grpo", description=(
+        "The advantage estimator, by registered name. grpo: the weighted sum of the terms, normalised in its group. "
+        "dual_atomic (DDA-Thinker): each term normalised in its own group, advantages combined with the term "
+        "weights. ucpg (ThinkRL-Edit): ranks over the order-consistent subset of the group across the terms "
+        "(`rewards.ucpg_advantages`). Your own: `orchestration.grpo.core.register_advantage` (docs/extending.md)."))
 
 
 class DifficultyFilter(_Strict):
@@ -74,6 +98,13 @@ class DifficultyFilter(_Strict):
     min_visits: int = Field(default=1, ge=1, description=(
         "Groups a task must have been sampled in before it can be dropped. One group of G samples is already G "
         "tries, which is how DDA-Thinker filters (offline, per prompt)."))
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> "DifficultyFilter":
+        if not self.low < self.high:
+            raise ValueError(f"low={self.low}, high={self.high}: need 0 <= low < high <= 1 (a task whose rate is "
+                             "<= low or >= high leaves the pool; with low >= high every task would)")
+        return self
 
 
 class SFTSection(_Strict):
@@ -162,13 +193,10 @@ class MLflowTracker(_Strict):
     tags: dict[str, str] = Field(default_factory=dict, description="MLflow tags of the run.")
 
 
-class TrainSection(_Strict):
-    """The `train:` section of a pipeline YAML: the GRPO algorithm plus how the run is driven."""
+class GRPOSettings(_Strict):
+    """The GRPO algorithm's settings, each defined once: :class:`TrainSection` extends this model, :class:`GRPOConfig`
+    takes its defaults from it, accepts its names in :meth:`GRPOConfig.grpo` and validates its values through it."""
 
-    agents: dict[str, AgentTrainSpec] | None = Field(default=None, description=(
-        "Agents to train, by node name. Default: every language-model node of the graph (backend `transformers`, or a "
-        "`vlm` thinker or decomposer, whose images go into the learner's forward pass) with its `rewards` entry. "
-        "Several agents may train in one run (e.g. thinker and decomposer); each gets its own groups and reward."))
     group_size: int = Field(default=8, ge=2, le=256, description=(
         "G, completions per task. 8 is TRL's default; on 2 CPUs a larger G costs sampling time linearly, and groups "
         "of binary rewards need G >= 4 to be non-constant often enough."))
@@ -177,30 +205,22 @@ class TrainSection(_Strict):
         "one generation call; about 3 s per iteration on 2 idle CPU cores for the tiny policy). Measured on the "
         "Canvas decomposer: 16 tasks at lr 2e-4 raised held-out F1 steadily where 8 tasks at any of 2e-4..1e-3 "
         "stayed within noise."))
-    iterations: int = Field(default=40, ge=0, description="GRPO iterations to run (the run also stops at `time_budget_s`).")
-    time_budget_s: float | None = Field(default=None, gt=0, description=(
-        "Stop after the iteration that crosses this wall time (GRPO only, setup and evaluation excluded). None: no limit."))
-    lr: float = Field(default=2e-4, gt=0, description=(
-        "AdamW learning rate. Pretrained LMs use 1e-6..1e-5; the ~1M-parameter SFT policy needs more to move within "
-        "minutes. Measured on the Canvas decomposer (held-out greedy F1 after 50-100 iterations): 2e-4 with 16 tasks "
-        "per iteration +0.01..0.02; 3e-4..1e-3 (8 tasks, or 16 completions per group) within noise of the start."))
     weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay (0, as in TRL and verl for RL fine-tuning).")
-    grad_clip: float | None = Field(default=1.0, gt=0, description="Global gradient-norm clip (TRL and verl: 1.0). None disables it.")
-    epochs_per_batch: int = Field(default=1, ge=1, le=16, description=(
-        "Passes over each batch (TRL's num_iterations / verl's ppo_epochs). 1 keeps GRPO on-policy: the ratio is 1 "
-        "and clipping only acts from the second pass on."))
-    minibatch_size: int | None = Field(default=None, ge=1, description="Completions per gradient step; None: the whole batch in one step.")
     clip_low: float = Field(default=0.2, ge=0, lt=1, description="eps_low of the clipped ratio (PPO/GRPO 0.2).")
     clip_high: float = Field(default=0.28, ge=0, description="eps_high (DAPO's clip-higher 0.28 keeps rare tokens explorable).")
     kl_coef: float = Field(default=0.0, ge=0, description=(
         "beta, weight of the KL penalty to the frozen reference (the starting policy). 0 (TRL's default) does not "
         "load the reference model at all; Edit-R1 reports 0.04, verl uses 0.001."))
-    kl_estimator: Literal["k1", "k2", "k3"] = Field(default="k3", description="KL estimator in the loss (k3: unbiased, >= 0).")
-    loss_agg: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"] = Field(default="token-mean", description=(
+    kl_estimator: KLKind = Field(default="k3", description="KL estimator in the loss (k3: unbiased, >= 0).")
+    loss_agg: AggMode = Field(default="token-mean", description=(
         "How per-token losses become one number (see `orchestration.grpo.core.aggregate`)."))
-    scale_rewards: Literal["group", "batch", "none"] = Field(default="group", description=(
+    scale_rewards: ScaleMode = Field(default="group", description=(
         "Divide centred rewards by the group std (GRPO), the batch std (Lite PPO), or not at all (Dr.GRPO)."))
     adv_eps: float = Field(default=1e-6, ge=0, description="Added to the std before dividing (verl 1e-6, TRL 1e-4).")
+    policy_loss: PolicyLossName = Field(default="clip", description=(
+        "The policy loss, by registered name. clip: the clipped surrogate of PPO/GRPO with `clip_low`/`clip_high` and "
+        "`loss_agg` (`orchestration.grpo.core.policy_loss`). Your own: `orchestration.grpo.core.register_policy_loss` "
+        "(docs/extending.md)."))
     greedy_member: bool = Field(default=False, description=(
         "Make the first completion of every group the policy's greedy one (argmax at each step; its log-probs are of "
         "the sampling temperature, like the others'), so the group's advantages also push down the greedy "
@@ -208,7 +228,7 @@ class TrainSection(_Strict):
         "temperature most of GRPO's signal otherwise goes to sharpening samples toward what greedy already does. "
         "Logged as `<agent>/greedy_reward` and `<agent>/greedy_solved`: the greedy policy on the training tasks, for "
         "free. transformers LM agents only."))
-    baseline: Literal["group", "greedy"] = Field(default="group", description=(
+    baseline: Baseline = Field(default="group", description=(
         "What a completion's reward is compared with: 'group' - the group mean (GRPO); 'greedy' - the reward of the "
         "group's greedy completion (self-critical sequence training, Rennie et al. 2017), so only completions that do "
         "better than greedy decoding are pushed up and only worse ones down; needs `greedy_member`. Scaled as "
@@ -235,12 +255,12 @@ class TrainSection(_Strict):
         "object the policy misjudged rather than on its whole note. 0: off. Applies to transformers decomposers whose "
         "tokenizer writes ';', ':', ' =' and ',' as one token each (others train without it, with a warning). Reads "
         "the generator's scans, so a label-free run sets it to 0."))
-    component_score: Literal["f1", "grounded"] = Field(default="f1", description=(
+    component_score: ComponentScore = Field(default="f1", description=(
         "What a component line's score is, with `component_credit`: 'f1' - the paper's structured F1 against its "
         "matched ground-truth component (subjects compared as strings); 'grounded' - the same with the subject "
         "compared by the objects it names on the Canvas scene of that step (`envs.canvas.grounding`), so any "
         "description of the right object counts. Canvas tasks only."))
-    failed_episodes: Literal["drop_episode", "drop_group"] = Field(default="drop_episode", description=(
+    failed_episodes: FailedEpisodes = Field(default="drop_episode", description=(
         "How a group with failed episodes is trained - an agent error, or a call past the agent's `timeout_s` "
         "(error 'timeout: ...'). Such an episode never gets a reward (none is invented) and is always counted. "
         "drop_episode: leave it out and normalise the group over the rest (a group left with one episode has zero "
@@ -259,6 +279,9 @@ class TrainSection(_Strict):
     top_p: float = Field(default=1.0, gt=0, le=1, description="Nucleus sampling threshold for the G completions (1 disables it).")
     max_new_tokens: int = Field(default=80, ge=1, description=(
         "Longest completion. A 4-step decomposition is ~60 tokens; a cut-off completion earns no format reward."))
+    sampler_threads: int | None = Field(default=None, ge=1, description=(
+        "torch threads of each policy actor (None: Ray's default for a 0-CPU actor, 1). Sampling and updates take "
+        "turns, so on 2 cores both may use 2."))
     train_tasks: int = Field(default=2000, ge=1, description="Generated train-split tasks the iterations draw from (ignored with `train_data`).")
     train_data: str | None = Field(default=None, description="A task Parquet file (`editrl data generate`) to train on instead of generated tasks.")
     data_seed: int = Field(default=1, description=(
@@ -272,14 +295,35 @@ class TrainSection(_Strict):
         "attribute, logic), e.g. to spend GRPO's samples where the policy still fails; categories left out are not "
         "drawn; the stream is then a mixed one (`step_mix`, or balanced step counts when that is None). None: the "
         "generator's own weights (`envs.canvas.generator.CATEGORY_WEIGHTS`)."))
+    rollout_samples: int = Field(default=4, ge=0, description="Rollouts per iteration and agent written to rollouts.parquet (prompt, completion, rewards).")
+
+
+class TrainSection(GRPOSettings):
+    """The `train:` section of a pipeline YAML: the GRPO settings (:class:`GRPOSettings`), the optimiser settings RLlib
+    holds (:data:`RLLIB_FIELDS`), and how the run is driven."""
+
+    agents: dict[str, AgentTrainSpec] | None = Field(default=None, description=(
+        "Agents to train, by node name. Default: every language-model node of the graph (backend `transformers`, or a "
+        "`vlm` thinker or decomposer, whose images go into the learner's forward pass) with its `rewards` entry. "
+        "Several agents may train in one run (e.g. thinker and decomposer); each gets its own groups and reward."))
+    iterations: int = Field(default=40, ge=0, description="GRPO iterations to run (the run also stops at `time_budget_s`).")
+    time_budget_s: float | None = Field(default=None, gt=0, description=(
+        "Stop after the iteration that crosses this wall time (GRPO only, setup and evaluation excluded). None: no limit."))
+    lr: float = Field(default=2e-4, gt=0, json_schema_extra={"rllib": "lr"}, description=(
+        "AdamW learning rate. Pretrained LMs use 1e-6..1e-5; the ~1M-parameter SFT policy needs more to move within "
+        "minutes. Measured on the Canvas decomposer (held-out greedy F1 after 50-100 iterations): 2e-4 with 16 tasks "
+        "per iteration +0.01..0.02; 3e-4..1e-3 (8 tasks, or 16 completions per group) within noise of the start."))
+    grad_clip: float | None = Field(default=1.0, gt=0, json_schema_extra={"rllib": "grad_clip"}, description=(
+        "Global gradient-norm clip (TRL and verl: 1.0). None disables it."))
+    epochs_per_batch: int = Field(default=1, ge=1, le=16, json_schema_extra={"rllib": "num_epochs"}, description=(
+        "Passes over each batch (TRL's num_iterations / verl's ppo_epochs). 1 keeps GRPO on-policy: the ratio is 1 "
+        "and clipping only acts from the second pass on."))
+    minibatch_size: int | None = Field(default=None, ge=1, json_schema_extra={"rllib": "minibatch_size"}, description=(
+        "Completions per gradient step; None: the whole batch in one step."))
     seed: int | None = Field(default=None, description="Seed of task sampling, generation and initialisation; default the pipeline's `seed`.")
-    sampler_threads: int | None = Field(default=None, ge=1, description=(
-        "torch threads of each policy actor (None: Ray's default for a 0-CPU actor, 1). Sampling and updates take "
-        "turns, so on 2 cores both may use 2."))
     run_dir: str | None = Field(default=None, description="Output folder of the run (checkpoints, metrics); default runs/<pipeline name>.")
     checkpoint_every: int = Field(default=10, ge=0, description="Checkpoint every N iterations (and always after the last); 0: only at the end.")
     keep_checkpoints: int = Field(default=2, ge=1, description="Checkpoints kept on disk (older ones are deleted).")
-    rollout_samples: int = Field(default=4, ge=0, description="Rollouts per iteration and agent written to rollouts.parquet (prompt, completion, rewards).")
     eval_tasks: int = Field(default=0, ge=0, description="Held-out test tasks judged before and after training (0: skip the before/after table).")
     eval_seed: int = Field(default=0, description="Seed of the held-out test tasks (split 'test').")
     eval_every: int = Field(default=0, ge=0, description=(
@@ -297,6 +341,14 @@ class TrainSection(_Strict):
         "`mlflow: {}` turns it on with the defaults. A resumed run continues the same MLflow run."))
 
 
+#: ``train:`` key -> the RLlib ``AlgorithmConfig`` attribute that holds it (declared on the field), so RLlib's own
+#: ``lr``, ``grad_clip``, ``num_epochs`` and ``minibatch_size`` carry these settings, with the fields' defaults.
+RLLIB_FIELDS: dict[str, str] = {
+    name: field.json_schema_extra["rllib"] for name, field in TrainSection.model_fields.items()
+    if isinstance(field.json_schema_extra, dict) and "rllib" in field.json_schema_extra
+}
+
+
 def train_section(config: PipelineConfig) -> TrainSection:
     """The validated `train:` section of a pipeline config (defaults when it has none); ConfigError names the key."""
     try:
@@ -312,9 +364,9 @@ def train_section(config: PipelineConfig) -> TrainSection:
 class GRPOConfig(AlgorithmConfig):
     """Configuration of :class:`orchestration.grpo.algorithm.GRPO` (an RLlib ``AlgorithmConfig``).
 
-    GRPO fields (set with :meth:`grpo`, documented there); RLlib fields it uses: ``lr``, ``grad_clip``,
-    ``num_epochs`` (epochs per batch), ``minibatch_size``, ``seed``. Build with :func:`build_grpo_config` from a
-    pipeline YAML, or by hand::
+    GRPO fields: those of :class:`GRPOSettings` (set with :meth:`grpo`); RLlib fields it uses: ``lr``,
+    ``grad_clip``, ``num_epochs`` (epochs per batch), ``minibatch_size`` (:data:`RLLIB_FIELDS`), ``seed``. Build with
+    :func:`build_grpo_config` from a pipeline YAML, or by hand::
 
         config = GRPOConfig().editing(pipeline=load_config("imageedit_r1")).grpo(group_size=8).training(lr=2e-4)
         algo = config.build_algo()
@@ -328,44 +380,13 @@ class GRPOConfig(AlgorithmConfig):
         # -- the pipeline and who trains ---------------------------------------------------------------------------
         self.pipeline_config: dict[str, Any] | None = None
         self.trainable_agents: dict[str, dict[str, Any]] = {}
-        # -- GRPO --------------------------------------------------------------------------------------------------
-        self.group_size = 8
-        self.tasks_per_iteration = 16
-        self.clip_low = 0.2
-        self.clip_high = 0.28
-        self.kl_coef = 0.0
-        self.kl_estimator = "k3"
-        self.loss_agg = "token-mean"
-        self.scale_rewards = "group"
-        self.adv_eps = 1e-6
-        self.greedy_member = False
-        self.baseline = "group"
-        self.drop_zero_variance_groups = True
-        self.component_credit = 0.0
-        self.component_score = "f1"
-        self.trace_credit = 0.0
-        self.scan_credit = 0.0
-        self.failed_episodes = "drop_episode"
-        self.sample_timeout_s: float | None = None
-        self.difficulty_filter: dict[str, Any] | None = None
-        self.weight_decay = 0.0
-        # -- sampling ----------------------------------------------------------------------------------------------
-        self.temperature = 1.0
-        self.top_p = 1.0
-        self.max_new_tokens = 80
-        self.sampler_threads: int | None = None
-        # -- data --------------------------------------------------------------------------------------------------
-        self.train_tasks = 2000
-        self.train_data: str | None = None
-        self.data_seed = 1
-        self.step_mix: dict[int, float] | None = None
-        self.category_mix: dict[str, float] | None = None
-        self.rollout_samples = 4
+        # -- GRPO: every setting's default from the model, as plain values (a dict for difficulty_filter), so the
+        # config pickles into checkpoints without pydantic classes ----------------------------------------------------
+        for name, value in GRPOSettings().model_dump().items():
+            setattr(self, name, value)
         # -- RLlib fields with GRPO defaults -------------------------------------------------------------------------
-        self.lr = 2e-4
-        self.grad_clip = 1.0
-        self.num_epochs = 1
-        self.minibatch_size = None
+        for name, rllib_name in RLLIB_FIELDS.items():
+            setattr(self, rllib_name, TrainSection.model_fields[name].default)
         # Rollouts go through the project's own agent actors; RLlib still builds one local EnvRunner, which gets a
         # placeholder environment (it never steps).
         self.num_env_runners = 0
@@ -392,20 +413,16 @@ class GRPOConfig(AlgorithmConfig):
             self.trainable_agents = dict(trainable_agents or {})
         return self
 
-    def grpo(self, *, group_size: int = NotProvided, tasks_per_iteration: int = NotProvided, clip_low: float = NotProvided,
-             clip_high: float = NotProvided, kl_coef: float = NotProvided, kl_estimator: str = NotProvided,
-             loss_agg: str = NotProvided, scale_rewards: str = NotProvided, adv_eps: float = NotProvided,
-             greedy_member: bool = NotProvided, baseline: str = NotProvided, drop_zero_variance_groups: bool = NotProvided, component_credit: float = NotProvided,
-             component_score: str = NotProvided, trace_credit: float = NotProvided, scan_credit: float = NotProvided, difficulty_filter: dict[str, Any] | None = NotProvided,
-             failed_episodes: str = NotProvided, sample_timeout_s: float | None = NotProvided,
-             weight_decay: float = NotProvided, temperature: float = NotProvided, top_p: float = NotProvided,
-             max_new_tokens: int = NotProvided, sampler_threads: int | None = NotProvided, train_tasks: int = NotProvided,
-             train_data: str | None = NotProvided, data_seed: int = NotProvided, step_mix: dict[int, float] | None = NotProvided,
-             category_mix: dict[str, float] | None = NotProvided, rollout_samples: int = NotProvided) -> "GRPOConfig":
-        """GRPO settings; every argument is documented on :class:`TrainSection` under the same name."""
-        for name, value in list(locals().items()):
-            if name != "self" and value is not NotProvided:
-                setattr(self, name, value)
+    def grpo(self, **settings: Any) -> "GRPOConfig":
+        # The keywords are GRPOSettings' fields: the signature and the argument list of the docstring are generated
+        # from the model below the class, so a new setting is one field there.
+        unknown = [name for name in settings if name not in GRPOSettings.model_fields]
+        if unknown:
+            raise TypeError(f"GRPOConfig.grpo() got unknown setting {unknown[0]!r}"
+                            + nearest_hint(unknown[0], list(GRPOSettings.model_fields), "settings"))
+        for name, value in settings.items():
+            if value is not NotProvided:
+                setattr(self, name, value.model_dump() if isinstance(value, BaseModel) else value)
         return self
 
     # -- derived ---------------------------------------------------------------------------------------------------
@@ -425,7 +442,8 @@ class GRPOConfig(AlgorithmConfig):
             rewards = entry.get("rewards")
             if rewards is None:
                 rewards = [(t.name, t.weight) for t in pipeline.rewards.get(node, [])]
-            out[node] = {"rewards": [(str(n), float(w)) for n, w in rewards], "advantage": entry.get("advantage", "grpo")}
+            out[node] = {"rewards": [(str(n), float(w)) for n, w in rewards],
+                         "advantage": entry.get("advantage", AgentTrainSpec.model_fields["advantage"].default)}
         return out
 
     @property
@@ -482,6 +500,24 @@ class GRPOConfig(AlgorithmConfig):
         if errors:
             raise ValueError("invalid GRPOConfig: " + "; ".join(errors))
 
+    def settings_errors(self) -> list[str]:
+        """Problems with the values of the GRPO settings and the RLlib fields of :data:`RLLIB_FIELDS`, checked by
+        their fields in :class:`TrainSection` (strictly: a string is not a number here), one message each."""
+        errors = []
+        values = {name: getattr(self, name) for name in GRPOSettings.model_fields}
+        try:
+            GRPOSettings.model_validate(values, strict=True)
+        except ValidationError as err:
+            errors.extend(_field_errors(err))
+        for name, rllib_name in RLLIB_FIELDS.items():
+            field = TrainSection.model_fields[name]
+            try:
+                TypeAdapter(Annotated[field.annotation, field]).validate_python(getattr(self, rllib_name), strict=True)
+            except ValidationError as err:
+                errors.extend(_field_errors(err, prefix=rllib_name, value=getattr(self, rllib_name),
+                                            suffix="" if name == rllib_name else f" (train.{name})"))
+        return errors
+
     def grpo_errors(self) -> list[str]:
         """Problems with the GRPO fields, one message each (empty when the config is valid)."""
         from orchestration.graph import build_graph
@@ -493,39 +529,10 @@ class GRPOConfig(AlgorithmConfig):
             if not ok:
                 errors.append(message)
 
-        check(isinstance(self.group_size, int) and self.group_size >= 2,
-              f"group_size={self.group_size!r}: a group needs at least 2 completions to have a baseline; set group_size >= 2")
-        check(isinstance(self.tasks_per_iteration, int) and self.tasks_per_iteration >= 1,
-              f"tasks_per_iteration={self.tasks_per_iteration!r}: set it to 1 or more")
-        check(0 <= self.clip_low < 1, f"clip_low={self.clip_low!r}: the ratio is clipped to [1 - clip_low, ...]; use 0 <= clip_low < 1 (0.2 is usual)")
-        check(self.clip_high >= 0, f"clip_high={self.clip_high!r}: use clip_high >= 0 (0.28 is DAPO's clip-higher)")
-        check(self.kl_coef >= 0, f"kl_coef={self.kl_coef!r}: the KL weight must be >= 0 (0 disables the reference model)")
-        check(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator={self.kl_estimator!r}: use one of {', '.join(KL_ESTIMATORS)}")
-        check(self.loss_agg in LOSS_AGGREGATIONS, f"loss_agg={self.loss_agg!r}: use one of {', '.join(LOSS_AGGREGATIONS)}")
-        check(self.scale_rewards in REWARD_SCALING, f"scale_rewards={self.scale_rewards!r}: use one of {', '.join(REWARD_SCALING)}")
-        check(self.adv_eps >= 0, f"adv_eps={self.adv_eps!r}: use a small number >= 0 (1e-6)")
-        check(self.baseline in ("group", "greedy"), f"baseline={self.baseline!r}: use 'group' (GRPO) or 'greedy' (self-critical)")
+        errors.extend(self.settings_errors())
         check(self.baseline != "greedy" or self.greedy_member,
               "baseline='greedy' compares each completion with the group's greedy one: set greedy_member=true as well")
-        check(self.component_credit >= 0, f"component_credit={self.component_credit!r}: use 0 (off) or a weight > 0 (1.0)")
-        check(self.trace_credit >= 0, f"trace_credit={self.trace_credit!r}: use 0 (off) or a weight > 0 (1.0)")
-        check(self.scan_credit >= 0, f"scan_credit={self.scan_credit!r}: use 0 (off) or a weight > 0 (1.0)")
-        check(self.component_score in COMPONENT_SCORES, f"component_score={self.component_score!r}: use one of {', '.join(COMPONENT_SCORES)}")
-        check(self.failed_episodes in FAILED_EPISODES,
-              f"failed_episodes={self.failed_episodes!r}: use one of {', '.join(FAILED_EPISODES)}")
-        check(self.sample_timeout_s is None or self.sample_timeout_s > 0,
-              f"sample_timeout_s={self.sample_timeout_s!r}: None (no bound) or a number of seconds > 0")
-        check(self.temperature > 0, f"temperature={self.temperature!r}: GRPO samples; use a temperature > 0 (1.0 is the policy's own distribution)")
-        check(0 < self.top_p <= 1, f"top_p={self.top_p!r}: use 0 < top_p <= 1")
-        check(isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1, f"max_new_tokens={self.max_new_tokens!r}: set it to 1 or more")
-        check(self.lr is not None and not isinstance(self.lr, (list, tuple)) and self.lr > 0,
-              f"lr={self.lr!r}: set a positive learning rate (schedules are not supported here)")
-        check(self.num_epochs >= 1, f"num_epochs={self.num_epochs!r} (epochs per batch): set it to 1 or more")
-        check(self.minibatch_size is None or self.minibatch_size >= 1, f"minibatch_size={self.minibatch_size!r}: None or >= 1")
         check(self.num_learners == 0, f"num_learners={self.num_learners!r}: GRPO runs one local learner; set num_learners=0")
-        if self.difficulty_filter is not None:
-            low, high = self.difficulty_filter.get("low", 0.0), self.difficulty_filter.get("high", 1.0)
-            check(0 <= low < high <= 1, f"difficulty_filter low={low}, high={high}: need 0 <= low < high <= 1")
         if self.pipeline_config is None:
             errors.append("pipeline_config is not set: call .editing(pipeline=load_config(...))")
             return errors
@@ -562,21 +569,55 @@ class GRPOConfig(AlgorithmConfig):
             for name, _ in spec["rewards"]:
                 if name not in known_rewards:
                     errors.append(f"{where}.rewards: unknown reward {name!r}; known: {', '.join(sorted(known_rewards))}")
-            if spec["advantage"] not in ADVANTAGE_MODES:
-                errors.append(f"{where}.advantage={spec['advantage']!r}: use one of {', '.join(ADVANTAGE_MODES)}")
-            if spec["advantage"] == "dual_atomic" and len(spec["rewards"]) < 2:
-                errors.append(f"{where}.advantage=dual_atomic needs at least two reward terms (one group per term)")
+            try:
+                estimator = get_advantage(spec["advantage"])
+            except ValueError as err:
+                errors.append(f"{where}.advantage: {err}")
+                estimator = None
+            if estimator is not None and len(spec["rewards"]) < estimator.min_terms:
+                count = {2: "two", 3: "three"}.get(estimator.min_terms, str(estimator.min_terms))
+                errors.append(f"{where}.advantage={estimator.name} needs at least {count} reward terms "
+                              f"({'one group per term' if estimator.per_term else 'it combines them'}); it has "
+                              f"{len(spec['rewards'])}")
             backend = pipeline.agents[node].backend if node in pipeline.agents else None
             if self.greedy_member and backend != "transformers":
                 errors.append(f"{where}: greedy_member decodes a greedy completion with the transformers LM agents; "
                               f"agent {node!r} has backend {backend!r}: set greedy_member to false")
-            if self.baseline == "greedy" and spec["advantage"] != "grpo":
-                errors.append(f"{where}.advantage={spec['advantage']!r}: baseline 'greedy' applies to the 'grpo' "
-                              "advantage only; use advantage grpo or baseline 'group'")
+            if self.baseline == "greedy" and estimator is not None and not estimator.greedy_baseline:
+                supported = [n for n in available_advantages() if get_advantage(n).greedy_baseline]
+                errors.append(f"{where}.advantage={spec['advantage']!r}: baseline 'greedy' applies to the "
+                              f"{' or '.join(repr(n) for n in supported)} advantage only; use advantage "
+                              f"{' or '.join(supported)} or baseline 'group'")
         if self.difficulty_filter is not None and not any(pipeline.agents[n].role == "verifier" for n in graph.order):
             errors.append("difficulty_filter: 'solved' is read from the pipeline's verifier, and the graph has none; "
                           "add a verifier or set difficulty_filter to null")
         return errors
+
+
+def _field_errors(err: ValidationError, prefix: str | None = None, value: Any = None, suffix: str = "") -> list[str]:
+    """``name=value: problem`` per error of a validation (``prefix``/``value``: of a single field's validation)."""
+    out = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in ([prefix] if prefix else []) + list(e["loc"]))
+        shown = value if prefix and not e["loc"] else e.get("input")
+        out.append(f"{path}={shown!r}{suffix}: {e['msg']}")
+    return out
+
+
+def _grpo_builder_docs() -> tuple[inspect.Signature, str]:
+    """:meth:`GRPOConfig.grpo`'s signature and docstring, from :class:`GRPOSettings`' fields."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    lines = ["GRPO settings by name: each is a field of :class:`GRPOSettings` (and a key of the YAML ``train:``",
+             "section), validated by ``validate()``; one left out, or ``NotProvided``, keeps its value.", "", "Args:"]
+    for name, field in GRPOSettings.model_fields.items():
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=NotProvided,
+                                        annotation=field.annotation))
+        text = f"{name}: {field.description} Default: {field.get_default(call_default_factory=True)!r}."
+        lines.extend(textwrap.wrap(text, 112, initial_indent="    ", subsequent_indent="        "))
+    return inspect.Signature(params, return_annotation="GRPOConfig"), "\n".join(lines)
+
+
+GRPOConfig.grpo.__signature__, GRPOConfig.grpo.__doc__ = _grpo_builder_docs()
 
 
 def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = None) -> GRPOConfig:
@@ -594,21 +635,8 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
     config = (
         GRPOConfig()
         .editing(pipeline=pipeline, trainable_agents=trainable or {})
-        .grpo(
-            group_size=section.group_size, tasks_per_iteration=section.tasks_per_iteration, clip_low=section.clip_low,
-            clip_high=section.clip_high, kl_coef=section.kl_coef, kl_estimator=section.kl_estimator,
-            loss_agg=section.loss_agg, scale_rewards=section.scale_rewards, adv_eps=section.adv_eps,
-            greedy_member=section.greedy_member, baseline=section.baseline, drop_zero_variance_groups=section.drop_zero_variance_groups, component_credit=section.component_credit,
-            component_score=section.component_score, trace_credit=section.trace_credit, scan_credit=section.scan_credit,
-            failed_episodes=section.failed_episodes, sample_timeout_s=section.sample_timeout_s,
-            difficulty_filter=section.difficulty_filter.model_dump() if section.difficulty_filter else None,
-            weight_decay=section.weight_decay, temperature=section.temperature, top_p=section.top_p,
-            max_new_tokens=section.max_new_tokens, sampler_threads=section.sampler_threads,
-            train_tasks=section.train_tasks, train_data=section.train_data, data_seed=section.data_seed,
-            step_mix=section.step_mix, category_mix=section.category_mix, rollout_samples=section.rollout_samples,
-        )
-        .training(lr=section.lr, grad_clip=section.grad_clip, num_epochs=section.epochs_per_batch,
-                  minibatch_size=section.minibatch_size)
+        .grpo(**{name: getattr(section, name) for name in GRPOSettings.model_fields})
+        .training(**{rllib_name: getattr(section, name) for name, rllib_name in RLLIB_FIELDS.items()})
         .debugging(seed=section.seed if section.seed is not None else pipeline.seed)
     )
     return config

@@ -20,21 +20,193 @@ Departure from both peers (opt-in, `component_credit > 0`): per-component credit
 list of component lines; with a sequence-level advantage every token of a four-line completion shares the blame for
 the one wrong subject. :func:`component_token_advantages` adds, on each line's tokens, that line's score centred
 and scaled within its group, so the right lines of a failed completion are not pushed down with the wrong one.
+
+Advantage estimators and policy losses are registries, as rewards are (:func:`register_advantage`,
+:func:`register_policy_loss`): a config names one (``train.agents.<agent>.advantage``, ``train.policy_loss``), the
+algorithm and the learner look it up here, and a user's own is one decorated function.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from dataclasses import dataclass
+from typing import Callable, Literal, Protocol, Sequence, TypeVar, get_args
 
 import numpy as np
 import torch
 
-from rewards import group_normalize
+from rewards import dual_atomic_advantages, group_normalize, ucpg_advantages
 
+# The choices of the loss and advantage settings, defined once: the config's fields are typed with these, and its
+# error messages list their values.
 AggMode = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
 KLKind = Literal["k1", "k2", "k3"]
 ScaleMode = Literal["group", "batch", "none"]
 GroupIds = Sequence[object] | np.ndarray | torch.Tensor  # [B] group of each completion
+
+
+# -- registries ----------------------------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def _check_name(what: str, name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{what} name must be a non-empty str, got {name!r}")
+
+
+def _register(registry: dict[str, _T], what: str, name: str, entry: _T, overwrite: bool) -> None:
+    if name in registry and not overwrite:
+        raise ValueError(f"a {what} named {name!r} is already registered; pick another name or pass overwrite=True")
+    registry[name] = entry
+
+
+def _lookup(registry: dict[str, _T], what: str, name: str) -> _T:
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(registry)}") from None
+
+
+class AdvantageFn(Protocol):
+    """``fn(rewards [B, K], weights [K], group_ids [B], *, scale, eps, greedy) -> advantages [B]``.
+
+    ``rewards`` holds one column per reward term of the finished completions (failed ones are left out before the
+    call), ``weights`` the terms' weights; ``greedy`` ([B] bool, the rows that are their group's greedy completion)
+    is None unless the estimator was registered with ``greedy_baseline=True`` and ``baseline: greedy`` is set.
+    """
+
+    def __call__(self, rewards: np.ndarray, weights: np.ndarray, group_ids: list[object], *, scale: ScaleMode,
+                 eps: float, greedy: np.ndarray | None) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class AdvantageEstimator:
+    """A registered advantage estimator, with what the config checks and the zero-variance count need to know.
+
+    Attributes:
+        name: the name configs use (``train.agents.<agent>.advantage``).
+        fn: the estimator (:class:`AdvantageFn`).
+        per_term: a group carries signal while any one reward term varies in it (an estimator that reads the terms
+            separately); otherwise only while the weighted sum does.
+        min_terms: reward terms the estimator needs (a config with fewer is refused).
+        greedy_baseline: it accepts ``greedy`` (``baseline: greedy``); a config asking another estimator for it is
+            refused.
+    """
+
+    name: str
+    fn: AdvantageFn
+    per_term: bool = False
+    min_terms: int = 1
+    greedy_baseline: bool = False
+
+    def groups_without_signal(self, rewards: np.ndarray, weights: np.ndarray, group_ids: GroupIds) -> set[object]:
+        """The groups whose rewards cannot move this estimator's advantages (all equal, as it reads them).
+
+        >>> R = np.array([[1.0, 0.0], [0.0, 1.0]])  # the terms differ, their sum does not
+        >>> get_advantage("grpo").groups_without_signal(R, np.ones(2), ["a", "a"])
+        {'a'}
+        >>> get_advantage("dual_atomic").groups_without_signal(R, np.ones(2), ["a", "a"])
+        set()
+        """
+        rewards = np.asarray(rewards, dtype=np.float64)
+        if not self.per_term:
+            return zero_variance_groups(rewards @ np.asarray(weights, dtype=np.float64), group_ids)
+        return set.intersection(*(zero_variance_groups(rewards[:, j], group_ids) for j in range(rewards.shape[1])))
+
+
+class PolicyLossFn(Protocol):
+    """``fn(logp, old_logp, advantages, mask, *, clip_low, clip_high, agg, norm_length) -> (loss, metrics)``.
+
+    ``logp``, ``old_logp`` and ``mask`` are [B, T]; ``advantages`` [B] or [B, T]; the loss is a scalar tensor and
+    ``metrics`` plain floats, each logged per module under its name.
+    """
+
+    def __call__(self, logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, *,
+                 clip_low: float, clip_high: float, agg: AggMode,
+                 norm_length: int | None) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+
+_ADVANTAGES: dict[str, AdvantageEstimator] = {}
+_POLICY_LOSSES: dict[str, PolicyLossFn] = {}
+_A = TypeVar("_A", bound=AdvantageFn)
+_L = TypeVar("_L", bound=PolicyLossFn)
+
+
+def register_advantage(name: str, *, per_term: bool = False, min_terms: int = 1, greedy_baseline: bool = False,
+                       overwrite: bool = False) -> Callable[[_A], _A]:
+    """Decorator registering an advantage estimator (:class:`AdvantageFn`) under ``name``; see
+    :class:`AdvantageEstimator` for the options.
+
+    Raises:
+        ValueError: on a blank name or one already registered (unless ``overwrite``).
+
+    >>> @register_advantage("centred_example")
+    ... def centred(rewards, weights, group_ids, *, scale, eps, greedy):
+    ...     return group_advantages(rewards @ weights, group_ids, scale="none", eps=eps)
+    >>> get_advantage("centred_example").fn(np.array([[1.0], [0.0]]), np.ones(1), ["g", "g"], scale="group",
+    ...                                     eps=1e-6, greedy=None).tolist()
+    [0.5, -0.5]
+    >>> _ = _ADVANTAGES.pop("centred_example")  # keep the doctest side-effect free
+    """
+    _check_name("advantage estimator", name)
+
+    def decorator(fn: _A) -> _A:
+        if not callable(fn):
+            raise ValueError(f"register_advantage({name!r}) must decorate a callable, got {type(fn).__name__}")
+        entry = AdvantageEstimator(name, fn, per_term=per_term, min_terms=int(min_terms), greedy_baseline=greedy_baseline)
+        _register(_ADVANTAGES, "advantage estimator", name, entry, overwrite)
+        return fn
+
+    return decorator
+
+
+def get_advantage(name: str) -> AdvantageEstimator:
+    """The advantage estimator registered under ``name``; ValueError listing the known ones for another.
+
+    >>> get_advantage("grpo").greedy_baseline, get_advantage("dual_atomic").min_terms
+    (True, 2)
+    """
+    return _lookup(_ADVANTAGES, "advantage estimator", name)
+
+
+def available_advantages() -> tuple[str, ...]:
+    """Names of the registered advantage estimators, built-ins first.
+
+    >>> available_advantages()[:3]
+    ('grpo', 'dual_atomic', 'ucpg')
+    """
+    return tuple(_ADVANTAGES)
+
+
+def register_policy_loss(name: str, *, overwrite: bool = False) -> Callable[[_L], _L]:
+    """Decorator registering a policy loss (:class:`PolicyLossFn`) under ``name``, for ``train.policy_loss``.
+
+    Raises:
+        ValueError: on a blank name or one already registered (unless ``overwrite``).
+    """
+    _check_name("policy loss", name)
+
+    def decorator(fn: _L) -> _L:
+        if not callable(fn):
+            raise ValueError(f"register_policy_loss({name!r}) must decorate a callable, got {type(fn).__name__}")
+        _register(_POLICY_LOSSES, "policy loss", name, fn, overwrite)
+        return fn
+
+    return decorator
+
+
+def get_policy_loss(name: str) -> PolicyLossFn:
+    """The policy loss registered under ``name``; ValueError listing the known ones for another.
+
+    >>> get_policy_loss("clip") is policy_loss
+    True
+    """
+    return _lookup(_POLICY_LOSSES, "policy loss", name)
+
+
+def available_policy_losses() -> tuple[str, ...]:
+    """Names of the registered policy losses, built-ins first."""
+    return tuple(_POLICY_LOSSES)
 
 
 def group_labels(group_ids: GroupIds) -> list[object]:
@@ -56,6 +228,11 @@ def group_labels(group_ids: GroupIds) -> list[object]:
     return [g.tolist() if isinstance(g, (np.generic, np.ndarray, torch.Tensor)) else g for g in group_ids]
 
 
+def _check_scale(scale: str) -> None:
+    if scale not in get_args(ScaleMode):
+        raise ValueError(f"scale must be one of {', '.join(get_args(ScaleMode))}, got {scale!r}")
+
+
 def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: GroupIds, scale: ScaleMode = "group",
                      eps: float = 1e-6) -> np.ndarray:
     """Per-completion advantages [B]: rewards centred within their group, then scaled.
@@ -68,8 +245,7 @@ def group_advantages(rewards: Sequence[float] | np.ndarray, group_ids: GroupIds,
     >>> group_advantages([2.0, 0.0], ["a", "a"]).round(3).tolist()
     [0.707, -0.707]
     """
-    if scale not in ("group", "batch", "none"):
-        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    _check_scale(scale)
     group_ids = group_labels(group_ids)
     centred = group_normalize(rewards, group_ids, scale_by_std=False, eps=eps)
     if scale == "group":
@@ -94,8 +270,7 @@ def greedy_baseline_advantages(rewards: Sequence[float] | np.ndarray, group_ids:
     >>> greedy_baseline_advantages([0.0, 1.0, 0.0, 1.0, 1.0, 0.0], list("aaabbb"), [1, 0, 0, 1, 0, 0], scale="none").tolist()
     [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]
     """
-    if scale not in ("group", "batch", "none"):
-        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    _check_scale(scale)
     r = np.asarray(rewards, dtype=np.float64)
     is_greedy = np.asarray(greedy, dtype=bool)
     group_ids = group_labels(group_ids)
@@ -180,6 +355,42 @@ def zero_variance_groups(rewards: Sequence[float] | np.ndarray, group_ids: Group
     return {g for g, values in seen.items() if max(values) - min(values) == 0.0}
 
 
+# -- built-in advantage estimators ---------------------------------------------------------------------------------
+
+
+@register_advantage("grpo", greedy_baseline=True)
+def grpo_estimator(rewards: np.ndarray, weights: np.ndarray, group_ids: list[object], *, scale: ScaleMode = "group",
+                   eps: float = 1e-6, greedy: np.ndarray | None = None) -> np.ndarray:
+    """GRPO: the weighted sum of the terms normalised in its group (:func:`group_advantages`), or with ``greedy``
+    compared with the group's greedy completion (:func:`greedy_baseline_advantages`).
+
+    >>> grpo_estimator(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([1.0, 1.0]), ["a", "a"], scale="none").tolist()
+    [0.5, -0.5]
+    """
+    totals = np.asarray(rewards, dtype=np.float64) @ np.asarray(weights, dtype=np.float64)
+    if greedy is None:
+        return group_advantages(totals, group_ids, scale=scale, eps=eps)
+    return greedy_baseline_advantages(totals, group_ids, greedy, scale=scale, eps=eps)
+
+
+@register_advantage("dual_atomic", per_term=True, min_terms=2)
+def dual_atomic_estimator(rewards: np.ndarray, weights: np.ndarray, group_ids: list[object], *,
+                          scale: ScaleMode = "group", eps: float = 1e-6,
+                          greedy: np.ndarray | None = None) -> np.ndarray:
+    """DDA-Thinker: each term normalised in its own group, the advantages combined with the term weights
+    (:func:`rewards.dual_atomic_advantages`); ``scale`` "none" centres only, "group" and "batch" divide by each term's
+    group std."""
+    return dual_atomic_advantages(rewards, group_ids, weights, scale_by_std=scale != "none", eps=eps)
+
+
+@register_advantage("ucpg", per_term=True)
+def ucpg_estimator(rewards: np.ndarray, weights: np.ndarray, group_ids: list[object], *, scale: ScaleMode = "group",
+                   eps: float = 1e-6, greedy: np.ndarray | None = None) -> np.ndarray:
+    """ThinkRL-Edit: standardised ranks over the order-consistent subset of the group across the terms
+    (:func:`rewards.ucpg_advantages`); weights, ``scale`` and ``eps`` do not apply."""
+    return ucpg_advantages(rewards, group_ids)
+
+
 def aggregate(values: torch.Tensor, mask: torch.Tensor, mode: AggMode = "token-mean", norm_length: int | None = None) -> torch.Tensor:
     """Reduce per-token values [B, T] to a scalar under `mask` [B, T].
 
@@ -203,9 +414,10 @@ def aggregate(values: torch.Tensor, mask: torch.Tensor, mode: AggMode = "token-m
     if mode == "seq-mean-token-sum-norm":
         length = float(norm_length if norm_length is not None else values.shape[-1])
         return ((values * mask).sum(-1) / length).mean()
-    raise ValueError(f"unknown aggregation {mode!r}; use token-mean, seq-mean-token-mean or seq-mean-token-sum-norm")
+    raise ValueError(f"unknown aggregation {mode!r}; use one of {', '.join(get_args(AggMode))}")
 
 
+@register_policy_loss("clip")
 def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
                 clip_low: float = 0.2, clip_high: float = 0.28, agg: AggMode = "token-mean",
                 norm_length: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
@@ -260,7 +472,7 @@ def kl_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, kind: KLKind = "k3") 
         return 0.5 * delta.pow(2)
     if kind == "k3":
         return torch.exp(delta) - delta - 1.0
-    raise ValueError(f"unknown KL estimator {kind!r}; use k1, k2 or k3")
+    raise ValueError(f"unknown KL estimator {kind!r}; use one of {', '.join(get_args(KLKind))}")
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:

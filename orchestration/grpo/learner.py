@@ -2,13 +2,17 @@
 
 Per module (one per trainable agent) and minibatch:
 
-    loss = policy_loss(logp, old_logp, A, mask; clip_low, clip_high, loss_agg)      # clipped surrogate
+    loss = policy_loss(logp, old_logp, A, mask; clip_low, clip_high, loss_agg)      # the loss named `policy_loss`
          + kl_coef * aggregate(kl_penalty(logp, ref_logp, kl_estimator), mask)     # only when kl_coef > 0
 
-Batch columns (numpy, converted to tensors by RLlib): ``prompt_ids``/``prompt_mask`` [N, P] (left-padded),
-``completion_ids``/``completion_mask`` [N, T] (right-padded), ``old_logp`` [N, T] (the sampler's log-probs),
-``advantages`` [N]. Logged per module: clip fraction, ratio mean, entropy, KL to the sampling policy (``kl_old``,
-always) and to the reference (``kl_ref``, with a reference), the policy loss and the KL term.
+``policy_loss`` is looked up in the registry of :mod:`.core` (``clip``, the clipped surrogate, by default;
+:func:`.core.register_policy_loss` adds others); the metrics it returns are logged under their names.
+
+Batch columns (numpy, converted to tensors by RLlib; named as the :class:`~.samples.SampledGroups` fields they come
+from): ``prompt_ids``/``prompt_mask`` [N, P] (left-padded), ``completion_ids``/``completion_mask`` [N, T]
+(right-padded), ``old_logp`` [N, T] (the sampler's log-probs), and ``advantages`` [N] or [N, T]. Logged per
+module: the loss's own metrics (clip fraction and ratio mean for ``clip``), entropy, KL to the sampling policy
+(``kl_old``, always) and to the reference (``kl_ref``, with a reference), the policy loss and the KL term.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
-from orchestration.grpo.core import aggregate, kl_penalty, policy_loss
+from orchestration.grpo.core import aggregate, get_policy_loss, kl_penalty
 
 
 class GRPOTorchLearner(TorchLearner):
@@ -37,7 +41,9 @@ class GRPOTorchLearner(TorchLearner):
         old_logp = batch["old_logp"].to(logp.dtype)
         advantages = batch["advantages"].to(logp.dtype)
         norm = config.max_new_tokens if config.loss_agg == "seq-mean-token-sum-norm" else None
-        loss, metrics = policy_loss(logp, old_logp, advantages, mask, config.clip_low, config.clip_high, config.loss_agg, norm)
+        loss_fn = get_policy_loss(config.policy_loss)
+        loss, metrics = loss_fn(logp, old_logp, advantages, mask, clip_low=config.clip_low, clip_high=config.clip_high,
+                                agg=config.loss_agg, norm_length=norm)
         with torch.no_grad():
             metrics["policy_loss"] = float(loss)
             metrics["entropy"] = float(aggregate(fwd_out["entropy"], mask, "token-mean"))

@@ -36,6 +36,7 @@ from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
 from envs.editing_env import reward_context, task_to_state
 from envs.task import EditTask
 from orchestration.graph import AgentGraph
+from orchestration.grpo.samples import SampledGroups
 from rewards import get_reward
 
 
@@ -227,7 +228,7 @@ class GroupRollouts:
     reward_names: list[str]
     reward_weights: np.ndarray          # [K]
     reward_matrix: np.ndarray           # [N, K]; NaN where the episode failed
-    arrays: dict[str, Any]              # sampler output (see actors.PolicyActor.sample)
+    samples: SampledGroups              # what the policy actors sampled, row for row with `episodes`
     timings: dict[str, float] = field(default_factory=dict)
     failed_tasks: int = 0               # tasks lost before sampling (an upstream node failed)
     dropped_tasks: int = 0              # tasks whose sampling call failed twice (see PolicyPool): no rows, counted
@@ -248,7 +249,8 @@ class GroupRollouts:
         return np.array([e.error is None and e.state.verdict is not None and e.state.verdict.passed for e in self.episodes], dtype=bool)
 
 
-def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], sample: Callable[..., tuple[list, dict]],
+def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask],
+                   sample: Callable[..., tuple[list, SampledGroups]],
                    group_size: int, terms: Sequence[tuple[str, float]], tag: str = "") -> GroupRollouts:
     """Sample ``group_size`` completions of ``node`` per task and finish and score every episode.
 
@@ -256,7 +258,7 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], 
         runner: runs the other nodes (fixed agents in-process, LM agents through their actors).
         node: the trained node.
         tasks: the iteration's tasks (one group each).
-        sample: ``sample(states, n) -> (outputs, arrays)``, e.g. :func:`orchestration.grpo.actors.sample_groups`
+        sample: ``sample(states, n) -> (outputs, SampledGroups)``, e.g. :func:`orchestration.grpo.actors.sample_groups`
             bound to the node's actors and the sampling settings.
         group_size: G.
         terms: ``[(reward name, weight)]``.
@@ -274,11 +276,10 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], 
         raise RuntimeError(f"every task failed before {node!r} could act; see the upstream agents' errors")
 
     t0 = time.perf_counter()
-    outputs, arrays = sample([e.state for e in base], group_size)
+    outputs, samples = sample([e.state for e in base], group_size)
     timings["generate_s"] = time.perf_counter() - t0
-    kept = arrays.get("kept", range(len(base)))  # a sampler may drop tasks (their actor died twice)
-    dropped_tasks = len(base) - len(kept)
-    base = [base[i] for i in kept]
+    dropped_tasks = len(base) - len(samples.kept)  # a sampler may drop tasks (their actor died twice)
+    base = [base[i] for i in samples.kept]
 
     t0 = time.perf_counter()
     field_name = PROVIDES[graph.roles[node]]
@@ -294,10 +295,10 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask], 
     for row, episode in enumerate(episodes):
         if episode.error is None:
             try:
-                matrix[row] = reward_terms(episode, arrays["texts"][row], kind, terms)
+                matrix[row] = reward_terms(episode, samples.texts[row], kind, terms)
             except ValueError as err:  # a reward whose inputs the episode lacks: record, leave out of the loss
                 episode.error = f"reward: {err}"
     timings["reward_s"] = time.perf_counter() - t0
     group_ids = [f"{tag}{node}/{e.task.task_id}" for e in base for _ in range(group_size)]
     return GroupRollouts(node, episodes, group_ids, [n for n, _ in terms], np.array([w for _, w in terms], dtype=np.float64),
-                         matrix, arrays, timings, failed_tasks, dropped_tasks)
+                         matrix, samples, timings, failed_tasks, dropped_tasks)

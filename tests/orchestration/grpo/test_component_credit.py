@@ -12,6 +12,7 @@ from envs.task import ComponentSpec
 from orchestration.grpo.algorithm import component_lines, module_batch
 from orchestration.grpo.core import policy_loss
 from orchestration.grpo.rollout import Episode, GroupRollouts
+from orchestration.grpo.samples import SampledGroups
 
 ACTION = 7  # the <action> tag's token id in this synthetic batch
 
@@ -20,9 +21,11 @@ def _rollouts(task, decompositions, ids):
     episodes = [Episode(task, EpisodeState(task_id=task.task_id, instruction=task.instruction, source_png=b"", decomposition=d))
                 for d in decompositions]
     ids = np.array(ids)
-    arrays = {"completion_ids": ids, "completion_mask": (ids != 0).astype(np.int64), "prompt_ids": np.ones((len(ids), 3), np.int64),
-              "prompt_mask": np.ones((len(ids), 3), np.int64), "logprobs": np.zeros(ids.shape, np.float32)}
-    return GroupRollouts("decomposer", episodes, ["g"] * len(ids), ["f1"], np.ones(1), np.ones((len(ids), 1)), arrays)
+    samples = SampledGroups(prompt_ids=np.ones((len(ids), 3), np.int64), prompt_mask=np.ones((len(ids), 3), np.int64),
+                            completion_ids=ids, completion_mask=(ids != 0).astype(np.int64),
+                            old_logp=np.zeros(ids.shape, np.float32), finished=np.ones(len(ids), dtype=bool),
+                            texts=("",) * len(ids), prompts=("p",), kept=(0,), versions=(0,), tokens=int((ids != 0).sum()))
+    return GroupRollouts("decomposer", episodes, ["g"] * len(ids), ["f1"], np.ones(1), np.ones((len(ids), 1)), samples)
 
 
 def test_lines_follow_action_tags_and_scores_follow_the_truth():

@@ -113,3 +113,71 @@ def test_category_mix_reaches_the_task_pool_and_names_are_checked(make_pipeline)
         build_grpo_config(make_pipeline(train={"category_mix": {"spacial": 1.0}}))
     with pytest.raises(Exception, match="component_score"):
         build_grpo_config(make_pipeline(train={"component_score": "strings"}))
+
+
+def test_every_grpo_setting_is_documented_once_and_reaches_grpo_config_with_its_default(make_pipeline):
+    import inspect
+
+    from ray.rllib.algorithms.algorithm_config import NotProvided
+
+    from orchestration.grpo.config import RLLIB_FIELDS, GRPOSettings
+
+    defaults = GRPOSettings().model_dump()
+    assert all(field.description for field in TrainSection.model_fields.values())
+    assert set(GRPOSettings.model_fields) <= set(TrainSection.model_fields)
+    config, built = GRPOConfig(), build_grpo_config(make_pipeline(), TrainSection())  # by hand / from a YAML section
+    for name, default in defaults.items():
+        assert getattr(config, name) == default == getattr(built, name), name
+    for name, rllib_name in RLLIB_FIELDS.items():
+        assert getattr(config, rllib_name) == TrainSection.model_fields[name].default == getattr(built, rllib_name), name
+    assert RLLIB_FIELDS == {"lr": "lr", "grad_clip": "grad_clip", "epochs_per_batch": "num_epochs", "minibatch_size": "minibatch_size"}
+    # .grpo() takes exactly the model's names, keyword-only, NotProvided by default, each documented in its docstring
+    params = dict(inspect.signature(GRPOConfig.grpo).parameters)
+    params.pop("self")
+    assert list(params) == list(GRPOSettings.model_fields)
+    assert all(p.kind is p.KEYWORD_ONLY and p.default is NotProvided for p in params.values())
+    assert all(f"    {name}: " in GRPOConfig.grpo.__doc__ for name in params)
+
+
+def test_grpo_builder_keeps_not_provided_values_and_refuses_unknown_names():
+    from ray.rllib.algorithms.algorithm_config import NotProvided
+
+    from orchestration.grpo.config import DifficultyFilter
+
+    config = GRPOConfig().grpo(group_size=4, difficulty_filter=DifficultyFilter(low=0.1)).grpo(group_size=NotProvided)
+    assert config.group_size == 4
+    assert config.difficulty_filter == {"low": 0.1, "high": 1.0, "min_visits": 1}  # plain data, as checkpoints hold it
+    with pytest.raises(TypeError, match="unknown setting 'group_sise' \\(did you mean 'group_size'"):
+        GRPOConfig().grpo(group_sise=4)
+    errors = GRPOConfig().grpo(group_size="8", difficulty_filter={"low": 0.5, "high": 0.5}).training(num_epochs=0).grpo_errors()
+    assert any(e.startswith("group_size='8'") for e in errors)  # checked strictly: a string is not a count
+    assert any(e.startswith("difficulty_filter=") and "low < high" in e for e in errors)
+    assert any(e.startswith("num_epochs=0 (train.epochs_per_batch)") for e in errors)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("train.agents={decomposer: {advantage: gae}}",
+     "train.agents.decomposer.advantage: Value error, unknown advantage estimator 'gae'; known: grpo, dual_atomic, ucpg"),
+    ("train.policy_loss=ppo2", "train.policy_loss: Value error, unknown policy loss 'ppo2'; known: clip"),
+])
+def test_unknown_estimator_or_loss_names_are_refused_with_the_known_ones(override, needle):
+    with pytest.raises(ConfigError) as err:
+        train_section(load_config("imageedit_r1", [override]))
+    assert needle in str(err.value)
+
+
+def test_unknown_names_given_to_the_builder_are_refused_with_the_known_ones(make_pipeline):
+    config = build_grpo_config(make_pipeline()).editing(trainable_agents={"decomposer": {"advantage": "gae"}})
+    config.grpo(policy_loss="ppo2")
+    errors = config.grpo_errors()
+    assert "train.agents.decomposer.advantage: unknown advantage estimator 'gae'; known: grpo, dual_atomic, ucpg" in errors
+    assert "policy_loss='ppo2': Value error, unknown policy loss 'ppo2'; known: clip" in errors
+
+
+def test_a_checkpoint_without_a_newer_setting_resumes_as_its_default(make_pipeline):
+    from orchestration.train import resume_changes
+
+    state = build_grpo_config(make_pipeline()).get_state()
+    older = {k: v for k, v in state.items() if k != "policy_loss"}
+    assert resume_changes(older, state) == []
+    assert resume_changes(older, {**state, "policy_loss": "other"}) == ["train.policy_loss: 'clip' -> 'other'"]

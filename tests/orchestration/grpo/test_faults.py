@@ -169,6 +169,7 @@ def test_timed_out_episode_has_no_reward(make_pipeline):
     from envs.canvas.generator import generate_tasks
     from orchestration.graph import build_graph
     from orchestration.grpo.rollout import EpisodeRunner, LocalNode, collect_groups
+    from orchestration.grpo.samples import SampledGroups
     from orchestration.pipeline import agent_kwargs
 
     pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]", f"verifier.cls={__name__}:SlowVerifier",
@@ -180,7 +181,7 @@ def test_timed_out_episode_has_no_reward(make_pipeline):
 
     def sample(states, n):
         outputs, gen = decomposer.sample(states, num_return_sequences=n, temperature=1.0, max_new_tokens=8)
-        return outputs, {"texts": list(gen.texts), "tokens": gen.num_generated_tokens}
+        return outputs, SampledGroups.from_generation(gen, [decomposer.prompt(s) for s in states])
 
     rollouts = collect_groups(EpisodeRunner(graph, handles), "decomposer", list(generate_tasks(2, seed=3, split="train")),
                               sample, 3, [("toy_e", 1.0)])

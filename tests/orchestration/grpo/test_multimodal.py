@@ -16,6 +16,7 @@ from agents.vlm.tiny import tiny_qwen2_5_vl
 from orchestration.grpo.actors import pad_left, pad_right
 from orchestration.grpo.algorithm import module_batch
 from orchestration.grpo.multimodal import join_columns, prompt_input_columns, prompt_inputs
+from orchestration.grpo.samples import SampledGroups
 
 
 def _shard(model, processor, texts, images):
@@ -47,7 +48,12 @@ def test_image_inputs_of_different_sizes_survive_joining_and_minibatching():
               **join_columns(shards, rows)}
     assert (arrays["mm_tok.mm_token_type_ids"] == (arrays["prompt_ids"] == processor.image_token_id)).all()
     picked = np.array([0, 2, 4])  # the wide image, the tall one, the small red one
-    batch = module_batch(SimpleNamespace(arrays=arrays), np.zeros(6), picked)
+    samples = SampledGroups(prompt_ids=arrays["prompt_ids"], prompt_mask=arrays["prompt_mask"],
+                            completion_ids=arrays["completion_ids"], completion_mask=arrays["completion_mask"],
+                            old_logp=arrays["logprobs"], finished=np.ones(6, dtype=bool), texts=("",) * 6,
+                            prompts=("a", "b", "c"), kept=(0, 1, 2), versions=(0, 0), tokens=0,
+                            image_inputs=join_columns(shards, rows))
+    batch = module_batch(SimpleNamespace(samples=samples), np.zeros(6), picked)
     assert batch["mm_len.pixel_values"].tolist() == [32, 32, 16] and batch["mm.pixel_values"].shape[1] == 32
     assert batch["mm_tok.mm_token_type_ids"].shape == batch["prompt_ids"].shape
 

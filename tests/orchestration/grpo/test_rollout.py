@@ -10,6 +10,7 @@ from orchestration.env_factory import make_editing_env
 from orchestration.graph import build_graph
 from orchestration.grpo.algorithm import compute_advantages, module_batch
 from orchestration.grpo.rollout import EpisodeRunner, GroupRollouts, LocalNode, collect_groups
+from orchestration.grpo.samples import SampledGroups
 from orchestration.pipeline import agent_kwargs
 
 
@@ -27,10 +28,7 @@ def _runner(pipeline):
 def _local_sampler(agent):
     def sample(states, n):
         outputs, gen = agent.sample(states, num_return_sequences=n, temperature=1.0, max_new_tokens=12)
-        arrays = {k: getattr(gen, k).numpy() for k in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")}
-        arrays.update(logprobs=gen.logprobs.numpy(), finished=gen.finished.numpy(), texts=list(gen.texts),
-                      prompts=[agent.prompt(s) for s in states], tokens=gen.num_generated_tokens)
-        return outputs, arrays
+        return outputs, SampledGroups.from_generation(gen, [agent.prompt(s) for s in states])
     return sample
 
 
@@ -39,7 +37,7 @@ def test_groups_are_adjacent_and_rewards_match_the_environment(make_pipeline, ta
     runner, agents = _runner(pipeline)
     rollouts = collect_groups(runner, "decomposer", tasks, _local_sampler(agents["decomposer"]), 3,
                               [("format", 0.2), ("f1", 1.0), ("toy_e", 0.5)], tag="0/")
-    assert len(rollouts.episodes) == 9 and rollouts.arrays["completion_ids"].shape[0] == 9
+    assert len(rollouts.episodes) == 9 and rollouts.samples.completion_ids.shape[0] == 9
     assert rollouts.group_ids == [f"0/decomposer/{t.task_id}" for t in tasks for _ in range(3)]
     assert [e.task.task_id for e in rollouts.episodes] == [t.task_id for t in tasks for _ in range(3)]
     assert rollouts.ok.all() and rollouts.reward_matrix.shape == (9, 3)
@@ -48,7 +46,7 @@ def test_groups_are_adjacent_and_rewards_match_the_environment(make_pipeline, ta
     env = make_editing_env(pipeline, tasks, agents=agents)
     for row in (0, 4, 8):
         env.reset(options={"task_index": row // 3})
-        _, rewards, terminated, _, _ = env.step({"decomposer": rollouts.arrays["texts"][row]})
+        _, rewards, terminated, _, _ = env.step({"decomposer": rollouts.samples.texts[row]})
         assert terminated["__all__"]
         assert rewards["decomposer"] == pytest.approx(rollouts.rewards[row])
 
@@ -56,14 +54,15 @@ def test_groups_are_adjacent_and_rewards_match_the_environment(make_pipeline, ta
 def _fake_rollouts(matrix, groups, weights):
     matrix = np.asarray(matrix, dtype=float)
     n = len(matrix)
-    arrays = {"prompt_ids": np.array([[0, 0, 5, 6]] * n), "prompt_mask": np.array([[0, 0, 1, 1]] * n),
-              "completion_ids": np.array([[7, 8, 0]] * n), "completion_mask": np.array([[1, 1, 0]] * n),
-              "logprobs": np.full((n, 3), -1.0, dtype=np.float32)}
+    samples = SampledGroups(prompt_ids=np.array([[0, 0, 5, 6]] * n), prompt_mask=np.array([[0, 0, 1, 1]] * n),
+                            completion_ids=np.array([[7, 8, 0]] * n), completion_mask=np.array([[1, 1, 0]] * n),
+                            old_logp=np.full((n, 3), -1.0, dtype=np.float32), finished=np.ones(n, dtype=bool),
+                            texts=("ab",) * n, prompts=("p",), kept=(0,), versions=(0,), tokens=2 * n)
 
     class E:  # a finished episode
         error = None
     return GroupRollouts("a", [E() for _ in range(n)], list(groups), [f"r{j}" for j in range(matrix.shape[1])],
-                         np.asarray(weights, dtype=float), matrix, arrays)
+                         np.asarray(weights, dtype=float), matrix, samples)
 
 
 def test_grpo_advantages_and_zero_variance_groups():

@@ -10,6 +10,7 @@ from envs.canvas.generator import generate_tasks
 from orchestration.grpo.algorithm import trace_notes
 from orchestration.grpo.core import component_token_advantages
 from orchestration.grpo.rollout import Episode, GroupRollouts
+from orchestration.grpo.samples import SampledGroups
 
 THINK, END_THINK, SEP, WORD = 3, 4, 6, 5  # token ids of <think>, </think>, ";" and any word in this synthetic batch
 
@@ -18,9 +19,11 @@ def _rollouts(task, thinks, ids):
     episodes = [Episode(task, EpisodeState(task_id=task.task_id, instruction=task.instruction, source_png=b"",
                                            decomposition=Decomposition(think=t, well_formed=True))) for t in thinks]
     ids = np.array(ids)
-    arrays = {"completion_ids": ids, "completion_mask": (ids != 0).astype(np.int64), "prompt_ids": np.ones((len(ids), 3), np.int64),
-              "prompt_mask": np.ones((len(ids), 3), np.int64), "logprobs": np.zeros(ids.shape, np.float32)}
-    return GroupRollouts("decomposer", episodes, ["g"] * len(ids), ["f1"], np.ones(1), np.ones((len(ids), 1)), arrays)
+    samples = SampledGroups(prompt_ids=np.ones((len(ids), 3), np.int64), prompt_mask=np.ones((len(ids), 3), np.int64),
+                            completion_ids=ids, completion_mask=(ids != 0).astype(np.int64),
+                            old_logp=np.zeros(ids.shape, np.float32), finished=np.ones(len(ids), dtype=bool),
+                            texts=("",) * len(ids), prompts=("p",), kept=(0,), versions=(0,), tokens=int((ids != 0).sum()))
+    return GroupRollouts("decomposer", episodes, ["g"] * len(ids), ["f1"], np.ones(1), np.ones((len(ids), 1)), samples)
 
 
 def _task_with_one_note():
