@@ -23,8 +23,6 @@ fi
 .venv/bin/editrl train --config imageedit_r1 --overwrite \
     --set "decomposer.model=$POLICY" --run-dir "$OUT/grpo" \
     --time-budget "$GRPO_SECONDS" --eval-tasks "$EVAL_TASKS"
+# `editrl train` has printed the before/after table on stdout; it is also in $OUT/grpo/eval.md.
 echo
-echo "before/after GRPO on $EVAL_TASKS held-out test tasks ($OUT/grpo/eval.md):"
-cat "$OUT/grpo/eval.md"
-echo
-echo "done in $(( $(date +%s) - start )) s: cold start $POLICY, trained policy and checkpoints in $OUT/grpo/checkpoints, metrics in $OUT/grpo/metrics.parquet (TensorBoard: $OUT/grpo/tb)"
+echo "done in $(( $(date +%s) - start )) s: cold start $POLICY, before/after table in $OUT/grpo/eval.md, trained policy and checkpoints in $OUT/grpo/checkpoints, metrics in $OUT/grpo/metrics.parquet (TensorBoard: $OUT/grpo/tb)"
