@@ -12,8 +12,10 @@ Rewards: 0 while the episode runs; at the end each trainable agent that acted ge
 terms (names from the `rewards` registry), scored on the final state and the task's ground truth. Every agent
 terminates together (`"__all__"`); `truncateds` mark an episode cut by `max_turns`.
 
-The environment never imports the orchestration layer: it is handed agent objects, the node order and roles, and
-the reward terms (`orchestration.env_factory` builds them from a pipeline config).
+The environment is a view of the episode engine (`envs.engine`), the same steps every runner takes: the engine says
+which node runs next, stores outputs and starts reflection rounds; the environment runs the fixed nodes itself and
+hands the trainable ones to the caller. It never imports the orchestration layer: it is handed agent objects, the
+node order and roles, and the reward terms (`orchestration.env_factory` builds them from a pipeline config).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any, Sequence
 import gymnasium as gym
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
-from envs.episode import PROVIDES, EpisodeState, RoundRecord
+from envs.engine import EpisodeEngine, Position, Reflection
+from envs.episode import EpisodeState
 from envs.task import EditTask
 from rewards import RewardContext, get_reward
 
@@ -69,14 +72,17 @@ class EditingEnv(MultiAgentEnv):
     """See the module docstring. `tasks` is a list of EditTask; `rewards` maps agent name -> [(reward name, weight)]."""
 
     def __init__(self, nodes: Sequence[NodeSpec], tasks: Sequence[EditTask], rewards: dict[str, list[tuple[str, float]]],
-                 reflection: tuple[str, str, int] | None = None, max_turns: int = 32, seed: int = 0):
+                 reflection: Reflection | tuple[str, str, int] | None = None, max_turns: int = 32, seed: int = 0):
         super().__init__()
         if not tasks:
             raise ValueError("EditingEnv needs at least one task")
         self.nodes = list(nodes)
         self.tasks = list(tasks)
         self.reward_terms = rewards
+        if reflection is not None and not isinstance(reflection, Reflection):
+            reflection = Reflection(*reflection)
         self.reflection = reflection
+        self.engine = EpisodeEngine(tuple(n.name for n in self.nodes), {n.name: n.role for n in self.nodes}, reflection)
         self.max_turns = max_turns
         trainable = [n.name for n in self.nodes if n.trainable]
         if not trainable:
@@ -95,10 +101,14 @@ class EditingEnv(MultiAgentEnv):
         self.action_spaces = {a: gym.spaces.Text(max_length=MAX_TEXT, charset=TEXT_CHARSET) for a in trainable}
         self._rng = random.Random(seed)
         self.task: EditTask | None = None
-        self.state: EpisodeState | None = None
-        self._cursor = 0
+        self.position: Position | None = None
         self._turns = 0
         self._completions: dict[str, str] = {}
+
+    @property
+    def state(self) -> EpisodeState | None:
+        """The episode's state so far (None before the first reset)."""
+        return None if self.position is None else self.position.state
 
     def _node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)
@@ -115,26 +125,25 @@ class EditingEnv(MultiAgentEnv):
         options = options or {}
         index = options.get("task_index", self._rng.randrange(len(self.tasks)))
         self.task = self.tasks[index]
-        self.state = task_to_state(self.task)
-        self._cursor = 0
+        self.position = self.engine.start(task_to_state(self.task))
         self._turns = 0
         self._completions = {}
         obs = self._advance()
         return obs, {a: {"task_id": self.task.task_id} for a in obs}
 
     def step(self, action_dict: dict[str, str]):
-        assert self.state is not None and self.task is not None, "call reset() before step()"
-        node = self.nodes[self._cursor]
-        if node.name not in action_dict:
-            raise ValueError(f"it is {node.name!r}'s turn; got actions for {sorted(action_dict)}")
-        completion = str(action_dict[node.name])
-        self._completions[node.name] = completion
-        output = node.agent.parse(completion)
-        self.state = self.state.model_copy(update={PROVIDES[node.role]: output})
-        self._cursor += 1
+        assert self.position is not None and self.task is not None, "call reset() before step()"
+        name = self.engine.next_node(self.position)
+        if name is None:
+            raise ValueError("the episode is over; call reset() before step()")
+        if name not in action_dict:
+            raise ValueError(f"it is {name!r}'s turn; got actions for {sorted(action_dict)}")
+        completion = str(action_dict[name])
+        self._completions[name] = completion
+        self.position = self.engine.record(self.position, self._node(name).agent.parse(completion))
         self._turns += 1
         obs = self._advance()
-        done = self._cursor >= len(self.nodes) and not obs
+        done = self.engine.done(self.position)
         truncated = self._turns >= self.max_turns and not done
         if done or truncated:
             rewards = {a: float(self._final_reward(a)) if done else 0.0 for a in self._completions}
@@ -149,34 +158,13 @@ class EditingEnv(MultiAgentEnv):
     # -- internals -------------------------------------------------------------------------------------------------
     def _advance(self) -> dict[str, str]:
         """Run fixed nodes until a trainable node must act (return its prompt) or the episode ends ({})."""
-        assert self.state is not None
-        while True:
-            while self._cursor < len(self.nodes):
-                node = self.nodes[self._cursor]
-                if node.trainable:
-                    return {node.name: self._clip(node.agent.prompt(self.state))}
-                output = node.agent.act(self.state)
-                self.state = self.state.model_copy(update={PROVIDES[node.role]: output})
-                self._cursor += 1
-            if not self._reflect():
-                return {}
-
-    def _reflect(self) -> bool:
-        """Start another round if the verifier failed and rounds remain; True when a round was started."""
-        assert self.state is not None
-        if self.reflection is None or self.state.verdict is None or self.state.verdict.passed:
-            return False
-        source, target, max_rounds = self.reflection
-        if self.state.round >= max_rounds:
-            return False
-        names = [n.name for n in self.nodes]
-        start = names.index(target)
-        cleared = {PROVIDES[n.role]: None for n in self.nodes[start:]}
-        record = RoundRecord(plan=self.state.plan, edit=self.state.edit, verdict=self.state.verdict)
-        self.state = self.state.model_copy(update={**cleared, "history": self.state.history + [record],
-                                                   "feedback": self.state.verdict.feedback, "round": self.state.round + 1})
-        self._cursor = start
-        return True
+        assert self.position is not None
+        while (name := self.engine.next_node(self.position)) is not None:
+            node = self._node(name)
+            if node.trainable:
+                return {name: self._clip(node.agent.prompt(self.position.state))}
+            self.position = self.engine.record(self.position, node.agent.act(self.position.state))
+        return {}
 
     def _final_reward(self, agent: str) -> float:
         assert self.state is not None and self.task is not None

@@ -30,10 +30,7 @@ def make_editing_env(config: PipelineConfig, tasks: Sequence[EditTask], trainabl
         agent = built.get(name) or graph.classes[name](**agent_kwargs(config.agents[name], config))
         nodes.append(NodeSpec(name, graph.roles[name], agent, name in trainable))
     rewards = {name: [(t.name, t.weight) for t in config.rewards.get(name, [])] for name in trainable}
-    reflection = None
-    if graph.reflection_source is not None:
-        reflection = (graph.reflection_source, graph.reflection_target, graph.max_rounds)
-    return EditingEnv(nodes, tasks, rewards, reflection=reflection, max_turns=max_turns, seed=config.seed)
+    return EditingEnv(nodes, tasks, rewards, reflection=graph.engine.reflection, max_turns=max_turns, seed=config.seed)
 
 
 def rllib_env_creator(env_config: dict[str, Any]) -> EditingEnv:

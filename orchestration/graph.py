@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from agents.base import INPUTS, PROVIDES
+from envs.engine import EpisodeEngine, Reflection
 from agents.registry import resolve_agent_class
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, nearest_hint
 
@@ -33,7 +34,15 @@ class AgentGraph:
 
     def nodes_from(self, start: str) -> tuple[str, ...]:
         """`start` and every node after it in execution order (what a reflection round re-runs)."""
-        return self.order[self.order.index(start):]
+        return self.engine.nodes_from(start)
+
+    @property
+    def engine(self) -> EpisodeEngine:
+        """The episode engine over this graph (`envs.engine`): how every runner steps an episode through it."""
+        reflection = None
+        if self.reflection_source is not None and self.reflection_target is not None:
+            reflection = Reflection(self.reflection_source, self.reflection_target, self.max_rounds)
+        return EpisodeEngine(self.order, self.roles, reflection)
 
 
 def build_graph(config: PipelineConfig, resolve_classes: bool = True) -> AgentGraph:

@@ -1,18 +1,17 @@
 """Running one episode through the agent graph, with agents in-process or behind Ray actors.
 
-`Pipeline.run(state)` walks the graph in execution order, stores each agent's output in the state, times every
-call, and runs the bounded reflection: when the verifier fails and rounds remain, the round is archived in
-`state.history`, the verifier's feedback is put in `state.feedback`, and every node from the reflection target on
-runs again - from the *source* image, as ThinkRL-Edit re-edits rather than patching the previous output.
+`Pipeline.run(state)` steps the episode with the graph's episode engine (`envs.engine`: execution order, the bounded
+reflection round, what ends an episode), calling each agent through its handle and timing every call. The engine
+holds the episode's rules; this module only decides how an agent is called (blocking, in-process or on a Ray actor).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
+from agents.base import AgentOutput, EpisodeState
 from orchestration.config import AgentConfig, PipelineConfig
 from orchestration.graph import AgentGraph, build_graph
 
@@ -78,6 +77,7 @@ class Pipeline:
     def __init__(self, config: PipelineConfig, graph: AgentGraph, handles: dict[str, AgentHandle]):
         self.config = config
         self.graph = graph
+        self.engine = graph.engine
         self.handles = handles
 
     @classmethod
@@ -96,15 +96,6 @@ class Pipeline:
             "agents": {n: {**self.handles[n].describe(), "role": self.graph.roles[n], "replicas": self.config.agents[n].replicas} for n in self.graph.order},
         }
 
-    def _run_nodes(self, state: EpisodeState, nodes: tuple[str, ...], timings: dict[str, float],
-                   call: Callable[[str, EpisodeState], AgentOutput]) -> EpisodeState:
-        for node in nodes:
-            start = time.perf_counter()
-            output = call(node, state)
-            timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
-            state = state.model_copy(update={PROVIDES[self.graph.roles[node]]: output})
-        return state
-
     def _call(self, node: str, state: EpisodeState) -> AgentOutput:
         try:
             return self.handles[node].call(state)
@@ -114,17 +105,15 @@ class Pipeline:
             raise AgentCallError(node, f"{type(err).__name__}: {err}") from err
 
     def run(self, state: EpisodeState) -> EpisodeResult:
+        engine = self.engine
         timings: dict[str, float] = {}
+        position = engine.start(state)
         try:
-            state = self._run_nodes(state, self.graph.order, timings, self._call)
-            source, target = self.graph.reflection_source, self.graph.reflection_target
-            while source is not None and state.verdict is not None and not state.verdict.passed and state.round < self.graph.max_rounds:
-                rerun = self.graph.nodes_from(target)  # type: ignore[arg-type]
-                record = RoundRecord(plan=state.plan, edit=state.edit, verdict=state.verdict)
-                cleared = {PROVIDES[self.graph.roles[n]]: None for n in rerun}
-                state = state.model_copy(update={**cleared, "history": state.history + [record],
-                                                 "feedback": state.verdict.feedback, "round": state.round + 1})
-                state = self._run_nodes(state, rerun, timings, self._call)
+            while (node := engine.next_node(position)) is not None:
+                start = time.perf_counter()
+                output = self._call(node, position.state)
+                timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
+                position = engine.record(position, output)
         except AgentCallError as err:
-            return EpisodeResult(state, timings, error=str(err), failed_node=err.node)
-        return EpisodeResult(state, timings)
+            return EpisodeResult(position.state, timings, error=str(err), failed_node=err.node)
+        return EpisodeResult(position.state, timings)

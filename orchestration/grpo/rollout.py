@@ -1,21 +1,23 @@
 """Rollouts for GRPO: run the agent graph over many episodes at once, fork each task into a group at the trained
 node, finish every episode through the downstream nodes, and score it with the agent's reward terms.
 
-For a trained node ``k`` and a batch of tasks:
+Every episode is stepped by the episode engine (:mod:`envs.engine`), the one definition of an episode that
+:class:`orchestration.pipeline.Pipeline`, the Serve runner and :class:`envs.editing_env.EditingEnv` step too; this
+module only calls the agents, many episodes at once. For a trained node ``k`` and a batch of tasks:
 
-1. every node before ``k`` runs on one episode per task (batched per node);
+1. every episode is stepped until it waits at ``k``, one batched call per node (the engine's ``next_batch``);
 2. the policy actors sample ``G`` completions per task at ``k`` (one generation call per actor);
-3. each completion is parsed into the node's output and becomes its own episode, which the nodes after ``k`` finish
-   - with the pipeline's bounded reflection, exactly as :class:`orchestration.pipeline.Pipeline` and
-   :class:`envs.editing_env.EditingEnv` run an episode (the reflection target re-runs with the verifier's feedback;
-   when that is the trained node itself, its later rounds use its ordinary ``act_batch``, and only the first-round
-   completion is trained);
+3. each completion is parsed into the node's output and recorded on the waiting episode's position, which forks it
+   into ``G`` episodes - the group - that the engine steps to the end, reflection rounds included (when the
+   reflection target is the trained node itself, its later rounds use its ordinary ``act_batch``, and only the
+   first-round completion is trained);
 4. each finished episode is scored with the node's reward terms through
    :func:`envs.editing_env.reward_context` and the ``rewards`` registry (the terms the environment sums), kept per
    term so that dual-atomic and UCPG advantages can use them separately.
 
-The environment steps one episode at a time and cannot fork a state into G copies, so the batched runner here
-reproduces its semantics (``tests/orchestration/grpo/test_rollout.py`` checks that both give the same reward).
+The environment's ``step`` takes one action per episode, while a group needs G actions on one position and one
+generation call for all of them; so GRPO drives the engine the environment is a view of, rather than G copies of the
+environment (``tests/orchestration/grpo/test_rollout.py`` checks that both give the same reward).
 Failed agent calls end their episode only: the episode is recorded with its error and left out of the loss. A call
 past its agent's ``timeout_s`` ends the episode with an error starting ``timeout:`` and no reward (never an invented
 one); how its group is trained is ``train.failed_episodes``. Calls to the policy actors go through a
@@ -32,16 +34,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
+from agents.base import AgentOutput, EpisodeState
 from envs.editing_env import reward_context, task_to_state
+from envs.engine import AgentTimeout, Position, failure_message
 from envs.task import EditTask
 from orchestration.graph import AgentGraph
 from orchestration.grpo.samples import SampledGroups
 from rewards import get_reward
-
-
-class AgentTimeout(TimeoutError):
-    """An agent call that ran past its ``timeout_s``: its episode ends with a ``timeout:`` error and no reward."""
 
 
 class _Worker:
@@ -151,11 +150,24 @@ class ActorNode:
 
 @dataclass
 class Episode:
-    """One episode in flight: its task, its state, and the error that ended it (if any)."""
+    """One episode in flight: its task, where it stands in the engine, and the error that ended it (if any)."""
 
     task: EditTask
     state: EpisodeState
     error: str | None = None
+    cursor: int = 0  # the engine's index of the node that runs next
+
+    @classmethod
+    def at(cls, task: EditTask, position: Position) -> "Episode":
+        return cls(task, position.state, cursor=position.cursor)
+
+    @property
+    def position(self) -> Position:
+        return Position(self.state, self.cursor)
+
+    @position.setter
+    def position(self, position: Position) -> None:
+        self.state, self.cursor = position.state, position.cursor
 
     @property
     def timed_out(self) -> bool:
@@ -163,53 +175,33 @@ class Episode:
 
 
 class EpisodeRunner:
-    """Runs nodes of the graph over many episodes, one batched call per node."""
+    """Steps many episodes through the graph's episode engine, one batched call per node."""
 
     def __init__(self, graph: AgentGraph, handles: dict[str, Any]) -> None:
         self.graph = graph
         self.handles = handles
+        self.engine = graph.engine
 
-    def run_nodes(self, episodes: list[Episode], nodes: Sequence[str]) -> list[Episode]:
-        """Run ``nodes`` in order on the episodes that have not failed (in place; returns them)."""
-        for node in nodes:
-            live = [e for e in episodes if e.error is None]
-            if not live:
-                break
+    def start(self, tasks: Sequence[EditTask]) -> list[Episode]:
+        """New episodes, one per task, at the first node."""
+        return [Episode.at(task, self.engine.start(task_to_state(task))) for task in tasks]
+
+    def step(self, episodes: list[Episode], until: str | None = None) -> list[Episode]:
+        """Step the episodes that have not failed until each is over or waits at ``until`` (in place; returns them)."""
+        while (batch := self.engine.next_batch([None if e.error is not None else e.position for e in episodes], until)) is not None:
+            node, indices = batch
+            live = [episodes[i] for i in indices]
             outputs = self.handles[node].call_batch([e.state for e in live])
-            field_name = PROVIDES[self.graph.roles[node]]
             for episode, output in zip(live, outputs):
-                if isinstance(output, AgentTimeout):
-                    episode.error = f"timeout: agent {node!r} {output}"
-                elif isinstance(output, Exception):
-                    episode.error = f"agent {node!r}: {type(output).__name__}: {output}"
+                if isinstance(output, Exception):
+                    episode.error = failure_message(node, output)
                 else:
-                    episode.state = episode.state.model_copy(update={field_name: output})
+                    episode.position = self.engine.record(episode.position, output)
         return episodes
-
-    def reflect(self, episodes: list[Episode]) -> list[Episode]:
-        """The bounded reflection rounds of :meth:`Pipeline.run`, for every episode whose verifier failed."""
-        source, target = self.graph.reflection_source, self.graph.reflection_target
-        if source is None or target is None:
-            return episodes
-        rerun = self.graph.nodes_from(target)
-        while True:
-            todo = [e for e in episodes if e.error is None and e.state.verdict is not None and not e.state.verdict.passed
-                    and e.state.round < self.graph.max_rounds]
-            if not todo:
-                return episodes
-            cleared = {PROVIDES[self.graph.roles[n]]: None for n in rerun}
-            for e in todo:
-                s = e.state
-                record = RoundRecord(plan=s.plan, edit=s.edit, verdict=s.verdict)
-                e.state = s.model_copy(update={**cleared, "history": s.history + [record], "feedback": s.verdict.feedback,
-                                               "round": s.round + 1})
-            self.run_nodes(todo, rerun)
 
     def run(self, tasks: Sequence[EditTask]) -> list[Episode]:
         """Whole episodes (every node, then reflection), as :meth:`Pipeline.run` would run them."""
-        episodes = [Episode(task, task_to_state(task)) for task in tasks]
-        self.run_nodes(episodes, self.graph.order)
-        return self.reflect(episodes)
+        return self.step(self.start(tasks))
 
 
 def reward_terms(episode: Episode, completion: str, kind: str, terms: Sequence[tuple[str, float]]) -> list[float]:
@@ -264,11 +256,10 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask],
         terms: ``[(reward name, weight)]``.
         tag: prefix of the group ids (e.g. the iteration), so that ids are unique across iterations.
     """
-    graph = runner.graph
-    k = graph.order.index(node)
+    graph, engine = runner.graph, runner.engine
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    base = runner.run_nodes([Episode(t, task_to_state(t)) for t in tasks], graph.order[:k])
+    base = runner.step(runner.start(tasks), until=node)
     base = [e for e in base if e.error is None]
     failed_tasks = len(tasks) - len(base)
     timings["upstream_s"] = time.perf_counter() - t0
@@ -282,11 +273,9 @@ def collect_groups(runner: EpisodeRunner, node: str, tasks: Sequence[EditTask],
     base = [base[i] for i in samples.kept]
 
     t0 = time.perf_counter()
-    field_name = PROVIDES[graph.roles[node]]
-    episodes = [Episode(e.task, e.state.model_copy(update={field_name: outputs[i * group_size + g]}))
+    episodes = [Episode.at(e.task, engine.record(e.position, outputs[i * group_size + g]))
                 for i, e in enumerate(base) for g in range(group_size)]
-    runner.run_nodes(episodes, graph.order[k + 1:])
-    runner.reflect(episodes)
+    runner.step(episodes)
     timings["finish_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -1,10 +1,9 @@
 """`Pipeline.run`, awaiting agents instead of blocking on them, for the Serve ingress.
 
 The ingress drives many episodes at once on one event loop, so it cannot call the synchronous
-`orchestration.pipeline.Pipeline.run` (whose Ray handles block). `AsyncPipeline.run` is the same walk - graph order
-from `orchestration.graph`, outputs stored under `agents.base.PROVIDES`, the bounded reflection that archives a round
-and re-runs every node from the target - over handles with `async acall(state)`. The two are kept equal by a test
-that runs both on the same tasks with reflection on (tests/orchestration/serve/test_runner.py).
+`orchestration.pipeline.Pipeline.run` (whose Ray handles block). `AsyncPipeline.run` steps the same episode engine
+(`envs.engine`: execution order, the bounded reflection round, what ends an episode) over handles with
+`async acall(state)`; only how an agent is called differs.
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import groupby
 from typing import Any, Protocol
 
-from agents.base import PROVIDES, AgentOutput, EpisodeState, RoundRecord
+from agents.base import AgentOutput, EpisodeState
+from envs.engine import EpisodeEngine, Position
 from orchestration.graph import AgentGraph
 from orchestration.pipeline import AgentCallError, EpisodeResult
 
@@ -55,72 +54,67 @@ def _episode_failure(node: str) -> Iterator[None]:
 
 
 class AsyncPipeline:
-    """The agent graph bound to async handles; `run` mirrors `Pipeline.run` (module docstring)."""
+    """The agent graph bound to async handles; `run` steps the episode engine as `Pipeline.run` does."""
 
     def __init__(self, graph: AgentGraph, handles: dict[str, AsyncAgentHandle]):
         self.graph = graph
+        self.engine = graph.engine
         self.handles = handles
         in_thread = [n for n, h in handles.items() if hasattr(h, "call_sync")]
         # One thread per in-process agent lets episodes overlap (one in the thinker while another is in the editor);
         # more would only wait on the agents' locks.
         self.executor = ThreadPoolExecutor(max_workers=len(in_thread), thread_name_prefix="episode") if in_thread else None
 
-    def _record(self, node: str, state: EpisodeState, output: AgentOutput, start: float, timings: dict[str, float]) -> EpisodeState:
-        """The state with `node`'s output stored, and its time added to `timings`."""
-        timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
-        return state.model_copy(update={PROVIDES[self.graph.roles[node]]: output})
+    def _in_thread(self, node: str) -> bool:
+        return hasattr(self.handles[node], "call_sync")
 
-    def _run_in_thread(self, state: EpisodeState, nodes: tuple[str, ...], timings: dict[str, float],
-                       cancelled: threading.Event) -> EpisodeState:
+    def _run_in_thread(self, engine: EpisodeEngine, position: Position, timings: dict[str, float],
+                       cancelled: threading.Event) -> tuple[Position, AgentCallError | None]:
         """Consecutive in-process nodes, on one worker thread: one hop to and from the event loop for the whole
         stretch instead of one per agent - each hop costs a GIL hand-over that, under load, is worth more than a
-        rule agent's whole call. Stops between nodes once the episode was cancelled (timed out)."""
-        for node in nodes:
+        rule agent's whole call. Stops between nodes once the episode was cancelled (timed out). A failed call is
+        returned with the position reached, so the episode ends where it failed, as on the event loop."""
+        while (node := engine.next_node(position)) is not None and self._in_thread(node):
             if cancelled.is_set():
-                return state  # nobody awaits it any more
+                return position, None  # nobody awaits it any more
             start = time.perf_counter()
-            with _episode_failure(node):
-                output = self.handles[node].call_sync(state)  # type: ignore[attr-defined]
-            state = self._record(node, state, output, start, timings)
-        return state
-
-    async def _run_nodes(self, state: EpisodeState, nodes: tuple[str, ...], timings: dict[str, float]) -> EpisodeState:
-        for in_thread, stretch in groupby(nodes, key=lambda n: hasattr(self.handles[n], "call_sync")):
-            if in_thread:
-                cancelled = threading.Event()
-                try:
-                    state = await asyncio.get_running_loop().run_in_executor(
-                        self.executor, self._run_in_thread, state, tuple(stretch), timings, cancelled)
-                except asyncio.CancelledError:
-                    cancelled.set()
-                    raise
-                continue
-            for node in stretch:
-                start = time.perf_counter()
+            try:
                 with _episode_failure(node):
-                    output = await self.handles[node].acall(state)
-                state = self._record(node, state, output, start, timings)
-        return state
+                    output = self.handles[node].call_sync(position.state)  # type: ignore[attr-defined]
+            except AgentCallError as err:
+                return position, err
+            timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
+            position = engine.record(position, output)
+        return position, None
 
     async def run(self, state: EpisodeState, max_rounds: int | None = None, timings: dict[str, float] | None = None) -> EpisodeResult:
         """One episode. `max_rounds` lowers the graph's reflection bound; `timings` (filled as agents finish) lets a
         caller that times the episode out still see how far it got. AgentUnavailable propagates (a 503, not an
         episode failure)."""
-        rounds = self.graph.max_rounds if max_rounds is None else min(max_rounds, self.graph.max_rounds)
+        engine = self.engine.bounded(max_rounds)
         timings = {} if timings is None else timings
+        position = engine.start(state)
         try:
-            state = await self._run_nodes(state, self.graph.order, timings)
-            source, target = self.graph.reflection_source, self.graph.reflection_target
-            while source is not None and state.verdict is not None and not state.verdict.passed and state.round < rounds:
-                rerun = self.graph.nodes_from(target)  # type: ignore[arg-type]
-                record = RoundRecord(plan=state.plan, edit=state.edit, verdict=state.verdict)
-                cleared = {PROVIDES[self.graph.roles[n]]: None for n in rerun}
-                state = state.model_copy(update={**cleared, "history": state.history + [record],
-                                                 "feedback": state.verdict.feedback, "round": state.round + 1})
-                state = await self._run_nodes(state, rerun, timings)
+            while (node := engine.next_node(position)) is not None:
+                if self._in_thread(node):
+                    cancelled = threading.Event()
+                    try:
+                        position, failure = await asyncio.get_running_loop().run_in_executor(
+                            self.executor, self._run_in_thread, engine, position, timings, cancelled)
+                    except asyncio.CancelledError:
+                        cancelled.set()
+                        raise
+                    if failure is not None:
+                        raise failure
+                    continue
+                start = time.perf_counter()
+                with _episode_failure(node):
+                    output = await self.handles[node].acall(position.state)
+                timings[node] = timings.get(node, 0.0) + (time.perf_counter() - start) * 1000
+                position = engine.record(position, output)
         except AgentCallError as err:
-            return EpisodeResult(state, timings, error=str(err), failed_node=err.node)
-        return EpisodeResult(state, timings)
+            return EpisodeResult(position.state, timings, error=str(err), failed_node=err.node)
+        return EpisodeResult(position.state, timings)
 
 
 class LocalAsyncHandle:
