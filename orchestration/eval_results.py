@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.config import PipelineConfig
+from orchestration.run_folder import atomic_path
 
 METADATA_KEY = b"editrl.eval"
 #: Columns left out when the rows are read back for the summary: the large ones no metric needs.
@@ -96,9 +96,8 @@ class ResultsFile:
         self.parts.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist([row]).replace_schema_metadata({METADATA_KEY: json.dumps(self.fingerprint)})
         final = self.parts / f"{self._next:08d}.parquet"
-        tmp = final.with_name(f".{final.name}.tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            pq.write_table(table, tmp)
         self._next += 1
         self.appended += 1
         self.done.add(row["task_id"])
@@ -125,9 +124,8 @@ class ResultsFile:
             return pq.ParquetFile(self.path).metadata.num_rows
         schema = pa.unify_schemas([pq.read_schema(s).remove_metadata() for s in sources], promote_options="permissive")
         schema = schema.with_metadata({METADATA_KEY: json.dumps(self.fingerprint)})
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
         rows = 0
-        with pq.ParquetWriter(tmp, schema) as writer:
+        with atomic_path(self.path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
             pending: list[pa.Table] = []
             for table in self._tables(sources, schema):
                 pending.append(table)
@@ -138,9 +136,6 @@ class ResultsFile:
             if pending:
                 writer.write_table(pa.concat_tables(pending))
                 rows += sum(len(t) for t in pending)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
         shutil.rmtree(self.parts, ignore_errors=True)
         return rows
 

@@ -19,7 +19,7 @@ import secrets
 import shutil
 import socket
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 LOCK_NAME = ".train.lock"
 TMP_PREFIX = ".tmp_"
@@ -106,16 +106,21 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def remove_temporaries(folder: str | Path, name: str) -> list[str]:
-    """Delete the temporary files a killed writer of ``folder/name`` left (only while no one else writes it)."""
+def remove_paths(paths: Iterable[Path]) -> list[str]:
+    """Delete each file or folder of ``paths`` (what a killed writer left); returns their names."""
     removed = []
-    for path in Path(folder).glob(f"{TMP_PREFIX}{name}_*"):
+    for path in paths:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
         removed.append(path.name)
     return removed
+
+
+def remove_temporaries(folder: str | Path, name: str) -> list[str]:
+    """Delete the temporary files a killed writer of ``folder/name`` left (only while no one else writes it)."""
+    return remove_paths(Path(folder).glob(f"{TMP_PREFIX}{name}_*"))
 
 
 # -- one process per run folder ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.run_folder import fsync_dir, fsync_tree, write_text_atomic
+from orchestration.run_folder import fsync_dir, fsync_tree, remove_paths, write_text_atomic
 
 LATEST = "latest"
 
@@ -106,14 +106,7 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 def remove_leftovers(root: Path) -> list[str]:
     """Delete what a killed save or prune left behind (``.tmp_*`` folders and the temporary ``latest`` files of
     :func:`orchestration.run_folder.write_text_atomic`, ``.trash_*`` folders); returns their names."""
-    removed = []
-    for path in list(root.glob(".tmp_*")) + list(root.glob(".trash_*")):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path.name)
-    return removed
+    return remove_paths([*root.glob(".tmp_*"), *root.glob(".trash_*")])
 
 
 def algorithm_config(checkpoint: str | Path) -> dict[str, Any] | None:
