@@ -91,7 +91,8 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
     log(f"SFT cold start: roles {', '.join(sft.roles)} -> {sft.out_dir}" + (f" ({optional})" if optional else ""))
     return cold_start(sft.out_dir, roles=tuple(sft.roles), seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
                       eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
-                      workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan, log=log, progress=progress, **optional)
+                      workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
+                      note_subjects=sft.note_subjects, log=log, progress=progress, **optional)
 
 
 def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:

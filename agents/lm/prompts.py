@@ -14,6 +14,7 @@ so training and inference prompts come from one distribution.
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any, Sequence
 
@@ -139,10 +140,33 @@ def answer_components(components: Any) -> str:
     return _OPEN_FIELD.sub(r"<\1> ", canonical)
 
 
-def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False) -> str:
+def _with_note_subjects(task: Any, share: float) -> list[dict[str, Any]]:
+    """The task's components, each whose objects a reasoning note lists written with the note's full descriptions
+    (:func:`envs.canvas.grounding.note_subjects`) with probability ``share``, drawn per component from the task id
+    so that the same task always gets the same target."""
+    comps = [c.model_dump() for c in task.components]
+    if share <= 0 or not task.reasoning or not task.source_scene:
+        return comps
+    from envs.canvas.grounding import note_subjects
+    from envs.canvas.scene import Scene
+    from rewards.types import as_components
+
+    rng = random.Random(f"{task.task_id}:note-subjects")
+    written = note_subjects(Scene.from_json(task.source_scene), as_components(comps), task.order, task.reasoning)
+    for comp, subjects in zip(comps, written):
+        if rng.random() < share and subjects is not None:
+            comp["subject"] = list(subjects)
+    return comps
+
+
+def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0) -> str:
     """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth);
     with ``reasoning``, the decomposer's think also resolves the request's indirect references, and with ``scan``
     too each reference walks the scene object by object first (:func:`decomposer_think`).
+
+    ``note_subjects`` (with ``reasoning``): the share of components whose subject an indirect reference names that
+    are written with the objects of the think's note ("the medium purple star") instead of the canonical shortest
+    unique description ("the purple shape"); both name the same object, the first is copied from the note.
 
     Raises ``ValueError`` when the task lacks what the role's target is made of (components / explicit instruction).
     """
@@ -150,7 +174,7 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
     if role == "decomposer":
         if not task.components:
             raise ValueError(f"task {task.task_id} has no ground-truth components; a decomposer SFT target needs them")
-        answer = answer_components([c.model_dump() for c in task.components])
+        answer = answer_components(_with_note_subjects(task, note_subjects if reasoning else 0.0))
         notes = task.reasoning if reasoning else ()
         scans = task.reasoning_scans if (reasoning and scan) else ()
         if notes and scan and reasoning and len(scans) != len(notes):
@@ -163,7 +187,7 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
 
 
 def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None,
-                reasoning: bool = False, scan: bool = False) -> tuple[str, str]:
+                reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0) -> tuple[str, str]:
     """``(prompt, target)`` for one task and role.
 
     Args:
@@ -174,7 +198,9 @@ def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | N
         scene: the scene text, if already computed (perception is the slow part of making data).
         reasoning: write the reasoning trace in the decomposer's think (:func:`sft_target`).
         scan: with ``reasoning``, each note walks the scene object by object first (:func:`sft_target`).
+        note_subjects: with ``reasoning``, the share of note-named subjects written as the note writes them.
     """
     scene = scene if scene is not None else scene_text(task.source_png)
     plan = task.explicit_instruction if (with_plan and role == "decomposer") else None
-    return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning, scan=scan)
+    return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning, scan=scan,
+                                                                            note_subjects=note_subjects)

@@ -25,7 +25,8 @@ from rewards.registry import RewardContext, register_reward
 from rewards.text import normalize_members
 from rewards.types import Component, ComponentLike, as_components
 
-__all__ = ["truth_states", "grounded_similarity", "grounded_component_scores", "grounded_f1", "grounded_f1_from_context"]
+__all__ = ["truth_states", "grounded_similarity", "grounded_component_scores", "grounded_f1", "grounded_f1_from_context",
+           "note_subjects"]
 
 
 def truth_states(source: Scene, truth: Sequence[Component], order: Sequence[int]) -> list[Scene]:
@@ -39,6 +40,41 @@ def truth_states(source: Scene, truth: Sequence[Component], order: Sequence[int]
         states[index] = scene
         scene = apply_component(scene, truth[index])
     return states  # type: ignore[return-value]
+
+
+def note_subjects(source: Scene, truth: Sequence[Component], order: Sequence[int], notes: Sequence[str]) -> list[tuple[str, ...] | None]:
+    """Per ground-truth component, its subject written as the objects of the reasoning note that names them ("the
+    medium purple star" for the note "the topmost shape = medium purple star", in the note's order), or None when no
+    note lists exactly the component's objects, or when a full description would not name one object alone on the
+    scene of that step (two medium purple stars). ``notes`` as :attr:`envs.task.EditTask.reasoning`.
+
+    The canonical subject is the *shortest* unique description ("the purple shape"), which a policy can only write
+    after checking every other object of the scene; the note's full description is already written in its think.
+
+    >>> from envs.canvas.scene import CanvasObject
+    >>> s = Scene("white", (CanvasObject("star", "purple", "medium", 0.5, 0.2, 0), CanvasObject("star", "red", "medium", 0.3, 0.6, 1)))
+    >>> note_subjects(s, [Component("remove", ("the purple shape",), ()), Component("recolor", ("the red shape",), ("blue",))],
+    ...               [0, 1], ["the topmost shape = medium purple star"])
+    [('the medium purple star',), None]
+    """
+    from rewards.trace import note_members  # the same parse of a note as the trace credit's
+
+    states = truth_states(source, truth, order)
+    listed = [(note, note_members(note)) for note in notes]
+    out: list[tuple[str, ...] | None] = []
+    for comp, scene in zip(truth, states):
+        out.append(None)
+        if comp.action.strip().lower() in ("add", "background"):
+            continue
+        objects = [o for text in comp.subject for o in resolve(text, scene.objects)]
+        full = {f"{o.size} {o.color} {o.shape}" for o in objects}
+        for note, members in listed:
+            if members and members == full and len(objects) == len(full):
+                ordered = [m.strip() for m in note.split("=", 1)[1].split(",")]
+                if all(len(resolve(f"the {m}", scene.objects)) == 1 for m in ordered):
+                    out[-1] = tuple(f"the {m}" for m in ordered)
+                break
+    return out
 
 
 def _subject_score(predicted: Component, truth: Component, scene: Scene) -> float:

@@ -133,6 +133,11 @@ class SFTSection(_Strict):
         "hexagon 0.81 yes = medium purple hexagon') - so the policy decides one object at a time instead of "
         "resolving a reference in one step. 20-40 more tokens per reference (one entry per object): raise "
         "`train.max_new_tokens` and the decomposer's `max_new_tokens` option (192 and 256 in imageedit_r1)."))
+    note_subjects: float = Field(default=0.0, ge=0.0, le=1.0, description=(
+        "With `reasoning`, the share of answer subjects that an indirect reference names written as the think's note "
+        "lists them ('the medium purple star', copied from the note) instead of the shortest unique description ('the "
+        "purple shape', which needs every other object checked). Drawn per component from the task id. The paper's "
+        "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))
@@ -151,6 +156,8 @@ class SFTSection(_Strict):
     def _scan_needs_reasoning(self) -> "SFTSection":
         if self.scan and not self.reasoning:
             raise ValueError("scan walks the scene before each note of the reasoning trace: set reasoning: true as well")
+        if self.note_subjects and not self.reasoning:
+            raise ValueError("note_subjects copies objects from the notes of the reasoning trace: set reasoning: true as well")
         return self
 
 

@@ -97,3 +97,28 @@ def test_scan_traces_walk_the_scene_before_each_note_and_score_like_plain_notes(
     old = task.model_copy(update={"reasoning_scans": []})  # a task file made before scans existed
     with pytest.raises(ValueError, match="regenerate"):
         sft_target("decomposer", old, reasoning=True, scan=True)
+
+
+def test_note_subjects_copy_the_notes_objects_and_name_the_same_objects():
+    from envs.canvas.grounding import grounded_f1
+    from envs.canvas.scene import Scene
+    from rewards.parsing import parse_tagged
+
+    tasks = [t for t in generate_tasks(120, seed=5) if t.category in ("logic", "superlative", "spatial") and t.reasoning]
+    assert tasks
+    copied = 0
+    for task in tasks:
+        canonical = sft_target("decomposer", task, reasoning=True, scan=True)
+        assert sft_target("decomposer", task, reasoning=True, scan=True, note_subjects=0.0) == canonical
+        noted = sft_target("decomposer", task, reasoning=True, scan=True, note_subjects=1.0)
+        assert noted == sft_target("decomposer", task, reasoning=True, scan=True, note_subjects=1.0)  # one target per task
+        parsed = parse_tagged(noted)
+        assert parsed.think == parse_tagged(canonical).think  # only the answer's wording changes
+        predicted = [{"action": c.action, "subject": list(c.subject), "target": list(c.target)} for c in parsed.components]
+        assert grounded_f1(predicted, task.components_as_dicts(), task.order, Scene.from_json(task.source_scene)) == pytest.approx(1.0)
+        listed = {m.strip() for note in task.reasoning for m in note.split(" = ", 1)[1].split(",")}
+        copied += any(s.removeprefix("the ") in listed for c in parsed.components for s in c.subject if s not in
+                      {m for comp in task.components for m in comp.subject})
+    assert copied >= len(tasks) // 2  # most indirect references are written as their note lists them
+    # Without the reasoning trace there is no note to copy from: the share is ignored.
+    assert sft_target("decomposer", tasks[0], note_subjects=1.0) == sft_target("decomposer", tasks[0])

@@ -53,3 +53,20 @@ def test_the_ground_truth_of_generated_tasks_scores_one():
 def test_a_bad_order_is_refused():
     with pytest.raises(ValueError, match="permutation"):
         truth_states(SCENE, [], [0])
+
+
+def test_note_subjects_write_a_components_objects_as_its_note_lists_them():
+    from envs.canvas.grounding import note_subjects
+    from rewards.types import Component
+
+    truth = [Component("recolor", ("the circle",), ("blue",)), Component("remove", ("the star",), ())]
+    notes = ["the leftmost shape = small green circle", "the colour of the sea = blue"]
+    assert note_subjects(SCENE, truth, [0, 1], notes) == [("the small green circle",), None]  # the star: no note
+    # A plural reference keeps the note's order (the scene's), whatever the component's order.
+    both = [Component("recolor", ("the triangle", "the circle"), ("red",))]
+    assert note_subjects(SCENE, both, [0], ["every green shape = small green circle, medium green triangle"]) == [
+        ("the small green circle", "the medium green triangle")]
+    # When a full description names two objects on that step's scene it is not used.
+    twins = Scene("white", (CanvasObject("star", "red", "large", 0.2, 0.2, 0), CanvasObject("star", "red", "large", 0.8, 0.8, 1)))
+    left = [Component("remove", ("the large red star in the top left",), ())]
+    assert note_subjects(twins, left, [0], ["the leftmost shape = large red star"]) == [None]

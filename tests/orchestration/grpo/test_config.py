@@ -33,6 +33,8 @@ def test_train_section_maps_to_rllib_fields(make_pipeline):
     ("train.difficulty_filter", "{lo: 0.1}", "train.difficulty_filter.lo"),
     ("train.step_mix", "{5: 1.0}", "train.step_mix.5.[key]"),
     ("train.sft.step_mix", "{1: -1}", "train.sft.step_mix.1"),
+    ("train.sft.note_subjects", 1.5, "train.sft.note_subjects"),
+    ("train.sft", "{reasoning: false, note_subjects: 0.5}", "set reasoning: true"),
 ])
 def test_bad_train_values_name_the_field(key, value, field):
     config = load_config("imageedit_r1", [f"{key}={value}"])
