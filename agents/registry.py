@@ -72,6 +72,8 @@ class Builtin:
 #: The capability sets of the built-in backends, named once so that each registry line reads as a sentence.
 PLAIN = Capabilities()
 TAGGED_LM = Capabilities(needs_model=True, language_model=True, text_policy=True, trainable=True, cold_start=True)
+#: A language-model reward model: cold-started by SFT, trained by GCPO (orchestration.gcpo), never a GRPO policy.
+LM_VERIFIER = Capabilities(needs_model=True, language_model=True, cold_start=True)
 VLM_POLICY = Capabilities(needs_model=True, language_model=True, trainable=True, train_engine="transformers")
 VLM_CHAT = Capabilities(needs_model=True, language_model=True)
 VLLM = Capabilities(needs_model=True, language_model=True, text_policy=True, gpu_only=True)
@@ -86,6 +88,7 @@ BUILTIN: dict[tuple[str, str], Builtin] = {
     ("verifier", "canvas"): Builtin("agents.verifier:CanvasVerifier", PLAIN),
     ("thinker", "transformers"): Builtin("agents.lm.policy:LMThinker", TAGGED_LM),
     ("decomposer", "transformers"): Builtin("agents.lm.policy:LMDecomposer", TAGGED_LM),
+    ("verifier", "transformers"): Builtin("agents.lm.verifier:LMVerifier", LM_VERIFIER),
     ("thinker", "vlm"): Builtin("agents.vlm.policy:VLMThinker", VLM_POLICY),
     ("decomposer", "vlm"): Builtin("agents.vlm.policy:VLMDecomposer", VLM_POLICY),
     ("sorter", "vlm"): Builtin("agents.vlm.policy:VLMSorter", VLM_CHAT),

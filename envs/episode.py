@@ -86,6 +86,7 @@ class VerdictItem(_Model):
     answer: Literal["yes", "no", "unknown"]
     expected: Literal["yes", "no"] | None = None
     group: str = "follow"
+    reason: str = Field(default="", description="Why the verifier answered so (what it saw), when it says; '' otherwise.")
 
     @property
     def passed(self) -> bool:

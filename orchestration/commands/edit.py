@@ -77,7 +77,7 @@ def edit(args: argparse.Namespace) -> int:
         "plan": final.plan.text if final.plan else None,
         "components": [c.model_dump() for c in final.decomposition.components] if final.decomposition else None,
         "subrequests": final.subrequests.items if final.subrequests else None,
-        "checklist": [{"question": i.question, "answer": i.answer} for i in final.verdict.items] if final.verdict else [],
+        "checklist": [{"question": i.question, "answer": i.answer, "reason": i.reason} for i in final.verdict.items] if final.verdict else [],
         "score": reported_score(final),
         "understood": understood,
         "message": None if understood else NOT_UNDERSTOOD,
@@ -94,7 +94,7 @@ def edit(args: argparse.Namespace) -> int:
     for i, s in enumerate(report["subrequests"] or []):
         print(f"subrequest {i}: {s}")
     for item in report["checklist"]:
-        print(f"  [{item['answer']:>7}] {item['question']}")
+        print(f"  [{item['answer']:>7}] {item['question']}" + (f" ({item['reason']})" if item.get("reason") else ""))
     print(f"score       : {report['score'] if report['score'] is not None else '-'}   rounds: {report['rounds']}")
     if report["message"]:
         print(f"note        : {report['message']}")

@@ -69,6 +69,7 @@ class EditJSON(BaseModel):
 class ChecklistEntry(BaseModel):
     question: str
     answer: Literal["yes", "no", "unknown"]
+    reason: str = Field(default="", description="What the verifier saw that gave its answer; '' when it gives none (the Canvas verifier).")
 
 
 class Component(BaseModel):

@@ -331,7 +331,7 @@ class EditService:
             components=[c.model_dump() for c in final.decomposition.components] if final.decomposition else None,
             subrequests=list(final.subrequests.items) if final.subrequests else None,
             applied=list(final.edit.applied), skipped=list(final.edit.skipped),
-            checklist=[{"question": i.question, "answer": i.answer} for i in final.verdict.items] if final.verdict else [],
+            checklist=[{"question": i.question, "answer": i.answer, "reason": i.reason} for i in final.verdict.items] if final.verdict else [],
             score=reported_score(final),
             passed=(final.verdict.passed and understood) if final.verdict else None,
             understood=understood, message=None if understood else NOT_UNDERSTOOD,

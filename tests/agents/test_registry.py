@@ -36,7 +36,8 @@ def test_derived_backend_sets_keep_the_built_in_backends_where_they_were():
 @pytest.mark.parametrize("role, backend", sorted(BUILTIN))
 @pytest.mark.parametrize("options", [{}, {"engine": "transformers"}, {"engine": "vllm"}])
 def test_trainable_agents_are_the_ones_grpo_trained_before(role, backend, options):
-    expected = backend == "transformers" or (backend == "vlm" and role in ("thinker", "decomposer")
+    # The transformers verifier is a reward model, trained by GCPO (orchestration.gcpo), not a GRPO policy.
+    expected = (backend == "transformers" and role != "verifier") or (backend == "vlm" and role in ("thinker", "decomposer")
                                              and options.get("engine", "transformers") == "transformers")
     assert builtin_capabilities(role, backend).trainable_with(options) is expected
 

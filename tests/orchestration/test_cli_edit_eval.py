@@ -31,7 +31,7 @@ def test_edit_json_report_and_output_image(tmp_path, image, tasks, capsys):
     assert main(["edit", str(image), tasks[0].instruction, "--config", "canvas_rule", "--out", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"plan", "components", "subrequests", "checklist", "score", "output"} <= set(report)
-    assert all(set(item) == {"question", "answer"} for item in report["checklist"])
+    assert all(set(item) == {"question", "answer", "reason"} for item in report["checklist"])
     assert Image.open(out).size == (128, 128)
 
 

@@ -130,7 +130,7 @@ def test_json_edit_matches_the_in_process_pipeline(client, task):
     assert body["plan"] == final.plan.text
     assert body["components"] == [c.model_dump() for c in final.decomposition.components]
     assert body["subrequests"] == final.subrequests.items
-    assert body["checklist"] == [{"question": i.question, "answer": i.answer} for i in final.verdict.items]
+    assert body["checklist"] == [{"question": i.question, "answer": i.answer, "reason": i.reason} for i in final.verdict.items]
     assert body["score"] == pytest.approx(final.verdict.score)
     assert body["understood"] is True and body["message"] is None
     assert list(body["timings_ms"]) == ["thinker", "decomposer", "sorter", "editor", "verifier"]
