@@ -9,7 +9,8 @@ config, like ``orchestration.actors.AgentActor``, and adds what training needs:
 - ``act_batch(states)``: the agent's ordinary behaviour (its own temperature), for episodes in which it is not the
   agent being grouped (an upstream thinker while the decomposer trains, reflection rounds);
 - ``set_weights(ref, version)``: load the learner's new parameters (a ``ray.put`` of the state dict, fetched
-  once per actor);
+  once per actor), or with LoRA only the adapter (:class:`~orchestration.grpo.lora.AdapterWeights`, injected into
+  the actor's model the first time); :func:`learner_payloads` takes them from the learners;
 - ``get_rng_state`` / ``set_rng_state``: the sampler's ``torch.Generator``, so a resumed run samples what the
   uninterrupted run would have;
 - ``call(method, min_version, ...)`` / ``ping()``: how :class:`orchestration.grpo.pool.PolicyPool` calls it - a
@@ -78,11 +79,20 @@ class PolicyActor:
 
         return os.getpid()
 
-    def set_weights(self, weights: dict[str, Any], version: int) -> int:
+    def set_weights(self, weights: Any, version: int) -> int:
         import torch
 
-        state = {k: torch.as_tensor(v) for k, v in weights.items()}
-        self.agent.set_weights(state)
+        from orchestration.grpo.lora import AdapterWeights, load_adapter
+
+        if isinstance(weights, AdapterWeights):
+            model = getattr(self.agent, "model", None)
+            if not isinstance(model, torch.nn.Module):
+                raise RuntimeError(f"{type(self.agent).__name__} holds no transformers model to put a LoRA adapter into "
+                                   "(a vLLM engine?); train it without train.agents.<agent>.lora")
+            load_adapter(model, weights)  # in place: the agent's generate sees the adapter
+        else:
+            state = {k: torch.as_tensor(v) for k, v in weights.items()}
+            self.agent.set_weights(state)
         self.version = int(version)
         return self.version
 
@@ -113,6 +123,21 @@ def start_policy_actors(agent_cls: type, kwargs: dict[str, Any], replicas: int, 
         options = dict(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=max_restarts, max_task_retries=0)
         actors.append(PolicyActor.options(**options).remote(agent_cls, actor_kwargs, threads))
     return actors
+
+
+def learner_payloads(learner_group: Any, nodes: Sequence[str]) -> dict[str, Any]:
+    """Each trained module's :meth:`~orchestration.grpo.module.CausalLMModule.sync_payload` (the state dict, or only
+    the LoRA adapter), taken from the first learner: the learners hold the same weights after every update."""
+    def take(learner: Any) -> dict[str, Any]:
+        return {node: learner.module[node].unwrapped().sync_payload() for node in nodes}
+
+    return learner_group.foreach_learner(take)[0]
+
+
+def payload_nbytes(payload: Any) -> int:
+    """Bytes of tensor data in a sync payload (a state dict or :class:`~orchestration.grpo.lora.AdapterWeights`)."""
+    state = getattr(payload, "state", payload)
+    return int(sum(t.numel() * t.element_size() for t in state.values()))
 
 
 def pad_left(arrays: Sequence[np.ndarray], value: int = 0) -> np.ndarray:

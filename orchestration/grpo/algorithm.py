@@ -64,7 +64,7 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from orchestration.graph import build_graph
-from orchestration.grpo.actors import sample_groups, start_policy_actors
+from orchestration.grpo.actors import learner_payloads, payload_nbytes, sample_groups, start_policy_actors
 from orchestration.grpo.config import FailedEpisodes, GRPOConfig
 from orchestration.grpo.core import available_advantages, component_token_advantages, get_advantage
 from orchestration.grpo.pool import FaultCounters, PolicyPool
@@ -486,6 +486,7 @@ class GRPO(Algorithm):
         metrics["generated_tokens"] = float(tokens)
         metrics["pool_size"] = float(len(self.pool))
         metrics["weights_version"] = float(self.weights_version)
+        metrics["sync_bytes"] = float(getattr(self, "last_sync_bytes", 0))
         self.last_metrics = metrics
         for key, value in metrics.items():
             self.metrics.log_value((GRPO_RESULTS, key), float(value), window=1)
@@ -531,14 +532,16 @@ class GRPO(Algorithm):
         return totals
 
     def _sync_weights(self) -> float:
-        """Learner -> policy actors: the trained modules' parameters, one ``ray.put`` each. Returns seconds taken."""
+        """Learner -> policy actors: the trained modules' parameters (only the adapter with LoRA), one ``ray.put``
+        each. Returns seconds taken; the bytes sent are kept for the ``sync_bytes`` metric."""
         t0 = time.perf_counter()
         self.weights_version += 1
-        weights = self.learner_group.get_weights(module_ids=list(self.policy_actors))
+        payloads = learner_payloads(self.learner_group, list(self.pools))
+        self.last_sync_bytes = 0
         for node, pool in self.pools.items():
-            state = {k[len("model."):]: torch.from_numpy(np.asarray(v)) for k, v in weights[node].items() if k.startswith("model.")}
+            self.last_sync_bytes += payload_nbytes(payloads[node])
             # The pool keeps the reference: an actor that Ray restarts later gets these weights before it samples.
-            pool.sync(ray.put(state), self.weights_version)
+            pool.sync(ray.put(payloads[node]), self.weights_version)
         self._actors_synced = True
         return time.perf_counter() - t0
 

@@ -6,7 +6,9 @@ Layout under ``<run_dir>/checkpoints/``::
         rllib/                    Algorithm.save_to_path: learner (modules + optimizer state), iteration counter,
                                   the GRPO state (task sampler, curriculum, python/numpy/torch and sampler RNGs)
         policies/<agent>/         save_pretrained (safetensors) + tokenizer: AutoModelForCausalLM.from_pretrained
-                                  and agents.lm.model.load_policy read it
+                                  and agents.lm.model.load_policy read it; with train.agents.<agent>.lora the PEFT
+                                  adapter (adapter_config.json + adapter_model.safetensors) + tokenizer, which
+                                  PeftModel.from_pretrained(base, folder) loads and `editrl merge-lora` merges
         meta.json                 iteration, time, metrics of that iteration
     latest                        the name of the newest complete checkpoint (written last, atomically)
 
@@ -65,7 +67,8 @@ def save_checkpoint(algo: Any, run_dir: str | Path, keep: int = 2, metrics: dict
 
 
 def save_policies(algo: Any, out_dir: str | Path) -> dict[str, str]:
-    """Each trained module's model and tokenizer in Hugging Face format, saved where the learner holds them."""
+    """Each trained module's model (or LoRA adapter) and tokenizer in Hugging Face format, saved where the learner
+    holds them."""
     out_dir = Path(out_dir).resolve()
     paths = {}
     for node in algo.policy_actors:
@@ -73,11 +76,12 @@ def save_policies(algo: Any, out_dir: str | Path) -> dict[str, str]:
 
         def save(learner: Any, node: str = node, path: Path = path) -> str:
             module = learner.module[node]
-            module.model.save_pretrained(str(path))
+            module = module.unwrapped() if hasattr(module, "unwrapped") else module  # under DDP, the module inside
+            module.model.save_pretrained(str(path))  # a PeftModel (LoRA) writes only its adapter, in PEFT's format
             module.tokenizer.save_pretrained(str(path))
             return str(path)
 
-        algo.learner_group.foreach_learner(save)
+        algo.learner_group.foreach_learner(save)  # every learner holds the same weights: they write the same files
         paths[node] = str(path)
     return paths
 

@@ -13,6 +13,11 @@ from): ``prompt_ids``/``prompt_mask`` [N, P] (left-padded), ``completion_ids``/`
 (right-padded), ``old_logp`` [N, T] (the sampler's log-probs), and ``advantages`` [N] or [N, T]. Logged per
 module: the loss's own metrics (clip fraction and ratio mean for ``clip``), entropy, KL to the sampling policy
 (``kl_old``, always) and to the reference (``kl_ref``, with a reference), the policy loss and the KL term.
+
+The optimizer holds only the parameters that require gradients: all of them, or the adapter's with LoRA. With
+``train.learner.micro_batch_size`` each update accumulates the gradients of micro-batches, each loss weighted by
+its share of the minibatch (:mod:`.accumulate`), before one optimizer step: the same step as the whole minibatch
+in one pass. The logged metrics are then means over the micro-batches.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
+from orchestration.grpo.accumulate import micro_slices, micro_weights
 from orchestration.grpo.core import aggregate, get_policy_loss, kl_penalty
 
 
@@ -31,7 +37,7 @@ class GRPOTorchLearner(TorchLearner):
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         # AdamW (TRL's and verl's choice) instead of RLlib's default Adam, so `weight_decay` means what it says.
         module = self._module[module_id]
-        params = self.get_parameters(module)
+        params = [p for p in self.get_parameters(module) if p.requires_grad]  # a frozen base (LoRA) has no state
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.register_optimizer(module_id=module_id, optimizer=optimizer, params=params, lr_or_lr_schedule=config.lr)
 
@@ -58,3 +64,32 @@ class GRPOTorchLearner(TorchLearner):
         for name, value in metrics.items():
             self.metrics.log_value((module_id, name), value, reduce="mean")
         return loss
+
+    def _uncompiled_update(self, batch: dict[str, Any], **kwargs: Any):
+        """One gradient step on ``batch`` ({module_id: columns}); with ``learner.micro_batch_size``, accumulated over
+        micro-batches whose losses are weighted to sum to the whole batch's loss."""
+        size = (self.config.learner or {}).get("micro_batch_size")
+        rows = {mid: len(cols["advantages"]) for mid, cols in batch.items()}
+        if not size or all(n <= size for n in rows.values()):
+            return super()._uncompiled_update(batch, **kwargs)
+        self._compute_off_policyness(batch)
+        slices = {mid: micro_slices(n, size) for mid, n in rows.items()}
+        weights = {mid: micro_weights(batch[mid]["completion_mask"], slices[mid], self.config.loss_agg) for mid in batch}
+        for optim in self._optimizer_parameters:
+            optim.zero_grad(set_to_none=True)
+        totals: dict[str, torch.Tensor] = {}
+        fwd_out: dict[str, Any] = {}
+        for step in range(max(len(s) for s in slices.values())):
+            micro = {mid: {k: v[slices[mid][step]] for k, v in cols.items()}
+                     for mid, cols in batch.items() if step < len(slices[mid])}
+            fwd_out = self.module.forward_train(micro)
+            losses = self.compute_losses(fwd_out=fwd_out, batch=micro)
+            total = sum(weights[mid][step] * loss for mid, loss in losses.items())
+            if isinstance(total, torch.Tensor) and total.grad_fn is not None:
+                total.backward()  # gradients add up in .grad across micro-batches
+            for mid, loss in losses.items():
+                totals[mid] = totals.get(mid, 0.0) + weights[mid][step] * loss.detach()
+        gradients = {pid: p.grad for pid, p in self._params.items() if p.grad is not None}
+        postprocessed = self.postprocess_gradients(gradients)
+        self.apply_gradients(postprocessed)
+        return fwd_out, totals, {}
