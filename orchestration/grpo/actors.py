@@ -131,7 +131,11 @@ def learner_payloads(learner_group: Any, nodes: Sequence[str]) -> dict[str, Any]
     def take(learner: Any) -> dict[str, Any]:
         return {node: learner.module[node].unwrapped().sync_payload() for node in nodes}
 
-    return learner_group.foreach_learner(take)[0]
+    for result in learner_group.foreach_learner(take):  # RLlib's RemoteCallResults, one per learner
+        if not result.ok:
+            raise result.get()
+        return result.get()
+    raise RuntimeError("the learner group has no learner to take weights from")
 
 
 def payload_nbytes(payload: Any) -> int:

@@ -127,6 +127,11 @@ def test_saved_adapter_loads_with_peft_and_merges_for_serving(tiny_policies, tmp
     loaded = PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
     got, _ = sequence_logprobs(loaded, batch["prompt_ids"], batch["completion_ids"], batch["prompt_mask"], batch["completion_mask"])
     assert torch.allclose(got, expected, atol=1e-5)
+    # The agents' own loader reads the adapter folder too (transformers loads the base it names and the adapter),
+    # which is how the held-out evaluation after a LoRA run judges the trained policy.
+    direct, _ = load_policy(tmp_path / "adapter")
+    got, _ = sequence_logprobs(direct, batch["prompt_ids"], batch["completion_ids"], batch["prompt_mask"], batch["completion_mask"])
+    assert torch.allclose(got, expected, atol=1e-5)
     merged_dir = merge_adapter(tmp_path / "adapter", tmp_path / "merged")
     merged, _ = load_policy(merged_dir)  # an ordinary policy folder: model and tokenizer
     assert not any("lora" in n for n in merged.state_dict())
