@@ -89,10 +89,22 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
     optional = {k: v for k, v in (("n_tasks", sft.n_tasks), ("steps", sft.steps), ("lr", sft.lr), ("batch_size", sft.batch_size),
                                   ("step_mix", sft.step_mix)) if v is not None}
     log(f"SFT cold start: roles {', '.join(sft.roles)} -> {sft.out_dir}" + (f" ({optional})" if optional else ""))
-    return cold_start(sft.out_dir, roles=tuple(sft.roles), seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
-                      eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
-                      workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
-                      note_subjects=sft.note_subjects, log=log, progress=progress, **optional)
+    policy_roles = tuple(role for role in sft.roles if role != "verifier")
+    report: dict[str, Any] = {"roles": {}}
+    if policy_roles:
+        report = cold_start(sft.out_dir, roles=policy_roles, seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
+                            eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
+                            workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
+                            note_subjects=sft.note_subjects, log=log, progress=progress, **optional)
+    if "verifier" in sft.roles:
+        # The reward model trains on its own data (reward trajectories of judged edits) with its own tokenizer.
+        from agents.lm.verifier_sft import verifier_cold_start
+
+        verifier = verifier_cold_start(sft.out_dir, seed=sft.seed, model_overrides=dict(sft.model),
+                                       num_threads=sft.num_threads or os.cpu_count(), workers=sft.workers, log=log,
+                                       progress=progress, **optional)
+        report = {**report, "roles": {**report["roles"], **verifier["roles"]}}
+    return report
 
 
 def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:
