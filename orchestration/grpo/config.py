@@ -32,6 +32,8 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from agents.registry import trainable_summary
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
 from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
+from orchestration.grpo.lora import LoraSettings
+from orchestration.grpo.precision import LearnerSettings, device_error
 
 Baseline = Literal["group", "greedy"]
 FailedEpisodes = Literal["drop_episode", "drop_group"]
@@ -86,6 +88,10 @@ class AgentTrainSpec(_Strict):
         "dual_atomic (DDA-Thinker): each term normalised in its own group, advantages combined with the term "
         "weights. ucpg (ThinkRL-Edit): ranks over the order-consistent subset of the group across the terms "
         "(`rewards.ucpg_advantages`). Your own: `orchestration.grpo.core.register_advantage` (docs/extending.md)."))
+    lora: LoraSettings | None = Field(default=None, description=(
+        "Train a LoRA adapter instead of every weight (`orchestration.grpo.lora`): only the adapter trains, syncs "
+        "to the policy actors each iteration and is checkpointed (a PEFT adapter folder; `editrl merge-lora` merges "
+        "it for serving); the KL reference is the model with the adapter off. None: full fine-tuning."))
 
 
 class DifficultyFilter(_Strict):
@@ -305,6 +311,10 @@ class GRPOSettings(_Strict):
         "drawn; the stream is then a mixed one (`step_mix`, or balanced step counts when that is None). None: the "
         "generator's own weights (`envs.canvas.generator.CATEGORY_WEIGHTS`)."))
     rollout_samples: int = Field(default=4, ge=0, description="Rollouts per iteration and agent written to rollouts.parquet (prompt, completion, rewards).")
+    learner: LearnerSettings = Field(default_factory=LearnerSettings, description=(
+        "Device, dtype, gradient checkpointing and micro-batch size (gradient accumulation) of the learner "
+        "(`orchestration.grpo.precision.LearnerSettings`). The default - CPU, float32, whole minibatches - is what "
+        "the tiny policies need; a large policy trains with {device: cuda, dtype: bfloat16, micro_batch_size: ...}."))
 
 
 class TrainSection(GRPOSettings):
@@ -443,16 +453,23 @@ class GRPOConfig(AlgorithmConfig):
         return PipelineConfig.model_validate(self.pipeline_config)
 
     def resolved_trainable(self) -> dict[str, dict[str, Any]]:
-        """``{node: {"rewards": [(name, weight)], "advantage": mode}}`` with the defaults filled in."""
+        """``{node: {"rewards": [(name, weight)], "advantage": mode}}`` (and ``"lora"``: its settings, when set) with
+        the defaults filled in."""
         pipeline = self.pipeline()
         spec = self.trainable_agents or {node: {} for node in default_trainable(pipeline)}
         out = {}
         for node, entry in spec.items():
+            if entry.get("lora") is not None:
+                try:
+                    LoraSettings.model_validate(entry["lora"])
+                except ValidationError as err:
+                    raise ValueError("; ".join(_field_errors(err, prefix=f"train.agents.{node}.lora", value=entry["lora"]))) from None
             rewards = entry.get("rewards")
             if rewards is None:
                 rewards = [(t.name, t.weight) for t in pipeline.rewards.get(node, [])]
             out[node] = {"rewards": [(str(n), float(w)) for n, w in rewards],
-                         "advantage": entry.get("advantage", AgentTrainSpec.model_fields["advantage"].default)}
+                         "advantage": entry.get("advantage", AgentTrainSpec.model_fields["advantage"].default),
+                         **({"lora": dict(entry["lora"])} if entry.get("lora") is not None else {})}
         return out
 
     @property
@@ -494,12 +511,15 @@ class GRPOConfig(AlgorithmConfig):
         from orchestration.grpo.module import PLACEHOLDER_SPACE, CausalLMModule, VLMModule
 
         agent = self.pipeline().agents[node]
+        learner = LearnerSettings.model_validate(self.learner)
         return RLModuleSpec(
             module_class=VLMModule if agent.backend == "vlm" else CausalLMModule,
             observation_space=PLACEHOLDER_SPACE,
             action_space=PLACEHOLDER_SPACE,
             inference_only=inference_only,
-            model_config={"model": agent.model, "temperature": self.temperature, "reference": self.kl_coef > 0},
+            model_config={"model": agent.model, "temperature": self.temperature, "reference": self.kl_coef > 0,
+                          "lora": self.resolved_trainable()[node].get("lora"), "dtype": learner.dtype,
+                          "gradient_checkpointing": learner.gradient_checkpointing},
         )
 
     def validate(self) -> None:
@@ -542,6 +562,15 @@ class GRPOConfig(AlgorithmConfig):
         check(self.baseline != "greedy" or self.greedy_member,
               "baseline='greedy' compares each completion with the group's greedy one: set greedy_member=true as well")
         check(self.num_learners == 0, f"num_learners={self.num_learners!r}: GRPO runs one local learner; set num_learners=0")
+        if isinstance(self.learner, dict) and self.learner.get("device") in ("cpu", "cuda"):
+            cuda = self.learner["device"] == "cuda"
+            problem = device_error(self.learner["device"], self.num_learners)
+            if problem:
+                errors.append(problem)
+            elif cuda != (self.num_gpus_per_learner > 0):
+                errors.append(f"learner.device={self.learner['device']!r} but num_gpus_per_learner="
+                              f"{self.num_gpus_per_learner!r}: RLlib places the learner by num_gpus_per_learner; set "
+                              f".learners(num_gpus_per_learner={1 if cuda else 0}) (build_grpo_config does)")
         if self.pipeline_config is None:
             errors.append("pipeline_config is not set: call .editing(pipeline=load_config(...))")
             return errors
@@ -638,6 +667,8 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
             node: {
                 "rewards": None if spec.rewards is None else [(t.name, t.weight) for t in spec.rewards],
                 "advantage": spec.advantage,
+                # only when set, so a run without LoRA records (and resumes) exactly what it did before LoRA existed
+                **({"lora": spec.lora.model_dump()} if spec.lora is not None else {}),
             }
             for node, spec in section.agents.items()
         }
@@ -648,4 +679,6 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
         .training(**{rllib_name: getattr(section, name) for name, rllib_name in RLLIB_FIELDS.items()})
         .debugging(seed=section.seed if section.seed is not None else pipeline.seed)
     )
+    if section.learner.device == "cuda":  # RLlib's own placement: the learner's module and batches go to its GPU
+        config.learners(num_gpus_per_learner=1)
     return config
