@@ -16,7 +16,7 @@ from typing import Sequence
 
 from orchestration import logs
 
-COMMANDS = ("data", "perceive", "edit", "serve", "train")
+COMMANDS = ("data", "perceive", "edit", "serve", "train", "merge_lora")
 
 
 class CLIError(Exception):

@@ -132,13 +132,17 @@ def test_saved_adapter_loads_with_peft_and_merges_for_serving(tiny_policies, tmp
     direct, _ = load_policy(tmp_path / "adapter")
     got, _ = sequence_logprobs(direct, batch["prompt_ids"], batch["completion_ids"], batch["prompt_mask"], batch["completion_mask"])
     assert torch.allclose(got, expected, atol=1e-5)
-    merged_dir = merge_adapter(tmp_path / "adapter", tmp_path / "merged")
+    from orchestration.cli import main
+
+    assert main(["merge-lora", str(tmp_path / "adapter"), str(tmp_path / "merged")]) == 0  # merge_adapter
+    merged_dir = tmp_path / "merged"
     merged, _ = load_policy(merged_dir)  # an ordinary policy folder: model and tokenizer
     assert not any("lora" in n for n in merged.state_dict())
     got, _ = sequence_logprobs(merged, batch["prompt_ids"], batch["completion_ids"], batch["prompt_mask"], batch["completion_mask"])
     assert torch.allclose(got, expected, atol=1e-4)
     with pytest.raises(FileNotFoundError, match="adapter_config.json"):
         merge_adapter(tiny_policies["decomposer"], tmp_path / "nothing")
+    assert main(["merge-lora", str(tiny_policies["decomposer"]), str(tmp_path / "nothing")]) == 2  # one error line
 
 
 def test_a_missing_target_module_names_the_setting(tiny_policies):
