@@ -100,7 +100,7 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
         # The reward model trains on its own data (reward trajectories of judged edits) with its own tokenizer.
         from agents.lm.verifier_sft import verifier_cold_start
 
-        verifier = verifier_cold_start(sft.out_dir, seed=sft.seed, model_overrides=dict(sft.model),
+        verifier = verifier_cold_start(sft.out_dir, seed=sft.seed, model_overrides=dict(sft.model), init_from=sft.verifier_init,
                                        num_threads=sft.num_threads or os.cpu_count(), workers=sft.workers, log=log,
                                        progress=progress, **optional)
         report = {**report, "roles": {**report["roles"], **verifier["roles"]}}

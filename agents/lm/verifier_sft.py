@@ -66,6 +66,7 @@ def verifier_cold_start(
     workers: int | None = None,
     num_threads: int | None = 1,
     kinds: Sequence[str] | None = None,
+    init_from: str | Path | None = None,
     log: Callable[[str], None] | None = None,
     progress: Literal["bar", "lines"] | None = None,
 ) -> dict[str, Any]:
@@ -86,6 +87,9 @@ def verifier_cold_start(
         workers: processes generating and perceiving the tasks (:func:`agents.lm.sft.make_tasks`).
         num_threads: torch threads while training (restored afterwards).
         kinds: candidate kinds (:data:`agents.lm.verifier_data.CANDIDATE_KINDS`; None: all).
+        init_from: start from this policy folder (its weights and tokenizer) instead of a fresh tiny model and a
+            tokenizer trained on the verifier's text: a model that already reads Canvas prompts (the shipped
+            decomposer) has learnt to copy scene phrases, which the principles are made of.
         log: progress messages; default silent.
         progress: ``"bar"``, ``"lines"`` or None, as :func:`agents.lm.sft.cold_start`'s.
 
@@ -112,12 +116,20 @@ def verifier_cold_start(
         data_s = round(time.perf_counter() - t0, 2)
         say(f"verifier: {len(examples)} reward trajectories from {n_tasks} tasks in {data_s} s "
             f"(judge passes {summary['full_success_share']:.0%} of candidates)")
-        tokenizer = train_tokenizer((text for pair in examples for text in pair), vocab_size or DEFAULT_VOCAB_SIZE)
-        config = tiny_causal_lm_config(len(tokenizer), **dict(model_overrides or {}))
-        longest = max(len(tokenizer(p + t)["input_ids"]) for p, t in examples[:2000]) + 1
-        if longest > config.max_position_embeddings:
-            config.max_position_embeddings = 1 << (longest - 1).bit_length()  # room for the longest example
-        model = build_model(tokenizer, config, seed=seed)
+        if init_from is not None:
+            if model_overrides:
+                raise ValueError("model overrides change a fresh model's architecture; drop them or init_from")
+            from agents.lm.model import load_policy
+
+            model, tokenizer = load_policy(init_from)
+            longest = max(len(tokenizer(p + t)["input_ids"]) for p, t in examples[:2000]) + 1
+        else:
+            tokenizer = train_tokenizer((text for pair in examples for text in pair), vocab_size or DEFAULT_VOCAB_SIZE)
+            config = tiny_causal_lm_config(len(tokenizer), **dict(model_overrides or {}))
+            longest = max(len(tokenizer(p + t)["input_ids"]) for p, t in examples[:2000]) + 1
+            if longest > config.max_position_embeddings:
+                config.max_position_embeddings = 1 << (longest - 1).bit_length()  # room for the longest example
+            model = build_model(tokenizer, config, seed=seed)
         say(f"verifier: {count_parameters(model):,} parameters, {steps} steps")
         steps_progress = StepProgress("verifier", steps, progress, say) if progress else None
         try:
@@ -132,6 +144,7 @@ def verifier_cold_start(
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr,
             "prompt_loss_weight": prompt_loss_weight, "model_overrides": dict(model_overrides or {}),
+            "init_from": str(init_from) if init_from is not None else None,
             "data": {k: round(v, 4) for k, v in summary.items()}, "data_s": data_s, "vocab_size": len(tokenizer),
             "max_length": longest, "roles": {"verifier": entry}, "total_s": round(time.perf_counter() - t0, 2),
         }  # fmt: skip

@@ -146,6 +146,10 @@ class SFTSection(_Strict):
         "lists them ('the medium purple star', copied from the note) instead of the shortest unique description ('the "
         "purple shape', which needs every other object checked). Drawn per component from the task id. The paper's "
         "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1."))
+    verifier_init: str | None = Field(default=None, description=(
+        "With role `verifier`: start its SFT from this policy folder (weights and tokenizer), e.g. "
+        "agents/lm/pretrained/decomposer, which already copies Canvas phrases from its prompt, instead of a fresh "
+        "tiny model with a tokenizer of its own. `model` overrides do not apply then."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))
