@@ -46,6 +46,7 @@ Where the definitions depart from, or fill gaps in, the papers (our sources are 
 from __future__ import annotations
 
 from rewards import builtin as _builtin  # noqa: F401  (registers the built-in rewards)
+from rewards import image_edit as _image_edit  # noqa: F401  (registers colour_share and verified_edit)
 from rewards.advantages import (
     GCPORewards,
     average_ranks,

@@ -1,0 +1,4 @@
+"""GRPO on a diffusers editing pipeline (LoRA on its denoiser): :mod:`~.config` (the run's fields), :mod:`~.loss`
+(the clipped per-step objective and step selection, pure), :mod:`~.rewards` (tasks and image scoring through the
+reward registry), :mod:`~.trainer` (the loop). Sampling and log-prob math live in :mod:`agents.diffusion`.
+"""
