@@ -43,13 +43,13 @@ class EditorGRPOTrainer:
         from diffusers.training_utils import cast_training_params
         from peft import LoraConfig
 
+        from agents.diffusers_editor import _dtype_kwarg
         from agents.weights import require_safetensors
 
         self.config = config
         dtype = _DTYPES[config.dtype]
         require_safetensors(config.model)
-        kwarg = "dtype" if "dtype" in DiffusionPipeline.from_pretrained.__code__.co_varnames else "torch_dtype"
-        self.pipeline = DiffusionPipeline.from_pretrained(config.model, use_safetensors=True, **{kwarg: dtype})
+        self.pipeline = DiffusionPipeline.from_pretrained(config.model, use_safetensors=True, **{_dtype_kwarg(): dtype})
         self.pipeline.set_progress_bar_config(disable=True)
         self.pipeline.to(config.device)
         for name, component in self.pipeline.components.items():
