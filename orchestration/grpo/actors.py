@@ -128,14 +128,24 @@ def start_policy_actors(agent_cls: type, kwargs: dict[str, Any], replicas: int, 
 def learner_payloads(learner_group: Any, nodes: Sequence[str]) -> dict[str, Any]:
     """Each trained module's :meth:`~orchestration.grpo.module.CausalLMModule.sync_payload` (the state dict, or only
     the LoRA adapter), taken from the first learner: the learners hold the same weights after every update."""
-    def take(learner: Any) -> dict[str, Any]:
+    def take(learner: Any) -> dict[str, Any] | None:
+        if not first_learner():
+            return None  # the others hold the same weights: one copy crosses the network
         return {node: learner.module[node].unwrapped().sync_payload() for node in nodes}
 
     for result in learner_group.foreach_learner(take):  # RLlib's RemoteCallResults, one per learner
         if not result.ok:
             raise result.get()
-        return result.get()
+        if result.get() is not None:
+            return result.get()
     raise RuntimeError("the learner group has no learner to take weights from")
+
+
+def first_learner() -> bool:
+    """Whether this process is the first learner (rank 0 of RLlib's DDP group, or the only learner)."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def payload_nbytes(payload: Any) -> int:

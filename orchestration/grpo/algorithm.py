@@ -64,6 +64,7 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from orchestration.graph import build_graph
+from orchestration.grpo.accumulate import shards_all_filled, with_loss_total
 from orchestration.grpo.actors import learner_payloads, payload_nbytes, sample_groups, start_policy_actors
 from orchestration.grpo.config import FailedEpisodes, GRPOConfig
 from orchestration.grpo.core import available_advantages, component_token_advantages, get_advantage
@@ -510,6 +511,12 @@ class GRPO(Algorithm):
             for step in range(max(len(c) for c in chunks.values())):
                 policy_batches = {node: SampleBatch({k: v[chunks[node][step]] for k, v in batches[node].items()})
                                   for node in batches if step < len(chunks[node])}
+                if cfg.num_learners > 1:  # each learner weighs its shard by the minibatch's total (.accumulate)
+                    policy_batches = {node: SampleBatch(with_loss_total(dict(b), cfg.loss_agg))
+                                      for node, b in policy_batches.items()
+                                      if shards_all_filled(len(b), cfg.num_learners)}
+                    if not policy_batches:  # too few rows to give every learner one: DDP would wait forever
+                        continue
                 rows = sum(len(b) for b in policy_batches.values())
                 results = self.learner_group.update(
                     batch=MultiAgentBatch(policy_batches, env_steps=rows),

@@ -74,14 +74,18 @@ def save_policies(algo: Any, out_dir: str | Path) -> dict[str, str]:
     for node in algo.policy_actors:
         path = out_dir / node
 
-        def save(learner: Any, node: str = node, path: Path = path) -> str:
+        def save(learner: Any, node: str = node, path: Path = path) -> str | None:
+            from orchestration.grpo.actors import first_learner
+
+            if not first_learner():
+                return None  # the learners hold the same weights: one writes them
             module = learner.module[node]
             module = module.unwrapped() if hasattr(module, "unwrapped") else module  # under DDP, the module inside
             module.model.save_pretrained(str(path))  # a PeftModel (LoRA) writes only its adapter, in PEFT's format
             module.tokenizer.save_pretrained(str(path))
             return str(path)
 
-        algo.learner_group.foreach_learner(save)  # every learner holds the same weights: they write the same files
+        algo.learner_group.foreach_learner(save)
         paths[node] = str(path)
     return paths
 

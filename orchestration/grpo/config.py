@@ -343,6 +343,11 @@ class TrainSection(GRPOSettings):
         "and clipping only acts from the second pass on."))
     minibatch_size: int | None = Field(default=None, ge=1, json_schema_extra={"rllib": "minibatch_size"}, description=(
         "Completions per gradient step; None: the whole batch in one step."))
+    num_learners: int = Field(default=0, ge=0, json_schema_extra={"rllib": "num_learners"}, description=(
+        "Learners (RLlib's LearnerGroup, data-parallel with its own DDP). 0: one learner in the `editrl train` "
+        "process. N >= 1: N learner actors, each taking a shard of every minibatch, their gradients averaged and "
+        "each shard's loss weighted by its share, so N learners take the step one takes "
+        "(`orchestration.grpo.accumulate`); with `learner.device: cuda` each gets a GPU of its own from Ray."))
     seed: int | None = Field(default=None, description="Seed of task sampling, generation and initialisation; default the pipeline's `seed`.")
     run_dir: str | None = Field(default=None, description="Output folder of the run (checkpoints, metrics); default runs/<pipeline name>.")
     checkpoint_every: int = Field(default=10, ge=0, description="Checkpoint every N iterations (and always after the last); 0: only at the end.")
@@ -372,6 +377,10 @@ RLLIB_FIELDS: dict[str, str] = {
 }
 
 
+#: The RLlib fields of :data:`RLLIB_FIELDS` that ``AlgorithmConfig.learners()`` sets (the others: ``.training()``).
+_LEARNERS_FIELDS = ("num_learners",)
+
+
 def train_section(config: PipelineConfig) -> TrainSection:
     """The validated `train:` section of a pipeline config (defaults when it has none); ConfigError names the key."""
     try:
@@ -388,7 +397,8 @@ class GRPOConfig(AlgorithmConfig):
     """Configuration of :class:`orchestration.grpo.algorithm.GRPO` (an RLlib ``AlgorithmConfig``).
 
     GRPO fields: those of :class:`GRPOSettings` (set with :meth:`grpo`); RLlib fields it uses: ``lr``,
-    ``grad_clip``, ``num_epochs`` (epochs per batch), ``minibatch_size`` (:data:`RLLIB_FIELDS`), ``seed``. Build with
+    ``grad_clip``, ``num_epochs`` (epochs per batch), ``minibatch_size``, ``num_learners`` (:data:`RLLIB_FIELDS`),
+    ``num_gpus_per_learner`` (from ``learner.device``), ``seed``. Build with
     :func:`build_grpo_config` from a pipeline YAML, or by hand::
 
         config = GRPOConfig().editing(pipeline=load_config("imageedit_r1")).grpo(group_size=8).training(lr=2e-4)
@@ -565,7 +575,6 @@ class GRPOConfig(AlgorithmConfig):
         errors.extend(self.settings_errors())
         check(self.baseline != "greedy" or self.greedy_member,
               "baseline='greedy' compares each completion with the group's greedy one: set greedy_member=true as well")
-        check(self.num_learners == 0, f"num_learners={self.num_learners!r}: GRPO runs one local learner; set num_learners=0")
         if isinstance(self.learner, dict) and self.learner.get("device") in ("cpu", "cuda"):
             cuda = self.learner["device"] == "cuda"
             problem = device_error(self.learner["device"], self.num_learners)
@@ -680,7 +689,10 @@ def build_grpo_config(pipeline: PipelineConfig, section: TrainSection | None = N
         GRPOConfig()
         .editing(pipeline=pipeline, trainable_agents=trainable or {})
         .grpo(**{name: getattr(section, name) for name in GRPOSettings.model_fields})
-        .training(**{rllib_name: getattr(section, name) for name, rllib_name in RLLIB_FIELDS.items()})
+        .training(**{rllib_name: getattr(section, name) for name, rllib_name in RLLIB_FIELDS.items()
+                     if rllib_name not in _LEARNERS_FIELDS})
+        .learners(**{rllib_name: getattr(section, name) for name, rllib_name in RLLIB_FIELDS.items()
+                     if rllib_name in _LEARNERS_FIELDS})
         .debugging(seed=section.seed if section.seed is not None else pipeline.seed)
     )
     if section.learner.device == "cuda":  # RLlib's own placement: the learner's module and batches go to its GPU

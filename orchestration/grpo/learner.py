@@ -17,17 +17,20 @@ module: the loss's own metrics (clip fraction and ratio mean for ``clip``), entr
 The optimizer holds only the parameters that require gradients: all of them, or the adapter's with LoRA. With
 ``train.learner.micro_batch_size`` each update accumulates the gradients of micro-batches, each loss weighted by
 its share of the minibatch (:mod:`.accumulate`), before one optimizer step: the same step as the whole minibatch
-in one pass. The logged metrics are then means over the micro-batches.
+in one pass. The logged metrics are then means over the micro-batches. With ``num_learners >= 2`` (RLlib's
+LearnerGroup, its DDP averaging the learners' gradients) each learner weighs its shard's loss by its share of the
+minibatch (:func:`.accumulate.shard_scale`), so K learners take the step one learner takes on the whole minibatch.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
-from orchestration.grpo.accumulate import micro_slices, micro_weights
+from orchestration.grpo.accumulate import LOSS_TOTAL, micro_slices, micro_weights, shard_scale
 from orchestration.grpo.core import aggregate, get_policy_loss, kl_penalty
 
 
@@ -69,12 +72,22 @@ class GRPOTorchLearner(TorchLearner):
         """One gradient step on ``batch`` ({module_id: columns}); with ``learner.micro_batch_size``, accumulated over
         micro-batches whose losses are weighted to sum to the whole batch's loss."""
         size = (self.config.learner or {}).get("micro_batch_size")
+        learners = int(self.config.num_learners or 0)
         rows = {mid: len(cols["advantages"]) for mid, cols in batch.items()}
-        if not size or all(n <= size for n in rows.values()):
+        if (not size or all(n <= size for n in rows.values())) and learners <= 1:
             return super()._uncompiled_update(batch, **kwargs)
         self._compute_off_policyness(batch)
+        agg = self.config.loss_agg
         slices = {mid: micro_slices(n, size) for mid, n in rows.items()}
-        weights = {mid: micro_weights(batch[mid]["completion_mask"], slices[mid], self.config.loss_agg) for mid in batch}
+        weights = {}
+        for mid, cols in batch.items():
+            scale = 1.0
+            if learners > 1:  # this learner's share of the minibatch, times the K that DDP's average divides by
+                if LOSS_TOTAL not in cols:
+                    raise ValueError(f"num_learners={learners}: the batch of {mid!r} needs the {LOSS_TOTAL!r} column "
+                                     "(orchestration.grpo.accumulate.with_loss_total) to weigh each learner's shard")
+                scale = shard_scale(cols["completion_mask"], float(cols[LOSS_TOTAL][0]), agg, learners)
+            weights[mid] = [scale * w for w in micro_weights(cols["completion_mask"], slices[mid], agg)]
         for optim in self._optimizer_parameters:
             optim.zero_grad(set_to_none=True)
         totals: dict[str, torch.Tensor] = {}
@@ -82,11 +95,15 @@ class GRPOTorchLearner(TorchLearner):
         for step in range(max(len(s) for s in slices.values())):
             micro = {mid: {k: v[slices[mid][step]] for k, v in cols.items()}
                      for mid, cols in batch.items() if step < len(slices[mid])}
-            fwd_out = self.module.forward_train(micro)
-            losses = self.compute_losses(fwd_out=fwd_out, batch=micro)
-            total = sum(weights[mid][step] * loss for mid, loss in losses.items())
-            if isinstance(total, torch.Tensor) and total.grad_fn is not None:
-                total.backward()  # gradients add up in .grad across micro-batches
+            with contextlib.ExitStack() as stack:
+                for mid in micro:  # DDP all-reduces once per module: at its last micro-batch
+                    if learners > 1 and step < len(slices[mid]) - 1:
+                        stack.enter_context(self.module[mid].no_sync())
+                fwd_out = self.module.forward_train(micro)
+                losses = self.compute_losses(fwd_out=fwd_out, batch=micro)
+                total = sum(weights[mid][step] * loss for mid, loss in losses.items())
+                if isinstance(total, torch.Tensor) and total.grad_fn is not None:
+                    total.backward()  # gradients add up in .grad across micro-batches
             for mid, loss in losses.items():
                 totals[mid] = totals.get(mid, 0.0) + weights[mid][step] * loss.detach()
         gradients = {pid: p.grad for pid, p in self._params.items() if p.grad is not None}

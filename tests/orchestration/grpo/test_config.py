@@ -132,7 +132,8 @@ def test_every_grpo_setting_is_documented_once_and_reaches_grpo_config_with_its_
         assert getattr(config, name) == default == getattr(built, name), name
     for name, rllib_name in RLLIB_FIELDS.items():
         assert getattr(config, rllib_name) == TrainSection.model_fields[name].default == getattr(built, rllib_name), name
-    assert RLLIB_FIELDS == {"lr": "lr", "grad_clip": "grad_clip", "epochs_per_batch": "num_epochs", "minibatch_size": "minibatch_size"}
+    assert RLLIB_FIELDS == {"lr": "lr", "grad_clip": "grad_clip", "epochs_per_batch": "num_epochs",
+                            "minibatch_size": "minibatch_size", "num_learners": "num_learners"}
     # .grpo() takes exactly the model's names, keyword-only, NotProvided by default, each documented in its docstring
     params = dict(inspect.signature(GRPOConfig.grpo).parameters)
     params.pop("self")
