@@ -75,3 +75,31 @@ def test_lora_run_evaluates_the_saved_adapter(ray_cluster, make_pipeline, tmp_pa
     assert set(summary["eval"]) >= {"before", "after"}
     adapter = json.loads((tmp_path / "checkpoints" / "iter_000001" / "policies" / "decomposer" / "adapter_config.json").read_text())
     assert adapter["r"] == 4 and adapter["base_model_name_or_path"] == str(pipeline.agents["decomposer"].model)
+
+
+def test_lora_grpo_on_a_tiny_vlm_decomposer(ray_cluster, tmp_path):
+    from agents.vlm.tiny import save_tiny_vlm
+    from orchestration.config import load_config
+
+    vlm = save_tiny_vlm(tmp_path / "tiny-llava")
+    pipeline = load_config("imageedit_r1", [
+        "agents.decomposer={backend: vlm, model: %s, options: {device: cpu}}" % vlm,
+        "rewards.decomposer=[{name: toy_e}]", "image_size=64",
+        "train.agents={decomposer: {lora: {r: 4, alpha: 8, target_modules: [q_proj, v_proj]}}}",
+        *[f"train.{k}={v}" for k, v in {"group_size": 4, "tasks_per_iteration": 2, "max_new_tokens": 8, "train_tasks": 10,
+                                         "lr": 0.01, "sampler_threads": 1, "seed": 0}.items()],
+    ])
+    algo = build_grpo_config(pipeline).build_algo()
+    try:
+        result = algo.train()
+        learner = result["learners"]["decomposer"]
+        assert result["grpo"]["decomposer/trained_completions"] > 0
+        assert abs(learner["kl_old"]) < 1e-4  # the actor's adapter is the learner's: the same log-probs
+        result = algo.train()  # sampled with the updated adapter, still the learner's policy
+        assert abs(result["learners"]["decomposer"]["kl_old"]) < 1e-4
+        module = algo.learner_group._learner.module["decomposer"]
+        state = module.get_state()
+        assert all(".lora_" in k for k in state)
+        assert any(np.abs(v).max() > 1e-3 for k, v in state.items() if ".lora_B." in k)  # the adapter did move
+    finally:
+        algo.stop()
