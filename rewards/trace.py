@@ -97,10 +97,16 @@ def scan_entries(note: str) -> tuple[str, list[str]] | None:
 
 
 def _entry_key(entry: str) -> str:
-    """An entry without its number: the object and the verdict ("large blue star no"). The number is the policy's
-    working (a coordinate it copied or a distance it estimated); the truth's comes from the exact scene, which
-    perception rounds slightly differently, so it is not graded."""
-    return " ".join(w for w in entry.split() if not w.replace(".", "", 1).isdigit())
+    """An entry's object and verdict ("large blue star no"), without the working between them. A number is the
+    policy's working (a coordinate it copied or a distance it estimated) whose truth comes from the exact scene,
+    which perception rounds slightly differently; compared values ("blue vs red") only restate the object and the
+    phrase. Neither is graded, so a policy trained on scans with or without them gets the same credit.
+
+    >>> _entry_key("large blue star 0.2 no"), _entry_key("large blue star blue vs red no"), _entry_key("star yes")
+    ('large blue star no', 'large blue star no', 'star yes')
+    """
+    words = [w for w in entry.split() if not w.replace(".", "", 1).isdigit()]
+    return " ".join(words[:3] + words[-1:]) if len(words) > 4 else " ".join(words)
 
 
 def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[str]) -> list[list[float] | None]:

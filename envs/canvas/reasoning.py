@@ -252,6 +252,29 @@ _SCAN_VALUE = {
 }
 
 
+def _named_values(ref: Reference, scene: Scene) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """For a reference that keeps the objects with (or without) given attribute values - a colour or shape filter,
+    "every shape except <description>", "the shape that is the colour of <thing>" - the attributes it tests and the
+    values it wants (("color",), ("orange",)); None for the other families."""
+    family = ref.template.rsplit(".", 1)[0]
+    words = ref.text.split()
+    if family in ("logic_all_color", "logic_not", "logic_or"):
+        return ("color",), tuple(w for w in words if w in COLORS)
+    if family == "logic_all_shape":
+        return ("shape",), tuple(s for s in SHAPE_CORNERS if any(w in (s, f"{s}s", f"{s}es") for w in words))
+    if family == "logic_except":
+        from envs.canvas.refer import parse_description
+
+        named = parse_description(ref.text.split(" except ", 1)[-1].split(" but ", 1)[-1])
+        if named is None:
+            return None
+        attrs = tuple(a for a in ("size", "color", "shape") if getattr(named, a) is not None)
+        return attrs, tuple(getattr(named, a) for a in attrs)
+    if family == "know_color" and len(ref.oids) == 1:
+        return ("color",), (scene.by_oid(ref.oids[0]).color,)
+    return None
+
+
 def reference_scan(ref: Reference, scene: Scene) -> str:
     """Every object of ``scene``, top to bottom then left to right (the order of the scene text the agents read),
     with the number the reference compares and whether the reference names it: the steps that resolve a
@@ -261,18 +284,26 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
     scan lets it decide per object ("large blue star 0.20 no, small red circle 0.41 yes"), each decision local.
     Positions are the step's scene's (after the edits that run before it), like the note's objects.
 
+    A filter by attribute values (colour, shape, "except <description>", a colour named by knowledge) writes the
+    object's tested values next to the wanted ones ("large blue star blue vs red no"): the verdict then compares
+    two words written side by side, where without them it compared a word of the object with one back in the
+    phrase, which the tiny cold start got right no more often than chance.
+
     >>> from envs.canvas.scene import CanvasObject
     >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1)))
     >>> reference_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
     'large blue star 0.20 no, small red circle 0.60 yes'
     >>> reference_scan(Reference("every red shape", (1,), frozenset(), "logic", "logic_all_color.00"), scene)
-    'large blue star no, small red circle yes'
+    'large blue star blue vs red no, small red circle red vs red yes'
+    >>> reference_scan(Reference("every shape except the large star", (1,), frozenset(), "logic", "logic_except.00"), scene)
+    'large blue star large star vs large star no, small red circle small circle vs large star yes'
     """
     family, index = ref.template.rsplit(".", 1)
     kind = _SCAN_VALUE.get(family)
     if family == "spatial_rel":
         kind = "x" if int(index) < 2 else "y"
     anchor = scene.by_oid(ref.anchor) if ref.anchor is not None else None
+    tested = _named_values(ref, scene)
     ordered = sorted(scene.objects, key=lambda o: (round(o.y, 2), round(o.x, 2)))
     parts = []
     for o in ordered:
@@ -286,6 +317,9 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
             value = f" {SHAPE_CORNERS[o.shape]}"
         elif kind == "distance" and anchor is not None:
             value = f" {math.hypot(o.x - anchor.x, o.y - anchor.y):.2f}"
+        elif tested is not None:
+            attrs, wanted = tested
+            value = f" {' '.join(getattr(o, a) for a in attrs)} vs {' or '.join(wanted) if len(attrs) == 1 else ' '.join(wanted)}"
         else:
             value = ""
         parts.append(f"{o.size} {o.color} {o.shape}{value} {'yes' if o.oid in ref.oids else 'no'}")
