@@ -532,7 +532,7 @@ class GRPOConfig(AlgorithmConfig):
             action_space=PLACEHOLDER_SPACE,
             inference_only=inference_only,
             model_config={"model": agent.model, "temperature": self.temperature, "reference": self.kl_coef > 0,
-                          "lora": self.resolved_trainable()[node].get("lora"), "dtype": learner.dtype,
+                          "agent": node, "lora": self.resolved_trainable()[node].get("lora"), "dtype": learner.dtype,
                           "gradient_checkpointing": learner.gradient_checkpointing},
         )
 

@@ -90,10 +90,6 @@ def linear_layer_names(model: torch.nn.Module) -> set[str]:
     return {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
 
 
-def is_peft(model: Any) -> bool:
-    return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
-
-
 def adapter_state(model: Any) -> dict[str, torch.Tensor]:
     """The adapter's weights of a ``PeftModel`` as CPU tensors, named as in the wrapped model (the prefix
     ``base_model.model.`` removed), which is how :func:`load_adapter` finds them in an actor's plain model."""

@@ -75,7 +75,7 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
 
     ``model_config``: ``model`` (a directory or hub name for :func:`agents.lm.model.load_policy`), ``temperature``
     (the sampling temperature, so recomputed log-probs match the sampler's), ``reference`` (a frozen reference for
-    the KL term), ``lora`` (a :class:`~.lora.LoraSettings` dict: train an adapter), ``dtype`` ("float32" or
+    the KL term), ``agent`` (the node's name, for messages), ``lora`` (a :class:`~.lora.LoraSettings` dict: train an adapter), ``dtype`` ("float32" or
     "bfloat16") and ``gradient_checkpointing`` (``train.learner``).
     """
 
@@ -85,6 +85,7 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
         self.lora: dict[str, Any] | None = cfg.get("lora")
         self.checkpointing = bool(cfg.get("gradient_checkpointing", False))
         self._reference: list[torch.nn.Module] = []  # a list, so the reference is not a registered submodule
+        self._has_reference = bool(cfg.get("reference"))
         if self.inference_only:
             return  # EnvRunner copy: never samples, holds nothing
         if not cfg.get("model"):
@@ -95,12 +96,11 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
             enable_gradient_checkpointing(self.model)
         if self.lora is not None:
             # The reference is this model with the adapter off (peft's disable_adapter): no second copy to load.
-            self.model = wrap_for_training(self.model, self.lora, where="train.agents.<agent>.lora")
+            self.model = wrap_for_training(self.model, self.lora, where=f"train.agents.{cfg.get('agent', '<agent>')}.lora")
         elif cfg.get("reference"):
             reference, _ = self._load(cfg["model"], dtype)
             reference.requires_grad_(False)
             self._reference.append(reference.eval())
-        self._has_reference = bool(cfg.get("reference"))
 
     def _load(self, path: str, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, Any]:
         """The model and what saves next to it in a checkpoint (``tokenizer.save_pretrained``)."""

@@ -146,5 +146,5 @@ def test_saved_adapter_loads_with_peft_and_merges_for_serving(tiny_policies, tmp
 
 
 def test_a_missing_target_module_names_the_setting(tiny_policies):
-    with pytest.raises(ValueError, match=r"lora\.target_modules:.*q_proj"):
-        _module(tiny_policies["decomposer"], lora={"target_modules": ["no_such_layer"]})
+    with pytest.raises(ValueError, match=r"train\.agents\.decomposer\.lora\.target_modules:.*q_proj"):
+        _module(tiny_policies["decomposer"], agent="decomposer", lora={"target_modules": ["no_such_layer"]})
