@@ -13,11 +13,18 @@ back through the path a user's checkpoint takes. Steps, each reported as ok / sk
 5. the ``backend: vllm`` thinker agent acts on a Canvas task and takes weights by ``set_weights``;
 6. a VLM agent with ``engine: vllm`` (the tiny LLaVA) acts;
 7. VLM agents on the GPU with transformers: thinker sampling + teacher forcing agree; checklist verifier;
-8. the diffusers editor (tiny InstructPix2Pix) on the GPU in fp16 at 256 px (64 px on a CPU): ms per edit.
+8. the diffusers editor (tiny InstructPix2Pix) on the GPU in fp16 at 256 px (64 px on a CPU): ms per edit;
+9. the GRPO learner on the device (``train.learner``: bfloat16, gradient checkpointing, micro-batches) with a LoRA
+   adapter and a KL reference (the adapter switched off), then full fine-tuning with a reference copy: the update
+   moves the trained weights, everything sits on the device, the adapter stays float32, the sync is adapter-sized.
 
 Without vLLM or a GPU the steps that need them are reported as skipped with the reason, and the script exits 0;
 ``--device cpu`` runs the transformers and diffusers steps on a CPU (a check of this script without a GPU).
 The exit status is 1 when any step failed.
+
+Editor GRPO (``benchmarks/_editor_grpo_gpu.py``): three LoRA-GRPO iterations each of a tiny InstructPix2Pix and a
+tiny FLUX.1-Kontext at 128 px in bfloat16; the learner's log-probs against the sampler's, float32 adapters on the
+device, frozen weights unchanged, adapters moved.
 """
 
 from __future__ import annotations
@@ -211,6 +218,19 @@ def main() -> int:
 
     step(f"backend diffusers editor ({device})", diffusers_editor, gpu_skip)
 
+    # editor GRPO on the device ------------------------------------------------------------------------------------
+    def editor_grpo() -> str:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _editor_grpo_gpu import editor_grpo_on_device
+
+        return editor_grpo_on_device(root, device)
+
+    step(f"editor GRPO ({device}, LoRA, bfloat16 on CUDA)", editor_grpo, gpu_skip)
+
+    # 9. GRPO learner on the device -----------------------------------------------------------------------------------
+    step(f"GRPO learner ({device}, bfloat16, LoRA / full)", lambda: learner_on_device(ctx["lm"], device),
+         gpu_skip or ("needs the policy" if "lm" not in ctx else None))
+
     # table ------------------------------------------------------------------------------------------------------------
     print()
     print("| step | status | seconds | detail |")
@@ -221,6 +241,49 @@ def main() -> int:
         Path(args.json).write_text(json.dumps({"device": device, "gpu": torch.cuda.get_device_name(0) if has_gpu else None,
                                                "vllm": vllm_ok, "rows": ROWS}, indent=2))
     return 1 if any(r["status"] == "FAILED" for r in ROWS) else 0
+
+
+def learner_on_device(policy: Path, device: str) -> str:
+    """One update of the real GRPO learner (``GRPOConfig.build_learner``) in bfloat16 on ``device``, with LoRA and
+    with full fine-tuning, each with ``kl_coef > 0``; returns what it measured."""
+    import numpy as np
+    from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+
+    from orchestration.config import load_config
+    from orchestration.grpo.actors import payload_nbytes
+    from orchestration.grpo.config import build_grpo_config
+    from orchestration.grpo.module import PLACEHOLDER_SPACE
+
+    rng = np.random.default_rng(0)
+    n, p, t = 16, 48, 32
+    mask = (np.arange(t)[None, :] < rng.integers(t // 2, t + 1, n)[:, None]).astype(np.int64)
+    cols = {"prompt_ids": rng.integers(5, 500, (n // 4, p))[np.arange(n) // 4], "prompt_mask": np.ones((n, p), np.int64),
+            "completion_ids": rng.integers(5, 500, (n, t)) * mask, "completion_mask": mask,
+            "old_logp": (-rng.uniform(2, 7, (n, t)) * mask).astype(np.float32), "advantages": rng.normal(size=n).astype(np.float32)}
+    out = []
+    for name, lora in (("lora", {"r": 8, "alpha": 16}), ("full", None)):
+        sets = [f"agents.decomposer.model={policy}", "train.kl_coef=0.05", "train.lr=1e-3",
+                "train.learner={device: %s, dtype: bfloat16, gradient_checkpointing: true, micro_batch_size: 4}" % device,
+                "train.agents={decomposer: {%s}}" % ("lora: {r: 8, alpha: 16}" if lora else "")]
+        config = build_grpo_config(load_config("imageedit_r1", sets))
+        config.validate()
+        learner = config.build_learner(env=None, spaces={"decomposer": (PLACEHOLDER_SPACE, PLACEHOLDER_SPACE)})
+        module = learner.module["decomposer"]
+        trained = {k: v.detach().clone() for k, v in module.model.named_parameters() if v.requires_grad}
+        start = time.perf_counter()
+        results = learner.update(batch=MultiAgentBatch({"decomposer": SampleBatch(cols)}, env_steps=n))
+        seconds = time.perf_counter() - start
+        moved = max(float((v.detach() - trained[k]).abs().max()) for k, v in module.model.named_parameters() if k in trained)
+        devices = {str(p.device.type) for p in module.model.parameters()}
+        reference = module._reference[0] if module._reference else None
+        if reference is not None:
+            devices |= {str(p.device.type) for p in reference.parameters()}
+        dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in module.model.parameters() if p.requires_grad})
+        kl = float(results["decomposer"]["kl_ref"].peek())
+        assert moved > 0 and devices == {device} and np.isfinite(kl), (moved, devices, kl)
+        out.append(f"{name}: update {seconds:.2f} s, trained dtype {'/'.join(dtypes)}, on {'/'.join(sorted(devices))}, "
+                   f"kl_ref {kl:.1e}, sync {payload_nbytes(module.sync_payload()):,} B")
+    return "; ".join(out)
 
 
 if __name__ == "__main__":
