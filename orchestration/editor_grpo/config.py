@@ -67,7 +67,7 @@ class EditorGRPOConfig(BaseModel):
     colour_tolerance: float = Field(default=0.25, gt=0, description="Distance in unit RGB for colour_share.")
     soft_colour: bool = Field(default=False, description="colour_share scores closeness instead of counting pixels.")
     preservation_weight: float = Field(default=0.3, ge=0, le=1, description="w of verified_edit.")
-    seed: int = Field(default=0, description="Seeds sampling noise and step subsets.")
+    seed: int = Field(default=0, description="Seeds the adapters' initialisation, sampling noise and step subsets.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "EditorGRPOConfig":

@@ -61,8 +61,11 @@ class EditorGRPOTrainer:
         if missing:
             raise ValueError(f"lora_targets {missing} match no module of {type(denoiser).__name__}; pick names from its "
                              "named_modules() (e.g. to_q, to_k, to_v, to_out.0)")
-        denoiser.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
-                                        target_modules=list(config.lora_targets), init_lora_weights="gaussian"))
+        # peft draws the adapters' initial A matrices from torch's global generator: seed it so runs repeat.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            denoiser.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                                            target_modules=list(config.lora_targets), init_lora_weights="gaussian"))
         # Adapters train in float32 even on a bf16 model: bf16 Adam updates of small LoRA weights round to nothing.
         cast_training_params(denoiser, dtype=torch.float32)
         self.trainable = [p for p in denoiser.parameters() if p.requires_grad]
