@@ -64,6 +64,8 @@ class DiffusersEditor(Agent):
         cpu_offload: ``enable_model_cpu_offload()`` instead of moving the whole pipeline to the GPU (needs
             ``accelerate``): lets a 20B-parameter editor run on one smaller GPU, slower.
         call_kwargs: any further ``__call__`` arguments (e.g. ``{"max_sequence_length": 512}``).
+        lora: a folder written by editor GRPO's ``save_adapter`` (``orchestration.editor_grpo``): LoRA adapters
+            loaded into the denoiser; :meth:`load_adapter` replaces them later (how trained adapters reach actors).
     """
 
     role = "editor"
@@ -85,6 +87,7 @@ class DiffusersEditor(Agent):
         max_side: int | None = None,
         cpu_offload: bool = False,
         call_kwargs: Mapping[str, Any] | None = None,
+        lora: str | None = None,
     ) -> None:
         import torch
         from diffusers import DiffusionPipeline
@@ -118,6 +121,9 @@ class DiffusersEditor(Agent):
         # One call at a time: schedulers keep per-call state (timesteps, step index), and `editrl eval --no-ray`
         # calls an in-process agent from several threads.
         self._lock = threading.Lock()
+        self.lora: str | None = None
+        if lora is not None:
+            self.load_adapter(lora)
 
         accepted = set(inspect.signature(self.pipeline.__call__).parameters)
         for name in ("prompt", "image", "num_inference_steps", "generator"):
@@ -133,8 +139,25 @@ class DiffusersEditor(Agent):
                 raise ValueError(f"option {name!r} is not an argument of {type(self.pipeline).__name__}.__call__ "
                                  f"({model}); remove it from the editor's options")
 
+    def load_adapter(self, path: str) -> None:
+        """Load (or replace) the denoiser's LoRA adapters from ``path`` (``save_adapter``'s folder, safetensors)."""
+        from agents.weights import require_safetensors
+
+        if not Path(path).is_dir():
+            raise ValueError(f"LoRA adapter folder {path!r} does not exist; pass the folder save_adapter wrote")
+        require_safetensors(path)
+        denoiser = getattr(self.pipeline, "unet", None) or getattr(self.pipeline, "transformer", None)
+        if denoiser is None:
+            raise ValueError(f"{type(self.pipeline).__name__} has no unet or transformer to load LoRA adapters into")
+        with self._lock:
+            if getattr(denoiser, "peft_config", None) and "grpo" in denoiser.peft_config:
+                denoiser.delete_adapters("grpo")
+            denoiser.load_lora_adapter(str(path), prefix=None, adapter_name="grpo", use_safetensors=True)
+            denoiser.to(self.device)
+        self.lora = str(path)
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "model": self.model_name, "pipeline": type(self.pipeline).__name__,
+        return {**super().describe(), "model": self.model_name, "lora": self.lora, "pipeline": type(self.pipeline).__name__,
                 "mode": self.mode, "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
                 "num_inference_steps": self.num_inference_steps, "seed": self.seed, **self.call_options}
 
