@@ -86,7 +86,8 @@ def verified_edit_from_context(ctx: RewardContext) -> float:
     >>> verified_edit_from_context(ctx)
     0.75
     """
-    weight = float(ctx.require("preservation_weight", "verified_edit"))
+    # A plain RewardContext (the registry's callers that know nothing of images) gets the default weight.
+    weight = float(getattr(ctx, "preservation_weight", ImageRewardContext.preservation_weight))
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"preservation_weight must be in [0, 1], got {weight}")
     answers = ctx.require("checklist_answers", "verified_edit")
