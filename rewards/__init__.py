@@ -7,7 +7,8 @@
 
 Modules, one job each: :mod:`~rewards.types` (``Component``), :mod:`~rewards.text` (normalisation),
 :mod:`~rewards.parsing` (tagged LM output), :mod:`~rewards.formatting` (format reward), :mod:`~rewards.f1`,
-:mod:`~rewards.checklist`, :mod:`~rewards.image` (preservation), :mod:`~rewards.advantages` (group math and
+:mod:`~rewards.checklist`, :mod:`~rewards.image` (preservation), :mod:`~rewards.image_edit` (colour share and
+verified edit, for training an editor), :mod:`~rewards.advantages` (group math and
 combiners), :mod:`~rewards.registry` / :mod:`~rewards.builtin` (rewards by name).
 
 Where the definitions depart from, or fill gaps in, the papers (our sources are summaries, some second-hand):
