@@ -23,10 +23,10 @@ def _config(path, **overrides):
 
 
 @pytest.fixture(scope="module", params=["pix2pix", "kontext"])
-def trainer(request, tiny_pix2pix_dir, tiny_kontext_dir):
+def trainer(request, tiny_pix2pix_path, tiny_kontext_path):
     if request.param == "pix2pix":
-        return EditorGRPOTrainer(_config(tiny_pix2pix_dir, sampler={"guidance_scale": 3.0}))
-    return EditorGRPOTrainer(_config(tiny_kontext_dir, sampler={"max_sequence_length": 16}, train_steps=[0, 2]))
+        return EditorGRPOTrainer(_config(tiny_pix2pix_path, sampler={"guidance_scale": 3.0}))
+    return EditorGRPOTrainer(_config(tiny_kontext_path, sampler={"max_sequence_length": 16}, train_steps=[0, 2]))
 
 
 def test_recomputed_log_probs_with_adapters_match_the_sampler(trainer):
@@ -60,14 +60,14 @@ def test_adapter_saves_and_loads_back(trainer, tmp_path):
     assert len(saved) == len(trainer.adapter_state())
 
 
-def test_config_rejects_unknown_keys_and_inconsistent_fields(tiny_pix2pix_dir):
+def test_config_rejects_unknown_keys_and_inconsistent_fields(tiny_pix2pix_path):
     with pytest.raises(ValueError, match="Extra inputs"):
-        _config(tiny_pix2pix_dir, learning_rate=1.0)
+        _config(tiny_pix2pix_path, learning_rate=1.0)
     with pytest.raises(ValueError, match="needs target_colour"):
-        _config(tiny_pix2pix_dir, target_colour=None)
+        _config(tiny_pix2pix_path, target_colour=None)
     with pytest.raises(ValueError, match="unknown reward"):
-        _config(tiny_pix2pix_dir, rewards=[{"name": "nope"}])
+        _config(tiny_pix2pix_path, rewards=[{"name": "nope"}])
     with pytest.raises(ValueError, match="below num_steps"):
-        _config(tiny_pix2pix_dir, train_steps=[3])
+        _config(tiny_pix2pix_path, train_steps=[3])
     with pytest.raises(ValueError, match="match no module"):
-        EditorGRPOTrainer(_config(tiny_pix2pix_dir, lora_targets=["no_such_layer"]))
+        EditorGRPOTrainer(_config(tiny_pix2pix_path, lora_targets=["no_such_layer"]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agents.lm.model import build_model, save_policy, tiny_causal_lm_config
@@ -60,3 +61,17 @@ def make_pipeline(tiny_policies):
         return tiny_pipeline(tiny_policies, name, overrides, train)
 
     return make
+
+def grpo_batch(tokenizer, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A GRPO-shaped batch: groups of 3 rows per prompt, completions of different lengths, advantages of both signs."""
+    rng = np.random.default_rng(seed)
+    prompts = tokenizer(["task: decompose\nrequest: make the star red\n", "hi there", "move the circle left"],
+                        return_tensors="np", padding=True)
+    rows = np.arange(n) // 3 % 3
+    completion = rng.integers(5, len(tokenizer), (n, 7))
+    lengths = rng.integers(1, 8, n)
+    mask = (np.arange(7)[None, :] < lengths[:, None]).astype(np.int64)
+    return {"prompt_ids": prompts["input_ids"][rows], "prompt_mask": prompts["attention_mask"][rows],
+            "completion_ids": completion * mask, "completion_mask": mask,
+            "old_logp": (-rng.uniform(1, 8, (n, 7)) * mask).astype(np.float32),
+            "advantages": rng.normal(size=n).astype(np.float32)}

@@ -11,20 +11,8 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from orchestration.grpo.accumulate import with_loss_total
 from orchestration.grpo.config import build_grpo_config
 
+from .conftest import grpo_batch
 
-def _batch(tokenizer, n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """A GRPO-shaped batch: groups of 3 rows per prompt, completions of different lengths, advantages of both signs."""
-    rng = np.random.default_rng(seed)
-    prompts = tokenizer(["task: decompose\nrequest: make the star red\n", "hi there", "move the circle left"],
-                        return_tensors="np", padding=True)
-    rows = np.arange(n) // 3 % 3
-    completion = rng.integers(5, len(tokenizer), (n, 7))
-    lengths = rng.integers(1, 8, n)
-    mask = (np.arange(7)[None, :] < lengths[:, None]).astype(np.int64)
-    return {"prompt_ids": prompts["input_ids"][rows], "prompt_mask": prompts["attention_mask"][rows],
-            "completion_ids": completion * mask, "completion_mask": mask,
-            "old_logp": (-rng.uniform(1, 8, (n, 7)) * mask).astype(np.float32),
-            "advantages": rng.normal(size=n).astype(np.float32)}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def test_two_learners_take_the_step_of_one(ray_cluster, make_pipeline, agg, micr
         from agents.lm.model import load_policy
 
         tokenizer = load_policy(make_pipeline().agents["decomposer"].model)[1]
-        cols = with_loss_total(_batch(tokenizer, 9), agg)  # 5 + 4 rows: shards of different token counts
+        cols = with_loss_total(grpo_batch(tokenizer, 9), agg)  # 5 + 4 rows: shards of different token counts
         batch = MultiAgentBatch({"decomposer": SampleBatch(cols)}, env_steps=9)
         before = {k: np.array(v, copy=True) for k, v in one.get_weights(["decomposer"])["decomposer"].items()}
         results = [group.update(batch=batch) for group in (one, two)]

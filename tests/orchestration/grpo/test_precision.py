@@ -13,20 +13,8 @@ from orchestration.grpo.config import build_grpo_config, train_section
 from orchestration.grpo.module import PLACEHOLDER_SPACE, CausalLMModule
 from orchestration.grpo.precision import LearnerSettings
 
+from .conftest import grpo_batch
 
-def _batch(tokenizer, n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """A GRPO-shaped batch: groups of 3 rows per prompt, completions of different lengths, advantages of both signs."""
-    rng = np.random.default_rng(seed)
-    prompts = tokenizer(["task: decompose\nrequest: make the star red\n", "hi there", "move the circle left"],
-                        return_tensors="np", padding=True)
-    rows = np.arange(n) // 3 % 3
-    completion = rng.integers(5, len(tokenizer), (n, 7))
-    lengths = rng.integers(1, 8, n)
-    mask = (np.arange(7)[None, :] < lengths[:, None]).astype(np.int64)
-    return {"prompt_ids": prompts["input_ids"][rows], "prompt_mask": prompts["attention_mask"][rows],
-            "completion_ids": completion * mask, "completion_mask": mask,
-            "old_logp": (-rng.uniform(1, 8, (n, 7)) * mask).astype(np.float32),
-            "advantages": rng.normal(size=n).astype(np.float32)}
 
 
 def _learner(make_pipeline, **train):
@@ -62,7 +50,7 @@ def test_micro_batches_give_the_update_of_the_whole_batch(make_pipeline, agg):
     train = {"loss_agg": agg, "kl_coef": 0.1, "clip_low": 0.05, "clip_high": 0.05, "lr": 0.05}
     whole = _learner(make_pipeline, **train)
     micro = _learner(make_pipeline, **train, learner={"micro_batch_size": 4})
-    cols = _batch(whole.module["decomposer"].tokenizer, 11)  # 4 + 4 + 3 rows
+    cols = grpo_batch(whole.module["decomposer"].tokenizer, 11)  # 4 + 4 + 3 rows
     before = {k: v.detach().clone() for k, v in whole.module["decomposer"].model.named_parameters()}
     a, b = _update(whole, cols), _update(micro, cols)
     assert max(float((a[k] - before[k]).abs().max()) for k in a) > 1e-3
@@ -73,7 +61,7 @@ def test_micro_batches_accumulate_lora_gradients_too(make_pipeline):
     lora = {"agents": {"decomposer": {"lora": {"r": 4, "alpha": 8}}}, "lr": 0.05}
     whole = _learner(make_pipeline, **lora)
     micro = _learner(make_pipeline, **lora, learner={"micro_batch_size": 3})
-    cols = _batch(whole.module["decomposer"].tokenizer, 8)
+    cols = grpo_batch(whole.module["decomposer"].tokenizer, 8)
     a, b = _update(whole, cols), _update(micro, cols)
     assert a and all(".lora_" in k for k in a)
     _assert_same_step(whole, micro, a, b, 0.05)
@@ -85,7 +73,7 @@ def test_bfloat16_learner_with_gradient_checkpointing_trains_on_cpu(make_pipelin
     module = learner.module["decomposer"]
     assert {p.dtype for p in module.model.parameters()} == {torch.bfloat16}
     assert module.model.is_gradient_checkpointing and module._reference[0].dtype == torch.bfloat16
-    cols = _batch(module.tokenizer, 8)
+    cols = grpo_batch(module.tokenizer, 8)
     before = {k: v.detach().clone() for k, v in module.model.named_parameters()}
     after = _update(learner, cols)
     assert any(not torch.equal(after[k], before[k]) for k in after)
@@ -96,7 +84,7 @@ def test_bfloat16_learner_with_gradient_checkpointing_trains_on_cpu(make_pipelin
 
 
 def test_gradient_checkpointing_gives_the_same_gradients(tiny_policies):
-    cols = {k: torch.as_tensor(v) for k, v in _batch(__import__("agents.lm.model", fromlist=["x"]).load_policy(
+    cols = {k: torch.as_tensor(v) for k, v in grpo_batch(__import__("agents.lm.model", fromlist=["x"]).load_policy(
         tiny_policies["decomposer"])[1], 6).items()}
     grads = []
     for checkpointing in (False, True):
