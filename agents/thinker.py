@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from agents.base import Agent, EpisodeState, Plan
 from agents.canvas_language import (
@@ -63,6 +63,8 @@ from envs.canvas.vocab import BACKGROUNDS, COLORS, REGIONS, SHAPES, SIZE_ORDER, 
 from rewards.types import Component
 
 __all__ = [
+    "SubjectResolver",
+    "ValueResolver",
     "KNOWN_BACKGROUND_ITEMS",
     "KNOWN_COLOR_ITEMS",
     "KNOWN_SHAPE_ITEMS",
@@ -172,6 +174,13 @@ def resolve_subject(text: str, scene: Scene) -> tuple[list[str], list[CanvasObje
     return [text], [], f"{text!r} is an indirect reference the rule thinker does not resolve"
 
 
+#: How a reader turns a subject phrase into (explicit descriptions, objects, note) on the step's scene, and a value
+#: phrase of a kind into a canonical value: `resolve_subject` / `resolve_value` here, the verifier's full reader in
+#: `agents.canvas_reader`.
+SubjectResolver = Callable[[str, Scene], tuple[list[str], list[CanvasObject], str]]
+ValueResolver = Callable[[str, str], str | None]
+
+
 @dataclass(frozen=True)
 class Step:
     """One clause of a plan, resolved on the scene as it is when the step runs.
@@ -192,7 +201,8 @@ class Step:
         return self.clause.written
 
 
-def _resolve_clause(parsed: ParsedClause, scene: Scene) -> tuple[Component, bool, list[str]]:
+def _resolve_clause(parsed: ParsedClause, scene: Scene, subject_resolver: SubjectResolver = resolve_subject,
+                    value_resolver: ValueResolver = resolve_value) -> tuple[Component, bool, list[str]]:
     notes: list[str] = []
     action = parsed.action
     if action == "background":
@@ -203,7 +213,7 @@ def _resolve_clause(parsed: ParsedClause, scene: Scene) -> tuple[Component, bool
         subjects, objects = [], []
         objects_ok = True
         for text in parsed.subjects:
-            names, found, note = resolve_subject(text, scene)
+            names, found, note = subject_resolver(text, scene)
             subjects += names
             objects += found
             objects_ok &= bool(found)
@@ -222,7 +232,7 @@ def _resolve_clause(parsed: ParsedClause, scene: Scene) -> tuple[Component, bool
         else:
             kind = {"recolor": "color", "reshape": "shape", "background": "background", "move": "region",
                     "add": "region", "resize": "size"}[action]
-            value = resolve_value(kind, parsed.target_text)
+            value = value_resolver(kind, parsed.target_text)
             if value is None:
                 notes.append(f"unknown {kind} {parsed.target_text!r}")
         target_ok = value is not None
@@ -230,11 +240,14 @@ def _resolve_clause(parsed: ParsedClause, scene: Scene) -> tuple[Component, bool
     return Component(action, tuple(subjects), tuple(target)), objects_ok and target_ok, notes
 
 
-def read_steps(text: str, scene: Scene, order: Sequence[int] | None = None) -> list[Step]:
+def read_steps(text: str, scene: Scene, order: Sequence[int] | None = None, *,
+               subject_resolver: SubjectResolver = resolve_subject, value_resolver: ValueResolver = resolve_value) -> list[Step]:
     """Read `text` into resolved steps, in execution order, tracking `scene` through them.
 
     `order` (written indices) overrides the execution order the wording gives. A step that cannot be resolved or
-    executed leaves the tracked scene as it was.
+    executed leaves the tracked scene as it was. `subject_resolver` / `value_resolver` are the rule thinker's
+    (`resolve_subject`, `resolve_value`: easy references only) unless a stronger reader is passed, as the Canvas
+    verifier's `reader="full"` does (`agents.canvas_reader`).
     """
     parsed_text = parse_text(text)
     clauses = list(parsed_text.clauses)
@@ -246,7 +259,7 @@ def read_steps(text: str, scene: Scene, order: Sequence[int] | None = None) -> l
         if clause.parsed is None:
             steps.append(Step(clause, None, False, clause.text, f"could not parse {clause.text!r}"))
             continue
-        component, resolved, notes = _resolve_clause(clause.parsed, scene)
+        component, resolved, notes = _resolve_clause(clause.parsed, scene, subject_resolver, value_resolver)
         if resolved:
             try:
                 scene = simulate(scene, component)

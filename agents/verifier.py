@@ -12,6 +12,12 @@
    With `derive_from="instruction"` it reads only the user's instruction, never what the agents upstream wrote:
    the checklist then does not depend on the policy being trained, which is what a label-free RL reward needs (a
    checklist read from the decomposer's own components would reward a decomposer for agreeing with itself).
+   `reader` picks how the request is read: "rule" (the default, the rule thinker's reading above, which resolves
+   only the easy indirect references on purpose) or "full" (`agents.canvas_reader`: every indirect reference the
+   world writes - superlatives, spatial relations, corner counts and colour counts, knowledge items and values,
+   logic - resolved by its meaning on the perceived scene of each step). A verifier may be stronger than the policy
+   it judges; with the rule reader the derived checklist is unanswerable on most indirect tasks, with the full one
+   the target image passes it on nearly every task (docs/benchmarks/verifier.md, "Label-free checklists").
 2. **Answers.** The edited image (`state.edit.image_png`) is perceived and every check is evaluated on the perceived
    objects and background (`envs.canvas.checks.evaluate_check`).
 
@@ -26,6 +32,7 @@ from typing import Any
 from agents.base import Agent, EpisodeState, Verdict, VerdictItem
 from agents.canvas_language import explicit_text, scene_from_perception, simulate, to_explicit_clause
 from agents.canvas_paint import perceive_png
+from agents.canvas_reader import READERS, read_steps_full
 from agents.thinker import read_steps
 from envs.canvas.checklist import build_checklist
 from envs.canvas.checks import evaluate_check
@@ -33,7 +40,7 @@ from envs.canvas.execute import EditError
 from envs.canvas.scene import Scene
 from rewards.checklist import checklist_reward
 
-__all__ = ["CanvasVerifier", "DERIVE_FROM"]
+__all__ = ["CanvasVerifier", "DERIVE_FROM", "READERS"]
 
 #: What a derived checklist is read from: "pipeline" (the sub-requests, else the plan, else the decomposition, else
 #: the instruction: what the pipeline understood) or "instruction" (the user's words only).
@@ -46,17 +53,23 @@ class CanvasVerifier(Agent):
     role = "verifier"
     backend = "canvas"
 
-    def __init__(self, use_reference: bool = True, derive_from: str = "pipeline") -> None:
+    def __init__(self, use_reference: bool = True, derive_from: str = "pipeline", reader: str = "rule") -> None:
         # With use_reference=False the verifier ignores the task's reference checklist and derives its own from the
         # request, as it must at serving time. Evaluate reflection that way: the reference checklist's questions
         # spell out the ideal result, so feedback built from them leaks the answer to the planner.
         if derive_from not in DERIVE_FROM:
             raise ValueError(f"CanvasVerifier derive_from must be one of {', '.join(DERIVE_FROM)}, got {derive_from!r}")
+        # reader="rule" keeps the derived checklist as weak as the rule thinker (the historical behaviour, and what
+        # earlier results were measured with); "full" is for a label-free reward, which is only as good as its reading.
+        if reader not in READERS:
+            raise ValueError(f"CanvasVerifier reader must be one of {', '.join(READERS)}, got {reader!r} "
+                             "(\"full\" resolves every indirect reference, \"rule\" only the easy ones)")
         self.use_reference = bool(use_reference)
         self.derive_from = derive_from
+        self.reader = reader
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "use_reference": self.use_reference, "derive_from": self.derive_from}
+        return {**super().describe(), "use_reference": self.use_reference, "derive_from": self.derive_from, "reader": self.reader}
 
     # -- checklist ---------------------------------------------------------------------------------------------
     def _request_text(self, state: EpisodeState) -> str:
@@ -74,7 +87,8 @@ class CanvasVerifier(Agent):
         """Checklist items `{question, expected, group, check}` derived from the request (module docstring)."""
         scene = source
         unreadable: list[dict[str, Any]] = []
-        for step in read_steps(self._request_text(state), source):
+        read = read_steps_full if self.reader == "full" else read_steps
+        for step in read(self._request_text(state), source):
             if step.component is None or not step.resolved:
                 unreadable.append({"question": f"Was '{step.clause.text}' carried out?", "expected": "yes", "group": "follow", "check": None})
                 continue
@@ -92,7 +106,12 @@ class CanvasVerifier(Agent):
             items = [{"question": c.question, "expected": c.expected, "group": c.group, "check": c.check} for c in state.checklist]
         else:
             items = self.derive_checklist(state, scene_from_perception(perceive_png(state.source_png)))
-        seen = perceive_png(state.edit.image_png)
+        return self.answer(items, perceive_png(state.edit.image_png))
+
+    @staticmethod
+    def answer(items: list[dict[str, Any]], seen: Any) -> Verdict:
+        """Answer checklist `items` on a perceived edited image (`envs.canvas.perception.Perception`); an item
+        without a check, or whose check cannot be evaluated, is "unknown" and fails."""
         verdicts: list[VerdictItem] = []
         for item in items:
             answer = "unknown"
