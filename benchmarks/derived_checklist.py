@@ -11,8 +11,9 @@ derives its checklist from the instruction and the *perceived* source image, exa
 and answers it on the perceived target image (a correct edit: it should pass, want 1.0) and on the perceived source
 image (nothing done: it should fail, want 0.0), with ``reader="rule"`` (the rule thinker's reading) and
 ``reader="full"`` (`agents.canvas_reader`). A checklist with an unanswerable item (a step the reader could not
-resolve) never passes. Nothing of the task's ground truth is read except the two images and the category used to
-group the rows.
+resolve) never passes. The verifier reads nothing of the task's ground truth; the benchmark reads the two images,
+the category (to group the rows) and, for the last columns only, the reference checklist: the share of tasks whose
+derived checklist asks exactly the reference's questions.
 
 Perception is the slow part (about a second an image on a loaded 2-core machine); ``--cache`` keeps what was
 perceived, keyed by task id, so a rerun after a reader change only re-reads the text.
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     seen = _perceive(tasks, Path(args.cache) if args.cache else None)
     print(f"{len(tasks)} tasks generated and perceived ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     verifiers = {r: CanvasVerifier(use_reference=False, derive_from="instruction", reader=r) for r in READER_NAMES}
-    # (split, category, reader) -> [tasks, target passes, source passes]
-    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    # (split, category, reader) -> [tasks, target passes, source passes, same questions as the reference]
+    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     shown = 0
     for split, task in tasks:
         source_seen, target_seen = seen[task.task_id]
@@ -93,13 +94,15 @@ def main(argv: list[str] | None = None) -> int:
                 row[0] += 1
                 row[1] += good.passed
                 row[2] += bad.passed
+                row[3] += sorted(i["question"] for i in items) == sorted(c.question for c in task.checklist)
             if name == "full" and not good.passed and shown < args.show_failures:
                 shown += 1
                 print(f"--- {task.task_id} {task.category}: {task.instruction}\n    reasoning: {task.reasoning}\n"
                       f"    {good.feedback}", file=sys.stderr)
     rows = []
-    print("| split | category | tasks | target passes, rule | target passes, full | source passes, rule | source passes, full |")
-    print("|---|---|---|---|---|---|---|")
+    print("| split | category | tasks | target passes, rule | target passes, full | source passes, rule | source passes, full "
+          "| = reference, rule | = reference, full |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for split in ("train", "test"):
         for category in CATEGORIES + ("all",):
             rule, full = counts.get((split, category, "rule")), counts.get((split, category, "full"))
@@ -107,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             n = rule[0]
             rows.append({"split": split, "category": category, "tasks": n, "target_rule": rule[1] / n, "target_full": full[1] / n,
-                         "source_rule": rule[2] / n, "source_full": full[2] / n})
+                         "source_rule": rule[2] / n, "source_full": full[2] / n, "same_rule": rule[3] / n, "same_full": full[3] / n})
             print(f"| {split} | {category} | {n} | {rule[1] / n:.2f} ({rule[1]}) | {full[1] / n:.2f} ({full[1]}) | "
-                  f"{rule[2] / n:.2f} ({rule[2]}) | {full[2] / n:.2f} ({full[2]}) |")
+                  f"{rule[2] / n:.2f} ({rule[2]}) | {full[2] / n:.2f} ({full[2]}) | {rule[3] / n:.2f} | {full[3] / n:.2f} |")
     print(f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

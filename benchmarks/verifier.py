@@ -16,8 +16,9 @@ Verifiers, each scoring every edit of every pair on its own:
 - ``sft``: the cold start (`editrl sft --config edit_r1`);
 - ``gcpo``: the GCPO-trained verifier, when given;
 - ``rule``: the Canvas verifier with a checklist it derives from the user's instruction alone (``use_reference:
-  false, derive_from: instruction``), the label-free rule reward. The Canvas verifier *with* the reference checklist
-  is the judge itself, so it is not a contestant.
+  false, derive_from: instruction``), the label-free rule reward, reading the request as the rule thinker does;
+- ``rule_full``: the same with ``reader: full`` (`agents.canvas_reader`: every indirect reference resolved). The
+  Canvas verifier *with* the reference checklist is the judge itself, so it is not a contestant.
 
 Metrics: pairwise accuracy (a pair counts 1 when the preferred edit scores higher, 0.5 on a tie, 0 otherwise; the
 tie share is reported), strict accuracy (ties count 0), and rank correlation with the judge's scores over every
@@ -73,11 +74,11 @@ def _lm_scorer(model: Any, tokenizer: Any, max_new_tokens: int, batch: int):
     return score
 
 
-def _rule_scorer():
+def _rule_scorer(reader: str = "rule"):
     from agents.base import EditResult, EpisodeState
     from agents.verifier import CanvasVerifier
 
-    agent = CanvasVerifier(use_reference=False, derive_from="instruction")
+    agent = CanvasVerifier(use_reference=False, derive_from="instruction", reader=reader)
 
     def score(items: list[tuple[str, bytes, bytes]]) -> tuple[list[float], list[bool]]:
         verdicts = [agent.act(EpisodeState(task_id="x", instruction=i, source_png=s, edit=EditResult(image_png=e)))
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=320)
     parser.add_argument("--batch", type=int, default=16, help="LM verifier batch")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--skip", action="append", default=[], choices=("untrained", "sft", "rule"),
+    parser.add_argument("--skip", action="append", default=[], choices=("untrained", "sft", "rule", "rule_full"),
                         help="leave a verifier out (the untrained one writes max-new-tokens of noise per edit: slow)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, path = spec.partition("=")
         scorers[name] = _lm_scorer(*load_policy(path), args.max_new_tokens, args.batch)
     scorers["rule"] = _rule_scorer()
+    scorers["rule_full"] = _rule_scorer("full")
 
     scorers = {name: scorer for name, scorer in scorers.items() if name not in args.skip}
     pref = np.array([i for i, _ in index])
