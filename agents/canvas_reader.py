@@ -159,7 +159,9 @@ def unique_extreme(objects: Sequence[CanvasObject], key: Callable[[CanvasObject]
 def nearest(objects: Sequence[CanvasObject], anchor: CanvasObject, tie: float = TIE) -> CanvasObject | None:
     """The object (anchor excluded) nearest to `anchor`, when it is nearer than the runner-up by more than `tie`."""
     others = [o for o in objects if o.oid != anchor.oid]
-    return unique_extreme(others, lambda o: -math.hypot(o.x - anchor.x, o.y - anchor.y), tie) if len(others) >= 2 else (others[0] if others else None)
+    if len(others) < 2:
+        return others[0] if others else None
+    return unique_extreme(others, lambda o: -math.hypot(o.x - anchor.x, o.y - anchor.y), tie)
 
 
 def most_common_color(objects: Sequence[CanvasObject]) -> str | None:
@@ -377,23 +379,38 @@ def _name(obj: CanvasObject, scene: Scene) -> str:
 _LEFTOVER = re.compile(r",? (?:but only|but|though)$")
 
 
-def resolve_subject_full(text: str, scene: Scene) -> tuple[list[str], list[CanvasObject], str]:
-    """Subject phrase -> (explicit descriptions, objects, note), like `agents.thinker.resolve_subject` but for every
-    indirect reference: explicit descriptions are kept as written, indirect ones rewritten as the shortest unique
-    description of each object they name on `scene`; an unreadable or unresolvable phrase comes back verbatim with
-    no objects and a note."""
-    norm = _LEFTOVER.sub("", normalise(text))
+def _read_one(norm: str, scene: Scene) -> Reading | None:
+    """One reference: an explicit description (plural when its noun is: "the red shapes"), else an indirect one."""
     if parse_description(norm) is not None:
         found = resolve(norm, scene.objects)
-        if len(found) == 1:
-            return [norm], found, ""
-        # "the shape in the top left" parses as a description; it names one object or is ambiguous either way.
-        return [norm], [], f"{norm!r} matches {len(found)} objects"
-    reading = resolve_reference(norm, scene)
+        # A singular description must single out its object ("the shape in the top left" with two there does not).
+        return (_some if _PLURAL_NOUN.search(norm) else _one)("direct", norm, found)
+    return resolve_reference(norm, scene)
+
+
+#: A description whose noun is plural ("the red shapes", "the small circles in the top left").
+_PLURAL_NOUN = re.compile(rf"\b(?:shapes|objects|ones|(?:{_SHAPE})e?s)\b")
+
+
+def resolve_subject_full(text: str, scene: Scene) -> tuple[list[str], list[CanvasObject], str]:
+    """Subject phrase -> (explicit descriptions, objects, note), like `agents.thinker.resolve_subject` but for every
+    indirect reference: an explicit description that names one object is kept as written, anything else rewritten
+    as the shortest unique description of each object it names on `scene`; a list of references ("the leftmost
+    shape and the star") is read part by part. An unreadable or unresolvable phrase comes back verbatim with no
+    objects and a note."""
+    norm = _LEFTOVER.sub("", normalise(text))
+    reading = _read_one(norm, scene)
     if reading is None:
+        parts = [p.strip() for p in re.split(r",\s*(?:and\s+)?|\s+and\s+", norm) if p.strip()]
+        readings = [_read_one(p, scene) for p in parts] if len(parts) > 1 else []
+        if readings and all(r is not None and r.objects for r in readings):
+            objects = list({o.oid: o for r in readings for o in r.objects}.values())  # type: ignore[union-attr]
+            return [_name(o, scene) for o in objects], objects, ""
         return [norm], [], f"{norm!r} is not a reference the full reader knows"
     if not reading.objects:
         return [norm], [], reading.note
+    if reading.family == "direct" and len(reading.objects) == 1:
+        return [norm], list(reading.objects), ""
     return [_name(o, scene) for o in reading.objects], list(reading.objects), ""
 
 

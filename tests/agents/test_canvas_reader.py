@@ -68,8 +68,17 @@ def test_every_family_resolves_by_meaning(family):
         assert len(names) == len(objects)
 
 
+def test_plural_descriptions_and_lists_of_references():
+    assert [o.oid for o in resolve_subject_full("the red shapes", SCENE)[1]] == [1, 2]
+    assert [o.oid for o in resolve_subject_full("the circles", SCENE)[1]] == [1, 3]
+    names, objects, _ = resolve_subject_full("the leftmost shape and the star", SCENE)
+    assert [o.oid for o in objects] == [1, 0] and names == ["the red circle", "the star"]
+    # One part it cannot read leaves the whole list unresolved.
+    assert resolve_subject_full("the star and the blob", SCENE)[1] == []
+
+
 def test_ambiguous_or_empty_references_resolve_to_nothing_with_a_reason():
-    for text in ("the round shape",                                   # two circles
+    for text in ("the round shape", "the circle",                     # two circles
                  "the shape above the green circle",                  # three shapes above it
                  "the only shape whose colour no other shape shares", # blue and green are both alone
                  "every yellow shape", "all hexagons",                # nothing fits
