@@ -265,7 +265,8 @@ def _corners(m: re.Match[str], text: str, scene: Scene) -> Reading:
     if m["what"] == "points":  # a star's points: five points, ten corners
         corners *= 2
     found = [o for o in scene.objects if SHAPE_CORNERS[o.shape] == corners]
-    return (_some if m["det"] != "the" else _one)("attribute", text, found)
+    plural = m["det"] != "the" or m["noun"].endswith("s")  # "every shape with ...", "the shapes with ..."
+    return (_some if plural else _one)("attribute", text, found)
 
 
 def _round(m: re.Match[str], text: str, scene: Scene) -> Reading:
@@ -330,7 +331,7 @@ _FAMILIES: tuple[tuple[re.Pattern[str], _Handler], ...] = tuple((re.compile(f"^{
     (rf"(?:the (?:shape|object)|whatever|whatever (?:shape|object)) (?:that )?is (?:in|at) the (?P<region>{_REGION})(?: corner)?", _region),
     (rf"the (?:shape|object) (?:in|at) the (?P<region>{_REGION})(?: corner)?", _region),
     # attribute
-    (rf"(?P<det>the|every|each|all(?: the)?) (?:shape|shapes|object|objects) with (?P<n>{_NUMBER}) (?P<what>corners|sides|points)", _corners),
+    (rf"(?P<det>the|every|each|all(?: the)?) (?P<noun>shape|shapes|object|objects) with (?P<n>{_NUMBER}) (?P<what>corners|sides|points)", _corners),
     (r"the round (?:shape|object|one)", _round),
     (r"(?:every shape|each shape|all shapes|all the shapes|the shapes) (?:in|of|sharing) the (?:most common|most frequent) color", _most_common),
     (r"all shapes of the color that appears most often", _most_common),

@@ -41,7 +41,7 @@ CASES = {
     ],
     "attribute": [
         ("the shape with ten corners", [0]), ("the shape with five points", [0]), ("the shape with four corners", [2]),
-        ("every shape with no corners", [1, 3]), ("every shape in the most common colour", [1, 2]),
+        ("every shape with no corners", [1, 3]), ("the shapes with no corners", [1, 3]), ("every shape in the most common colour", [1, 2]),
         ("all shapes of the colour that appears most often", [1, 2]), ("the shapes sharing the most frequent colour", [1, 2]),
     ],
     "knowledge": [
