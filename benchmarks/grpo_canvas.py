@@ -12,8 +12,8 @@ on the edited image):
         cold start's reasoning trace when ``train.sft.reasoning`` is set);
     (c) GRPO with the pipeline's configured reward (``rewards.decomposer`` of ``imageedit_r1``);
     (d) label-free GRPO: the reward is ``success`` as answered by the pipeline's verifier with a checklist it derives
-        from the user's instruction (``use_reference: false``, ``derive_from: instruction``): no ground-truth
-        components and no reference checklist reach the learner.
+        from the user's instruction (``use_reference: false``, ``derive_from: instruction``, ``reader: full``):
+        no ground-truth components and no reference checklist reach the learner.
 
 Every comparison is a paired bootstrap 95% interval over the held-out tasks (:mod:`orchestration.stats`).
 
@@ -42,9 +42,12 @@ from orchestration.stats import paired_bootstrap  # noqa: E402
 
 SHIPPED = "agents/lm/pretrained/decomposer"
 # component_credit scores lines against the ground-truth components: off, or labels would reach the learner.
-LABEL_FREE = ["rewards.decomposer=[{name: success, weight: 1.0}]", "verifier.options.use_reference=false",
-              "verifier.options.derive_from=instruction", "train.component_credit=0", "train.trace_credit=0",
-              "train.scan_credit=0"]
+# The verifier reads the request with the full reader (every indirect reference family, on the perceived scene of
+# each step): with the rule thinker's reader most indirect requests get an item it cannot answer, so their groups
+# carry no signal. format needs no labels either.
+LABEL_FREE = ["rewards.decomposer=[{name: success, weight: 1.0}, {name: format, weight: 1.0}]",
+              "verifier.options.use_reference=false", "verifier.options.derive_from=instruction",
+              "verifier.options.reader=full", "train.component_credit=0", "train.trace_credit=0", "train.scan_credit=0"]
 
 
 def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_tasks: int, step_mix: dict | None,
@@ -131,7 +134,8 @@ def main() -> int:
         report["timings"]["(c)"] = info
         policies["(c) GRPO, configured reward"] = info["path"]
     if "d" in args.rows:
-        info = grpo_run("d", args.policy, work / "grpo_label_free", args.grpo_seconds, [*seeded, *LABEL_FREE])
+        info = grpo_run("d", args.policy, work / "grpo_label_free", args.grpo_seconds, [*seeded, *LABEL_FREE],
+                        args.curve_every, args.curve_tasks, args.curve_seed)
         report["timings"]["(d)"] = info
         policies["(d) GRPO, label-free verifier reward"] = info["path"]
 
