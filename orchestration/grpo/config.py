@@ -533,7 +533,7 @@ class GRPOConfig(AlgorithmConfig):
             inference_only=inference_only,
             model_config={"model": agent.model, "temperature": self.temperature, "reference": self.kl_coef > 0,
                           "agent": node, "lora": self.resolved_trainable()[node].get("lora"), "dtype": learner.dtype,
-                          "gradient_checkpointing": learner.gradient_checkpointing},
+                          "gradient_checkpointing": learner.gradient_checkpointing, "threads": learner.threads},
         )
 
     def validate(self) -> None:

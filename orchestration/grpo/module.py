@@ -76,7 +76,7 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
     ``model_config``: ``model`` (a directory or hub name for :func:`agents.lm.model.load_policy`), ``temperature``
     (the sampling temperature, so recomputed log-probs match the sampler's), ``reference`` (a frozen reference for
     the KL term), ``agent`` (the node's name, for messages), ``lora`` (a :class:`~.lora.LoraSettings` dict: train an adapter), ``dtype`` ("float32" or
-    "bfloat16") and ``gradient_checkpointing`` (``train.learner``).
+    "bfloat16"), ``gradient_checkpointing`` and ``threads`` (``train.learner``).
     """
 
     def setup(self) -> None:
@@ -88,6 +88,8 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
         self._has_reference = bool(cfg.get("reference"))
         if self.inference_only:
             return  # EnvRunner copy: never samples, holds nothing
+        if cfg.get("threads"):  # the learner's process: set before the first op sizes torch's thread pool
+            torch.set_num_threads(int(cfg["threads"]))
         if not cfg.get("model"):
             raise ValueError(f"{type(self).__name__} needs model_config['model'] (a policy directory or hub name)")
         dtype = torch_dtype(cfg.get("dtype", "float32"))

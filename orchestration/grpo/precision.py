@@ -37,6 +37,11 @@ class LearnerSettings(BaseModel):
         "gradient_checkpointing_enable, non-reentrant): activation memory of one layer instead of all, for about a "
         "third more compute per update. The rows of a GRPO group then run their prompt separately (the shared-prompt "
         "cache does not survive recomputation). Dropout is switched off in the model, as GRPO's ratio needs."))
+    threads: int | None = Field(default=None, ge=1, description=(
+        "torch threads of the process the learner runs in: the `editrl train` process with `num_learners: 0` "
+        "(where held-out evaluation also runs), each learner actor otherwise. None: torch's default (one per core). "
+        "With `max_staleness: 1` the policy actors sample while the learner updates, so on a small machine 1 leaves "
+        "the sampler a core instead of the two competing for every one."))
     micro_batch_size: int | None = Field(default=None, ge=1, description=(
         "Completions per forward and backward pass within one gradient step (gradient accumulation): a minibatch "
         "(`minibatch_size`, or the whole batch) is split into micro-batches whose gradients are summed, weighted "

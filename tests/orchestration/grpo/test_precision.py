@@ -97,9 +97,22 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_policies):
         torch.testing.assert_close(grads[0][k], grads[1][k], atol=1e-5, rtol=1e-4)
 
 
+def test_learner_threads_size_the_learner_process_thread_pool(make_pipeline, tiny_policies):
+    spec = build_grpo_config(make_pipeline(train={"learner": {"threads": 1}})).module_spec("decomposer")
+    assert spec.model_config["threads"] == 1
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        CausalLMModule(observation_space=PLACEHOLDER_SPACE, action_space=PLACEHOLDER_SPACE,
+                       model_config={"model": str(tiny_policies["decomposer"]), "threads": 1})
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_learner_settings_default_and_validation(make_pipeline):
     assert LearnerSettings().model_dump() == {"device": "cpu", "dtype": "float32", "gradient_checkpointing": False,
-                                              "micro_batch_size": None}
+                                              "threads": None, "micro_batch_size": None}
     assert all(f.description for f in LearnerSettings.model_fields.values())
     spec = build_grpo_config(make_pipeline()).module_spec("decomposer")
     assert spec.model_config["dtype"] == "float32" and not spec.model_config["gradient_checkpointing"]
@@ -107,6 +120,8 @@ def test_learner_settings_default_and_validation(make_pipeline):
         train_section(make_pipeline(train={"learner": {"dtype": "float16"}}))
     with pytest.raises(ConfigError, match=r"train\.learner\.micro_batch_size"):
         train_section(make_pipeline(train={"learner": {"micro_batch_size": 0}}))
+    with pytest.raises(ConfigError, match=r"train\.learner\.threads"):
+        train_section(make_pipeline(train={"learner": {"threads": 0}}))
     with pytest.raises(ConfigError, match=r"train\.learner\.devices.*Extra inputs"):
         train_section(make_pipeline(train={"learner": {"devices": "cuda"}}))
 
