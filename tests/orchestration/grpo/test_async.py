@@ -27,7 +27,8 @@ def ray_cluster():
 
 
 def _weights(algo) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in algo.learner_group.get_weights(["decomposer"])["decomposer"].items()}
+    # copies: a local learner hands out views of its live parameters, which the next update changes in place
+    return {k: np.array(v, copy=True) for k, v in algo.learner_group.get_weights(["decomposer"])["decomposer"].items()}
 
 
 def _no_loss(algo, grpo: dict) -> None:
