@@ -15,6 +15,11 @@ Per iteration (``training_step``):
    on the :class:`~.module.CausalLMModule`;
 5. sync the trained modules' parameters to their policy actors (one ``ray.put`` per module).
 
+With ``max_staleness: 1`` (one-step off-policy, as verl's ``one_step_off_policy``) steps 1-2 of iteration k+1 run in
+a sampling thread of the driver while the main thread does steps 3-4 of iteration k; step 5 moves to the moment
+iteration k+1's rollouts are in, just before iteration k+2's sampling starts (:meth:`GRPO._sampled_ahead`). Each
+batch is then sampled with weights one update older than the ones it trains.
+
 Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 
 - One group per (task, trained agent); every other agent acts with its own settings (greedy for the packaged LM
@@ -22,7 +27,12 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
   baseline of a group never mixes two agents' randomness (the papers train one agent at a time).
 - Old log-probs are the sampler's (computed from the logits that chose each token, same temperature, no top-p
   truncation), not a recomputation by the learner: with ``num_epochs=1`` the ratio is 1 up to float noise, which the
-  learner logs as ``kl_old``.
+  learner logs as ``kl_old``. With ``max_staleness: 1`` they are the behaviour policy's, one update behind, so the
+  clipped ratio pi_theta / pi_behaviour corrects for the staleness from the first epoch on (verl's PPO trainer, which
+  its one-step-off recipe builds on, recomputes old log-probs with the learner by default, so it clips against the
+  newer policy and leaves the behaviour policy to its optional rollout correction).
+- With ``max_staleness: 1`` the difficulty filter sees an iteration's results one draw later, and the sampling in
+  flight at a checkpoint is not part of it: a resumed run skips those tasks and samples afresh.
 - Groups with zero reward variance are dropped from the loss (TRL and verl keep them with advantage 0, which only
   dilutes token-mean losses); failed episodes are dropped too, and their group is normalised over the rest.
 - Reflection rounds (ThinkRL-Edit) run inside the episode, but only the first-round completion of the trained agent
@@ -559,7 +569,7 @@ class GRPO(Algorithm):
         if self._sampler is None:
             self._sampler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grpo-sampling")
         tasks = self._draw_tasks()
-        chosen = [self.tasks[i] for i in tasks]  # generated here: TaskPool's cache is not shared across threads
+        chosen = [self.tasks[i] for i in tasks]  # generated in this thread: the sampling thread never fills TaskPool's cache
         return self._sampler.submit(self._sample_counted, tasks, chosen, f"{iteration}/")
 
     def _sampled_ahead(self, timings: dict[str, float]) -> "SampledIteration":
