@@ -3,8 +3,8 @@ run on the same config: iterations/s and completions/s, the time split, and the 
 held-out F1 and full success after the same wall time, with paired bootstrap intervals.
 
     python benchmarks/async_grpo.py [--config imageedit_r1] [--iters 6] [--warmup 1] [--rounds 1]
-                                    [--set train.tasks_per_iteration=8 ...] [--eval-tasks N --seconds S]
-                                    [--eval-seed 0] [--json OUT]
+                                    [--set train.tasks_per_iteration=8 ...] [--learner-threads N]
+                                    [--eval-tasks N --seconds S] [--eval-seed 0] [--json OUT]
 
 Both modes build the same pipeline (the packaged config's trained agents, by default the ImageEdit-R1 decomposer
 with its shipped policy, whole graph and reward, ``--set`` overrides on top) and differ only in
@@ -17,7 +17,9 @@ finishing and scoring the episodes in the driver), U the update (``update_s``) a
 draw, advantages, metrics), synchronous GRPO takes S + U + O per iteration and one-step off-policy GRPO
 max(S, U) + O, since the next iteration samples while the learner updates. Both are printed from the synchronous
 run's means, next to the pure 1 / (S + U) and 1 / max(S, U) the plain statement names. On one machine both sides
-share its cores: the driver's learner and the actors' sampling overlap only as far as cores are free.
+share its cores: the driver's learner and the actors' sampling overlap only as far as cores are free. The table
+also has the learner's ``kl_old`` and ``clip_fraction``: with staleness 1 the ratio is to weights one update older,
+so both move off their on-policy ~0.
 
 ``--eval-tasks N --seconds S``: each mode then trains from the same starting policy for S seconds of wall time
 (checked between iterations; setup excluded), and its policy is judged greedily on the same N held-out test tasks
@@ -40,6 +42,7 @@ import numpy as np  # noqa: E402
 
 MODES = {"sync": 0, "async": 1}
 SPLIT = ("generate_s", "reward_s", "update_s", "sync_s", "step_s", "wait_s", "overlap_s", "staleness")
+DRIFT = ("kl_old", "clip_fraction")
 
 
 def pipeline(args: argparse.Namespace, max_staleness: int):
@@ -60,6 +63,13 @@ def completions(algo) -> float:
     return sum(m.get(f"{node}/groups", 0.0) for node in algo.trainable) * algo.config.group_size
 
 
+def drift(result: dict[str, Any], nodes: list[str]) -> dict[str, float]:
+    """The learner's ``kl_old`` and ``clip_fraction``, averaged over the trained agents (NaN without an update):
+    what staleness changes in the loss (the ratio is to the weights that sampled)."""
+    learners = result.get("learners", {})
+    return {k: float(np.mean([learners[n][k] for n in nodes if k in learners.get(n, {})] or [np.nan])) for k in DRIFT}
+
+
 def throughput(args: argparse.Namespace, max_staleness: int) -> dict[str, Any]:
     """``--iters`` timed iterations after ``--warmup``: wall-clock rates and the mean time split."""
     algo = build(args, max_staleness)
@@ -69,13 +79,13 @@ def throughput(args: argparse.Namespace, max_staleness: int) -> dict[str, Any]:
         rows, done = [], 0.0
         t0 = time.perf_counter()
         for _ in range(args.iters):
-            algo.train()
+            result = algo.train()
             done += completions(algo)
-            rows.append({k: algo.last_metrics.get(k, 0.0) for k in SPLIT})
+            rows.append({**{k: algo.last_metrics.get(k, 0.0) for k in SPLIT}, **drift(result, list(algo.trainable))})
         wall = time.perf_counter() - t0
     finally:
         algo.stop()
-    split = {k: float(np.mean([r[k] for r in rows])) for k in SPLIT}
+    split = {k: float(np.nanmean([r[k] for r in rows])) for k in (*SPLIT, *DRIFT)}
     return {"iterations": args.iters, "wall_s": wall, "iterations_per_s": args.iters / wall,
             "completions_per_s": done / wall, **split}
 
@@ -131,12 +141,13 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_throughput(rows: dict[str, dict[str, Any]], bound: dict[str, float]) -> None:
-    print("| mode | iterations/s | completions/s | generate_s | reward_s | update_s | sync_s | wait_s | overlap_s | staleness |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| mode | iterations/s | completions/s | generate_s | reward_s | update_s | sync_s | wait_s | overlap_s | staleness "
+          "| kl_old | clip_fraction |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, r in rows.items():
         print(f"| {mode} | {r['iterations_per_s']:.3f} | {r['completions_per_s']:.1f} | {r['generate_s']:.2f} | "
               f"{r['reward_s']:.2f} | {r['update_s']:.2f} | {r['sync_s']:.3f} | {r['wait_s']:.2f} | {r['overlap_s']:.2f} | "
-              f"{r['staleness']:.2f} |")
+              f"{r['staleness']:.2f} | {r['kl_old']:.2e} | {r['clip_fraction']:.4f} |")
     ratio = rows["async"]["iterations_per_s"] / rows["sync"]["iterations_per_s"]
     print(f"\nsampling phase S = {bound['sample_s']:.2f} s, update U = {bound['update_s']:.2f} s, rest O = "
           f"{bound['other_s']:.2f} s (synchronous means)")
@@ -157,10 +168,18 @@ def main() -> None:
     parser.add_argument("--eval-tasks", type=int, default=0, help="held-out tasks for the same-wall-time comparison (0: skip)")
     parser.add_argument("--seconds", type=float, default=300.0, help="wall time each mode trains for, with --eval-tasks")
     parser.add_argument("--eval-seed", type=int, default=0)
+    parser.add_argument("--learner-threads", type=int, default=None,
+                        help="torch threads of this process, where the learner runs (num_learners 0), in both modes; "
+                             "default: torch's own (every core), which the overlapped sampling then competes with")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     if args.iters < 1 or args.rounds < 1:
         parser.error("--iters and --rounds must be >= 1")
+    import torch
+
+    if args.learner_threads:
+        torch.set_num_threads(args.learner_threads)
+    print(f"learner torch threads: {torch.get_num_threads()}")
 
     import ray
 
@@ -170,11 +189,11 @@ def main() -> None:
         for _ in range(args.rounds):
             for mode, staleness in MODES.items():
                 rounds[mode].append(throughput(args, staleness))
-        rows = {mode: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]} for mode, rs in rounds.items()}
+        rows = {mode: {k: float(np.nanmean([r[k] for r in rs])) for k in rs[0]} for mode, rs in rounds.items()}
         bound = predicted(rows["sync"])
         print_throughput(rows, bound)
-        results: dict[str, Any] = {"config": args.config, "set": args.set, "throughput": rows, "predicted": bound,
-                                   "rounds": rounds}
+        results: dict[str, Any] = {"config": args.config, "set": args.set, "learner_threads": torch.get_num_threads(),
+                                   "throughput": rows, "predicted": bound, "rounds": rounds}
         if args.eval_tasks:
             results["quality"] = quality(args)
             q = results["quality"]
