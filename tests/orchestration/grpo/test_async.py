@@ -68,6 +68,24 @@ def test_async_trains_one_update_stale_while_the_next_iteration_samples(ray_clus
     assert algo._ahead is None  # stop waited for it and discarded it
 
 
+def test_async_toy_reward_rises_like_the_synchronous_one(ray_cluster, make_pipeline):
+    # test_algorithm.py's toy-reward test, one update stale: the clipped ratio to the sampler's log-probs still learns
+    pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]"],
+                             train={"group_size": 8, "tasks_per_iteration": 4, "lr": 0.03, "seed": 0, "max_staleness": 1})
+    algo = build_grpo_config(pipeline).build_algo()
+    try:
+        rewards, learner = [], []
+        for _ in range(10):
+            result = algo.train()
+            rewards.append(result["grpo"]["decomposer/reward"])
+            learner.append(result["learners"]["decomposer"])
+        assert np.mean(rewards[-3:]) > 1.5 * np.mean(rewards[:2]), rewards
+        # Off-policy by one update: the sampler's and the learner's log-probs differ, unlike the first (on-policy) update.
+        assert learner[0]["kl_old"] < 1e-6 < max(l["kl_old"] for l in learner[1:])
+    finally:
+        algo.stop()
+
+
 def test_async_checkpoint_with_a_sampling_in_flight_resumes(ray_cluster, make_pipeline, tmp_path):
     pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]"],
                              train={"group_size": G, "tasks_per_iteration": 2, "max_staleness": 1})
