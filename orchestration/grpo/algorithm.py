@@ -15,6 +15,11 @@ Per iteration (``training_step``):
    on the :class:`~.module.CausalLMModule`;
 5. sync the trained modules' parameters to their policy actors (one ``ray.put`` per module).
 
+With ``max_staleness: 1`` (one-step off-policy, as verl's ``one_step_off_policy``) steps 1-2 of iteration k+1 run in
+a sampling thread of the driver while the main thread does steps 3-4 of iteration k; step 5 moves to the moment
+iteration k+1's rollouts are in, just before iteration k+2's sampling starts (:meth:`GRPO._sampled_ahead`). Each
+batch is then sampled with weights one update older than the ones it trains.
+
 Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
 
 - One group per (task, trained agent); every other agent acts with its own settings (greedy for the packaged LM
@@ -22,7 +27,12 @@ Where this departs from the papers and the peers (TRL ``GRPOTrainer``, verl):
   baseline of a group never mixes two agents' randomness (the papers train one agent at a time).
 - Old log-probs are the sampler's (computed from the logits that chose each token, same temperature, no top-p
   truncation), not a recomputation by the learner: with ``num_epochs=1`` the ratio is 1 up to float noise, which the
-  learner logs as ``kl_old``.
+  learner logs as ``kl_old``. With ``max_staleness: 1`` they are the behaviour policy's, one update behind, so the
+  clipped ratio pi_theta / pi_behaviour corrects for the staleness from the first epoch on (verl's PPO trainer, which
+  its one-step-off recipe builds on, recomputes old log-probs with the learner by default, so it clips against the
+  newer policy and leaves the behaviour policy to its optional rollout correction).
+- With ``max_staleness: 1`` the difficulty filter sees an iteration's results one draw later, and the sampling in
+  flight at a checkpoint is not part of it: a resumed run skips those tasks and samples afresh.
 - Groups with zero reward variance are dropped from the loss (TRL and verl keep them with advantage 0, which only
   dilutes token-mean losses); failed episodes are dropped too, and their group is normalised over the rest.
 - Reflection rounds (ThinkRL-Edit) run inside the episode, but only the first-round completion of the trained agent
@@ -53,6 +63,8 @@ import logging
 import random
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, get_args
 
@@ -298,6 +310,34 @@ def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarr
     }
 
 
+@dataclass
+class SampledIteration:
+    """One iteration's sampling: its task indices, every trained agent's rollouts, the wall time it took, and (when
+    it ran in the sampling thread) the pools' fault counts taken as it ended."""
+
+    tasks: list[int]
+    rollouts: dict[str, GroupRollouts]
+    wall_s: float = 0.0
+    faults: dict[str, float] | None = field(default=None)
+
+    def staleness(self, learner_version: int) -> float:
+        """Updates between the oldest weights any shard sampled with and ``learner_version`` (the weights the
+        learner is about to update), 0.0 when nothing was sampled.
+
+        >>> from dataclasses import replace
+        >>> from orchestration.grpo.samples import SampledGroups
+        >>> def sampled_with(*versions):
+        ...     samples = replace(SampledGroups.empty(), versions=versions)
+        ...     return GroupRollouts("decomposer", [], [], [], np.zeros(0), np.zeros((0, 0)), samples)
+        >>> SampledIteration([0, 1], {"decomposer": sampled_with(2, 3)}).staleness(3)
+        1.0
+        >>> SampledIteration([], {"decomposer": sampled_with()}).staleness(3)
+        0.0
+        """
+        versions = [v for r in self.rollouts.values() for v in r.samples.versions]
+        return float(learner_version - min(versions)) if versions else 0.0
+
+
 class TaskPool:
     """Train tasks by index: a loaded list, or Canvas tasks generated on first use (generation is deterministic per
     index, so a run of 40 iterations generates the few hundred tasks it draws, not the whole pool)."""
@@ -348,6 +388,11 @@ class GRPO(Algorithm):
         self.task_stats: dict[int, list[float]] = {}  # task index -> [solved, tries, groups]
         self.weights_version = 0
         self._actors_synced = False
+        # max_staleness 1: the next iteration's sampling in flight, the thread it runs in, and whether the learner
+        # has updated since the actors' weights were taken.
+        self._ahead: Future | None = None
+        self._sampler: ThreadPoolExecutor | None = None
+        self._learner_ahead = False
         self.last_rollouts: list[dict[str, Any]] = []
         self.last_metrics: dict[str, float] = {}
 
@@ -417,16 +462,19 @@ class GRPO(Algorithm):
         if not self._actors_synced:  # first step after setup or restore: the actors still hold the starting weights
             timings["sync_s"] += self._sync_weights()
 
-        tasks = self._draw_tasks()
+        if cfg.max_staleness > 0:
+            sampled = self._sampled_ahead(timings)
+        else:
+            tasks = self._draw_tasks()
+            sampled = self._sample(tasks, [self.tasks[i] for i in tasks], tag=f"{self.iteration}/")
+        tasks = sampled.tasks
         batches: dict[str, dict[str, np.ndarray]] = {}
         tokens = 0
         self.last_rollouts = []
         self.last_batch_rows: dict[str, list[tuple[str, int]]] = {}  # (group id, sample index) of every trained row
-        for node, spec in self.trainable.items():
-            sampler = partial(sample_groups, self.pools[node], temperature=cfg.temperature, top_p=cfg.top_p,
-                              max_new_tokens=cfg.max_new_tokens, greedy_per_prompt=int(cfg.greedy_member))
-            rollouts = collect_groups(self.runner, node, [self.tasks[i] for i in tasks], sampler, cfg.group_size,
-                                      spec["rewards"], tag=f"{self.iteration}/")
+        metrics["staleness"] = sampled.staleness(self.weights_version)
+        for node, rollouts in sampled.rollouts.items():
+            spec = self.trainable[node]
             timings["generate_s"] += rollouts.timings["generate_s"]
             timings["reward_s"] += rollouts.timings["upstream_s"] + rollouts.timings["finish_s"] + rollouts.timings["reward_s"]
             tokens += int(rollouts.samples.tokens)
@@ -479,10 +527,13 @@ class GRPO(Algorithm):
             t0 = time.perf_counter()
             self._update(batches)
             timings["update_s"] += time.perf_counter() - t0
-            timings["sync_s"] += self._sync_weights()
+            if cfg.max_staleness > 0:  # the actors are sampling: they get these weights once that sampling ends
+                self._learner_ahead = True
+            else:
+                timings["sync_s"] += self._sync_weights()
         timings["step_s"] = time.perf_counter() - start
         metrics.update(timings)
-        metrics.update(self._fault_metrics(metrics))
+        metrics.update(self._fault_metrics(metrics, sampled.faults))
         metrics["tokens_per_s"] = tokens / timings["generate_s"] if timings["generate_s"] > 0 else 0.0
         metrics["generated_tokens"] = float(tokens)
         metrics["pool_size"] = float(len(self.pool))
@@ -491,6 +542,64 @@ class GRPO(Algorithm):
         self.last_metrics = metrics
         for key, value in metrics.items():
             self.metrics.log_value((GRPO_RESULTS, key), float(value), window=1)
+
+    # -- sampling, in turn or one iteration ahead ------------------------------------------------------------------
+
+    def _sample(self, tasks: list[int], chosen: list[Any], tag: str) -> "SampledIteration":
+        """Every trained agent's groups on ``chosen`` (the tasks of indices ``tasks``), finished and scored."""
+        cfg = self.config
+        t0 = time.perf_counter()
+        rollouts = {}
+        for node, spec in self.trainable.items():
+            sampler = partial(sample_groups, self.pools[node], temperature=cfg.temperature, top_p=cfg.top_p,
+                              max_new_tokens=cfg.max_new_tokens, greedy_per_prompt=int(cfg.greedy_member))
+            rollouts[node] = collect_groups(self.runner, node, chosen, sampler, cfg.group_size, spec["rewards"], tag=tag)
+        return SampledIteration(tasks, rollouts, wall_s=time.perf_counter() - t0)
+
+    def _sample_counted(self, tasks: list[int], chosen: list[Any], tag: str) -> "SampledIteration":
+        """:meth:`_sample` in the sampling thread, with the pools' fault counts taken when it ends: nothing else calls
+        the pools while it runs, so every count belongs to these rollouts (and none is reset under it)."""
+        sampled = self._sample(tasks, chosen, tag)
+        sampled.faults = self._take_pool_counts()
+        return sampled
+
+    def _launch(self, iteration: int) -> Future:
+        """Draw the tasks of (0-based) ``iteration`` here, in the driver's thread, and sample them in the sampling
+        thread. Task draws and minibatch shuffles stay in this thread, so a seed still fixes their order."""
+        if self._sampler is None:
+            self._sampler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grpo-sampling")
+        tasks = self._draw_tasks()
+        chosen = [self.tasks[i] for i in tasks]  # generated in this thread: the sampling thread never fills TaskPool's cache
+        return self._sampler.submit(self._sample_counted, tasks, chosen, f"{iteration}/")
+
+    def _sampled_ahead(self, timings: dict[str, float]) -> "SampledIteration":
+        """With ``max_staleness: 1``: this iteration's rollouts, sampled while the previous update ran.
+
+        Once they are in, the learner's newest weights go to the actors and the next iteration's sampling starts,
+        before this iteration's update: sampling stops only for the copy. ``wait_s`` is the sampling the update did
+        not hide, ``overlap_s`` the part it did.
+        """
+        if self._ahead is None:  # first step, or just restored: nothing was sampled ahead
+            self._ahead = self._launch(self.iteration)
+        t0 = time.perf_counter()
+        sampled = self._ahead.result()  # an error in the sampling thread (no actor left, ...) is raised here
+        self._ahead = None
+        timings["wait_s"] = time.perf_counter() - t0
+        timings["overlap_s"] = max(0.0, sampled.wall_s - timings["wait_s"])
+        if self._learner_ahead:
+            timings["sync_s"] += self._sync_weights()
+        self._ahead = self._launch(self.iteration + 1)
+        return sampled
+
+    def _drop_ahead(self) -> None:
+        """Wait for the sampling in flight, if any, and discard it: those rollouts are never trained on."""
+        ahead, self._ahead = getattr(self, "_ahead", None), None
+        if ahead is None:
+            return
+        try:
+            ahead.result()
+        except Exception as err:  # it is discarded either way; its error must not hide why we are stopping
+            logger.warning("the sampling in flight failed while it was discarded: %s", err)
 
     def _draw_tasks(self) -> list[int]:
         if len(self.pool) == 0:  # the curriculum removed everything: start over rather than stop
@@ -524,18 +633,24 @@ class GRPO(Algorithm):
                 )
                 self.metrics.aggregate(results, key=LEARNER_RESULTS)
 
-    def _fault_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
-        """``faults/*``: the pools' counts for this iteration (actor errors, restarts, retried and dropped tasks),
-        plus the episodes that timed out, those dropped with their tasks (``group_size`` each), and those that went
-        missing without being counted (``lost_episodes``: 0 unless a promise is broken)."""
-        totals = FaultCounters().take()
-        for pool in self.pools.values():
-            for key, value in pool.counters.take().items():
-                totals[key] += value
+    def _fault_metrics(self, metrics: dict[str, float], pool_counts: dict[str, float] | None = None) -> dict[str, float]:
+        """``faults/*``: the pools' counts for this iteration (actor errors, restarts, retried and dropped tasks;
+        ``pool_counts`` when they were taken as its sampling ended), plus the episodes that timed out, those dropped
+        with their tasks (``group_size`` each), and those that went missing without being counted
+        (``lost_episodes``: 0 unless a promise is broken)."""
+        totals = dict(pool_counts) if pool_counts is not None else self._take_pool_counts()
         nodes = list(self.trainable)
         totals["faults/timeout_episodes"] = sum(metrics.get(f"{n}/timeout_episodes", 0.0) for n in nodes)
         totals["faults/dropped_episodes"] = sum(metrics.get(f"{n}/dropped_tasks", 0.0) for n in nodes) * self.config.group_size
         totals["faults/lost_episodes"] = sum(metrics.get(f"{n}/lost_episodes", 0.0) for n in nodes)  # must be 0
+        return totals
+
+    def _take_pool_counts(self) -> dict[str, float]:
+        """The pools' fault counts since the last take, summed over the trained agents, and reset."""
+        totals = FaultCounters().take()
+        for pool in self.pools.values():
+            for key, value in pool.counters.take().items():
+                totals[key] += value
         return totals
 
     def _sync_weights(self) -> float:
@@ -550,6 +665,7 @@ class GRPO(Algorithm):
             # The pool keeps the reference: an actor that Ray restarts later gets these weights before it samples.
             pool.sync(ray.put(payloads[node]), self.weights_version)
         self._actors_synced = True
+        self._learner_ahead = False
         return time.perf_counter() - t0
 
     # -- metrics and curriculum ------------------------------------------------------------------------------------
@@ -635,6 +751,7 @@ class GRPO(Algorithm):
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
+        self._drop_ahead()  # sampled with weights and task draws that the restored state replaces
         super().set_state(state)
         extra = state.get(GRPO_RESULTS)
         if extra is None:
@@ -652,6 +769,9 @@ class GRPO(Algorithm):
         self._actors_synced = False  # the restored weights reach the actors at the next step
 
     def cleanup(self) -> None:
+        self._drop_ahead()  # before the actors go: the sampling thread would otherwise wait on dead actors
+        if getattr(self, "_sampler", None) is not None:
+            self._sampler.shutdown(wait=True)
         for actors in getattr(self, "policy_actors", {}).values():
             for actor in actors:
                 ray.kill(actor)

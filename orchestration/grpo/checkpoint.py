@@ -19,6 +19,11 @@ visible ``iter_*`` folder is therefore complete. Hidden leftovers of a killed pr
 (one process writes a run folder at a time: :func:`orchestration.run_folder.run_folder_lock`) and ignored by
 readers. ``tests/orchestration/grpo/test_kill_resume.py`` SIGKILLs a training
 process at random points and checks this.
+
+With ``train.max_staleness: 1`` the next iteration's sampling is usually in flight when a checkpoint is written; its
+rollouts are not saved and never trained on: the resumed run has already drawn past their tasks and samples afresh
+with the restored weights (the saved sampler RNG state is the actors' when the checkpoint asked for it, which may be
+after that sampling).
 """
 
 from __future__ import annotations

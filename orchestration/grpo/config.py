@@ -50,6 +50,17 @@ def _registered_policy_loss(name: str) -> str:
     return name
 
 
+def _staleness_bound(value: int) -> int:
+    if value not in (0, 1):
+        raise ValueError(f"max_staleness={value!r}: use 0 (synchronous) or 1 (sample iteration k+1 while the learner "
+                         "updates on iteration k); a larger bound would need several samplings in flight, which is not "
+                         "implemented")
+    return value
+
+
+#: Updates between the weights that sampled a batch and the learner's when it trains on it: 0 or 1.
+Staleness = Annotated[int, AfterValidator(_staleness_bound)]
+
 #: The name of an advantage estimator registered with :func:`.core.register_advantage` (checked when validated, so
 #: an estimator registered after this module is imported is accepted).
 AdvantageName = Annotated[str, AfterValidator(_registered_advantage)]
@@ -300,7 +311,16 @@ class GRPOSettings(_Strict):
         "Longest completion. A 4-step decomposition is ~60 tokens; a cut-off completion earns no format reward."))
     sampler_threads: int | None = Field(default=None, ge=1, description=(
         "torch threads of each policy actor (None: Ray's default for a 0-CPU actor, 1). Sampling and updates take "
-        "turns, so on 2 cores both may use 2."))
+        "turns (unless `max_staleness` is 1), so on 2 cores both may use 2."))
+    max_staleness: Staleness = Field(default=0, description=(
+        "How many updates older than the learner the weights that sampled a batch may be. 0: synchronous - sample, "
+        "update, sync, in turn. 1: one-step off-policy (verl's one_step_off_policy): the policy actors sample "
+        "iteration k+1 with the weights of update k-1 while the learner updates on iteration k, and the weights are "
+        "synced between the two samplings, so an iteration takes about max(generate, update) + sync instead of their "
+        "sum. The loss's behaviour policy is the sampler's own log-probs either way, so with 1 the clipped ratio is "
+        "pi_theta / pi_(theta one update older) from the first epoch on. Sampling and update then run at once: on a "
+        "small machine split the cores between them (`sampler_threads`; OMP_NUM_THREADS for a learner in the `editrl "
+        "train` process), or they slow each other down (docs/training.md#asynchronous-grpo-trainmax_staleness)."))
     train_tasks: int = Field(default=2000, ge=1, description="Generated train-split tasks the iterations draw from (ignored with `train_data`).")
     train_data: str | None = Field(default=None, description="A task Parquet file (`editrl data generate`) to train on instead of generated tasks.")
     data_seed: int = Field(default=1, description=(

@@ -77,6 +77,16 @@ def test_builder_fields_are_checked():
     assert "pipeline_config is not set" in " ".join(GRPOConfig().grpo_errors())
 
 
+@pytest.mark.parametrize("value", [2, -1])
+def test_max_staleness_is_0_or_1_and_says_what_each_means(value):
+    with pytest.raises(ConfigError, match=r"train.max_staleness: .*use 0 \(synchronous\) or 1 \(sample iteration k\+1"):
+        train_section(load_config("imageedit_r1", [f"train.max_staleness={value}"]))
+    errors = " ".join(GRPOConfig().editing(pipeline=load_config("imageedit_r1")).grpo(max_staleness=value).grpo_errors())
+    assert f"max_staleness={value}" in errors and "use 0 (synchronous) or 1" in errors
+    assert "max_staleness=True" in " ".join(GRPOConfig().grpo(max_staleness=True).settings_errors())  # not a count
+    assert train_section(load_config("imageedit_r1", ["train.max_staleness=1"])).max_staleness == 1
+
+
 def test_cli_rejects_bad_configs_before_starting_anything(capsys, tmp_path):
     from orchestration.cli import main as editrl
     from orchestration.train import main as train_module

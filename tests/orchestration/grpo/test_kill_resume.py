@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 import ray
 import yaml
 
@@ -57,13 +58,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def test_sigkill_at_a_random_point_then_resume(make_pipeline, tmp_path, capsys):
+@pytest.mark.parametrize("max_staleness", [0, 1])  # 1: a checkpoint is taken with the next sampling in flight
+def test_sigkill_at_a_random_point_then_resume(make_pipeline, tmp_path, capsys, max_staleness):
     seed = int(os.environ.get("EDITRL_KILL_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
     mode = os.environ.get("EDITRL_KILL_MODE") or rng.choice(["save", "random"])
-    note = f"(EDITRL_KILL_SEED={seed} EDITRL_KILL_MODE={mode})"
+    note = f"(EDITRL_KILL_SEED={seed} EDITRL_KILL_MODE={mode} max_staleness={max_staleness})"
     # The packaged rewards (format + F1): the subprocess cannot see the test-only toy reward.
-    pipeline = make_pipeline(train={"checkpoint_every": 1, "keep_checkpoints": 2, "tasks_per_iteration": 2})
+    pipeline = make_pipeline(train={"checkpoint_every": 1, "keep_checkpoints": 2, "tasks_per_iteration": 2,
+                                    "max_staleness": max_staleness})
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(pipeline.model_dump(mode="json")))
     run_dir, root = tmp_path / "run", checkpoint_root(tmp_path / "run")
