@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -206,6 +207,7 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
     else:
         algo = grpo_config.build_algo()
     agents = list(algo.trainable)
+    selection = PolicySelector(config, section, run_dir, eval_rows, agents, log) if section.select_best else None
     metrics_log = MetricsLog(run_dir, start_iteration=algo.iteration, trackers=trackers)
     bar = Progress(section.iterations, initial=algo.iteration, enabled=progress, agents=agents)
     start = time.perf_counter()
@@ -223,8 +225,14 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
             metrics_log.log(algo.iteration, metrics, algo.last_rollouts, time.perf_counter() - start - eval_s)
             bar.update(algo.iteration, metrics)
             evaluate_now = bool(tasks) and section.eval_every > 0 and algo.iteration % section.eval_every == 0
-            if evaluate_now or (section.checkpoint_every and algo.iteration % section.checkpoint_every == 0):
+            select_now = selection is not None and selection.due(algo.iteration)
+            if evaluate_now or select_now or (section.checkpoint_every and algo.iteration % section.checkpoint_every == 0):
                 last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
+            if select_now:
+                t0 = time.perf_counter()
+                selection.judge(algo.iteration, {n: last_saved / "policies" / n for n in agents})
+                eval_s += time.perf_counter() - t0
+                write_text_atomic(run_dir / "eval.json", json.dumps(eval_rows, indent=1))
             if evaluate_now:
                 t0 = time.perf_counter()
                 point = evaluate_pipeline(config, tasks, models={n: str(last_saved / "policies" / n) for n in agents})["summary"]
@@ -248,6 +256,12 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
     policies = {node: str(last_saved / "policies" / node) for node in agents}
     summary: dict[str, Any] = {"run_dir": str(run_dir), "iterations": algo.iteration, "grpo_s": round(grpo_s, 1),
                                "checkpoint": str(last_saved), "policies": policies, "final_metrics": metrics}
+    if selection is not None:
+        summary["policies"] = policies = selection.best_policies()
+        summary["selected"] = {k: v for k, v in eval_rows["selection"]["best"].items() if k != "policies"}
+        summary["selection"] = eval_rows["selection"]
+        log(f"selected policy: iteration {summary['selected']['iteration']} ({section.select_best.metric} "
+            f"{summary['selected']['value']:.3f} on {section.select_best.tasks} validation tasks of seed {section.select_best.seed})")
     if tasks:
         log(f"evaluating the trained policies on {len(tasks)} held-out test tasks ...")
         after = evaluate_pipeline(config, tasks, models=policies)
@@ -255,7 +269,9 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
         eval_rows["after"]["iterations"] = algo.iteration
         eval_rows["after_rows"] = compact_rows(after["rows"])
         write_text_atomic(run_dir / "eval.json", json.dumps(eval_rows, indent=1))
-        labels = ("before (starting policy)", f"after GRPO ({algo.iteration} it)")
+        chosen = summary["selected"]["iteration"] if selection is not None else algo.iteration
+        labels = ("before (starting policy)", f"after GRPO ({algo.iteration} it)" if chosen == algo.iteration
+                  else f"after GRPO (best of {algo.iteration} it: {chosen})")
         table = format_table({labels[0]: eval_rows["before"], labels[1]: eval_rows["after"]})
         if "before_rows" in eval_rows:  # absent only in a run folder written before per-task rows were kept
             table += "\n\n" + format_before_after(eval_rows["before_rows"], eval_rows["after_rows"], labels)
@@ -268,6 +284,55 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
     return summary
 
 
+class PolicySelector:
+    """``train.select_best``: judges the starting policy and then a checkpoint every ``every`` iterations on the
+    validation tasks, and keeps a copy of the best in ``<run_dir>/selected_policies``. Its record lives in
+    ``eval_rows["selection"]`` (eval.json), so a resumed run goes on comparing with the best before the kill."""
+
+    def __init__(self, config: PipelineConfig, section: TrainSection, run_dir: Path, eval_rows: dict[str, Any],
+                 agents: list[str], log: Log) -> None:
+        from orchestration.grpo.evaluate import held_out_tasks
+
+        self.config, self.settings, self.agents, self.log = config, section.select_best, agents, log
+        self.folder = run_dir / "selected_policies"
+        self.tasks = held_out_tasks(self.settings.tasks, self.settings.seed, config.image_size)
+        self.record: dict[str, Any] = eval_rows.setdefault("selection", {"candidates": []})
+        if "best" not in self.record:  # the starting policy is the first candidate: GRPO must beat it to replace it
+            log(f"judging the starting policies on {len(self.tasks)} validation tasks (seed {self.settings.seed}) ...")
+            starting = {n: Path(str(config.agents[n].model)) for n in agents}
+            value = self._score(starting)
+            self.record["candidates"].append({"iteration": 0, "value": value})
+            self.record["best"] = {"iteration": 0, "value": value, "policies": {n: str(p) for n, p in starting.items()}}
+
+    def due(self, iteration: int) -> bool:
+        return iteration % self.settings.every == 0
+
+    def _score(self, policies: dict[str, Path]) -> float:
+        from orchestration.grpo.evaluate import evaluate_pipeline
+
+        summary = evaluate_pipeline(self.config, self.tasks, models={n: str(p) for n, p in policies.items()})["summary"]
+        return float(summary[self.settings.metric])
+
+    def judge(self, iteration: int, policies: dict[str, Path]) -> None:
+        """Score the checkpoint's ``policies``; if it beats the best so far, copy them to ``selected_policies``."""
+        value = self._score(policies)
+        self.record["candidates"].append({"iteration": iteration, "value": value})
+        if value > self.record["best"]["value"]:
+            staging = self.folder.with_name(self.folder.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            for node, path in policies.items():
+                shutil.copytree(path, staging / node)
+            shutil.rmtree(self.folder, ignore_errors=True)
+            staging.rename(self.folder)
+            self.record["best"] = {"iteration": iteration, "value": value,
+                                   "policies": {n: str(self.folder / n) for n in policies}}
+        self.log(f"validation at iteration {iteration}: {self.settings.metric} {value:.3f} "
+                 f"(best {self.record['best']['value']:.3f} at iteration {self.record['best']['iteration']})")
+
+    def best_policies(self) -> dict[str, str]:
+        return dict(self.record["best"]["policies"])
+
+
 # -- resuming ----------------------------------------------------------------------------------------------------
 
 # What a resumed run takes from its checkpoint: `GRPO.from_checkpoint` rebuilds the algorithm from the config it
@@ -275,14 +340,14 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
 # config on the command line. A changed value there would be ignored by training, while config.yaml and the
 # held-out evaluation (which builds the pipeline from the new config) would show it: so resume_config refuses it.
 # The rest of `train:` - iterations, time_budget_s, checkpoint_every, keep_checkpoints, run_dir, eval_tasks,
-# eval_seed, eval_every, sft, wandb, mlflow - never reaches the restored algorithm: it says how long this session
+# eval_seed, eval_every, select_best, sft, wandb, mlflow - never reaches the restored algorithm: it says how long this session
 # runs, when it saves, what it measures and where else the metrics go, so it may change (check_eval_tasks keeps a
 # before/after pair on the same tasks). So may the pipeline's `description`, which nothing reads.
 _RESTORED_FIELDS = (*GRPOSettings.model_fields, *RLLIB_FIELDS.values(), "seed", "trainable_agents")
 _YAML_NAMES = {**{rllib: f"train.{name}" for name, rllib in RLLIB_FIELDS.items()}, "trainable_agents": "train.agents",
                "seed": "train.seed (default: seed)"}
 _RUN_SETTINGS = ("iterations", "time_budget_s", "checkpoint_every", "keep_checkpoints", "run_dir", "eval_tasks",
-                 "eval_seed", "eval_every", "sft", "wandb", "mlflow")
+                 "eval_seed", "eval_every", "select_best", "sft", "wandb", "mlflow")
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:

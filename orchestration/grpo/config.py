@@ -341,6 +341,18 @@ class GRPOSettings(_Strict):
         "the tiny policies need; a large policy trains with {device: cuda, dtype: bfloat16, micro_batch_size: ...}."))
 
 
+class PolicySelection(_Strict):
+    """Which checkpoint a run hands on: the one that scored best on validation tasks, judged as the run goes."""
+
+    tasks: int = Field(default=200, ge=1, description="Test-split tasks each candidate is judged on (greedy decoding).")
+    seed: int = Field(default=1, description=(
+        "Seed of those tasks. It must differ from `eval_seed`: the before/after table is then judged on tasks that "
+        "had no part in choosing the policy."))
+    every: int = Field(default=20, ge=1, description="Judge the policy every this many iterations (a checkpoint is saved there).")
+    metric: Literal["full_success", "f1_overall"] = Field(default="full_success", description=(
+        "What is compared; ties keep the earlier candidate."))
+
+
 class TrainSection(GRPOSettings):
     """The `train:` section of a pipeline YAML: the GRPO settings (:class:`GRPOSettings`), the optimiser settings RLlib
     holds (:data:`RLLIB_FIELDS`), and how the run is driven."""
@@ -379,6 +391,12 @@ class TrainSection(GRPOSettings):
         "held-out curve, logged as `heldout/<metric>` in TensorBoard and kept in eval.json's "
         "`curve`. Evaluation time is not counted in `time_budget_s`, so a budget buys the same GRPO either way. "
         "0: only before and after."))
+    select_best: PolicySelection | None = Field(default=None, description=(
+        "Hand on the best checkpoint instead of the last (`PolicySelection`): the starting policy and the policy "
+        "every `select_best.every` iterations are judged on validation tasks, and the best of them becomes the run's "
+        "policy (in `<run_dir>/selected_policies/`, and the one the before/after table judges; it may be the "
+        "starting policy). GRPO on a small policy often peaks early and then drifts; this keeps the peak. Validation "
+        "time is not counted in `time_budget_s`. None: the last checkpoint."))
     sft: SFTSection = Field(default_factory=SFTSection, description="The supervised cold start (`editrl sft`).")
     wandb: WandbTracker | None = Field(default=None, description=(
         "Also log the metrics to Weights & Biases, under the names metrics.parquet and TensorBoard use. Off (null) by "
@@ -387,6 +405,14 @@ class TrainSection(GRPOSettings):
     mlflow: MLflowTracker | None = Field(default=None, description=(
         "Also log the metrics to MLflow, under the names metrics.parquet and TensorBoard use. Off (null) by default; "
         "`mlflow: {}` turns it on with the defaults. A resumed run continues the same MLflow run."))
+
+    @model_validator(mode="after")
+    def _selection_tasks_differ(self) -> "TrainSection":
+        if self.select_best is not None and self.eval_tasks and self.select_best.seed == self.eval_seed:
+            raise ValueError(f"select_best.seed and eval_seed are both {self.eval_seed}: the policy would be chosen on the "
+                             "tasks that then judge it; give select_best another seed (e.g. "
+                             f"--set train.select_best.seed={self.eval_seed + 1})")
+        return self
 
 
 #: ``train:`` key -> the RLlib ``AlgorithmConfig`` attribute that holds it (declared on the field), so RLlib's own

@@ -134,3 +134,42 @@ def test_resume_refuses_held_out_tasks_other_than_the_recorded_before(tmp_path, 
     err = capsys.readouterr().err
     assert "a before/after comparison needs the same tasks" in err and "--eval-tasks 0" in err
     assert len(fake_training) == 1
+
+
+def test_policy_selection_keeps_a_copy_of_the_best_checkpoint_and_resumes_its_record(tmp_path, monkeypatch):
+    from orchestration.config import load_config
+    from orchestration.grpo.config import train_section
+    from orchestration.train import PolicySelector
+
+    config = load_config("imageedit_r1")
+    section = train_section(load_config("imageedit_r1", ["train.select_best={tasks: 2, seed: 1, every: 5}"]))
+    scores = iter([0.50, 0.60, 0.55, 0.60])  # start, then iterations 5, 10, 15
+    monkeypatch.setattr(PolicySelector, "_score", lambda self, policies: next(scores))
+    eval_rows: dict = {}
+    selector = PolicySelector(config, section, tmp_path, eval_rows, ["decomposer"], log=lambda m: None)
+    assert selector.best_policies() == {"decomposer": str(config.agents["decomposer"].model)}  # the start, until beaten
+    assert not selector.due(4) and selector.due(5)
+    for iteration in (5, 10, 15):
+        checkpoint = tmp_path / f"iter_{iteration}" / "decomposer"
+        checkpoint.mkdir(parents=True)
+        (checkpoint / "weights.txt").write_text(str(iteration))
+        selector.judge(iteration, {"decomposer": checkpoint})
+    # 0.60 at 5 is kept: 0.55 is worse and the later 0.60 only ties
+    assert eval_rows["selection"]["best"]["iteration"] == 5
+    assert [c["iteration"] for c in eval_rows["selection"]["candidates"]] == [0, 5, 10, 15]
+    best = Path(selector.best_policies()["decomposer"])
+    assert best.parent == tmp_path / "selected_policies" and (best / "weights.txt").read_text() == "5"
+    # a resumed run reads the record instead of judging the start again (no score left to draw would raise)
+    again = PolicySelector(config, section, tmp_path, json.loads(json.dumps(eval_rows)), ["decomposer"], log=lambda m: None)
+    assert again.best_policies() == selector.best_policies()
+
+
+def test_policy_selection_refuses_the_seed_of_the_held_out_table():
+    import pytest
+
+    from orchestration.config import ConfigError, load_config
+    from orchestration.grpo.config import train_section
+
+    config = load_config("imageedit_r1", ["train.eval_tasks=10", "train.eval_seed=1", "train.select_best={seed: 1}"])
+    with pytest.raises(ConfigError, match=r"select_best\.seed and eval_seed.*train\.select_best\.seed=2"):
+        train_section(config)

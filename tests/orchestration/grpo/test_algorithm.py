@@ -4,6 +4,7 @@ train in one run, the KL term loads a reference, and a run writes checkpoints, m
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -127,6 +128,27 @@ def test_run_writes_checkpoints_metrics_and_resumes(ray_cluster, make_pipeline, 
     assert summary["iterations"] == 3
     assert [r["iteration"] for r in pq.read_table(tmp_path / "metrics.parquet").to_pylist()] == [1, 2, 3]
     assert latest_checkpoint(tmp_path).name == "iter_000003"
+
+
+def test_select_best_hands_on_a_judged_policy_and_the_table_judges_it(ray_cluster, make_pipeline, tmp_path):
+    from orchestration.train import run_training
+
+    pipeline = make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}]"],
+                             train={"select_best": {"tasks": 2, "seed": 1, "every": 1, "metric": "f1_overall"}})
+    section = train_section(pipeline).model_copy(update={"iterations": 2, "eval_tasks": 2})
+    summary = run_training(pipeline, section, run_dir=tmp_path, log=lambda m: None, progress=False)
+    record = summary["eval"]["selection"]
+    assert [c["iteration"] for c in record["candidates"]] == [0, 1, 2]
+    best = record["best"]
+    assert best["value"] == max(c["value"] for c in record["candidates"])
+    assert summary["selected"] == {"iteration": best["iteration"], "value": best["value"]}
+    chosen = Path(summary["policies"]["decomposer"])
+    if best["iteration"] == 0:  # GRPO did not beat the start: the start is handed on, not the last checkpoint
+        assert chosen == Path(pipeline.agents["decomposer"].model)
+    else:
+        assert chosen == tmp_path / "selected_policies" / "decomposer" and (chosen / "config.json").exists()
+    # the before/after table judged the selected policy, on its own tasks (seed 0), not the validation ones (seed 1)
+    assert summary["eval"]["after"]["episodes"] == 2
 
 
 def test_component_credit_trains_the_shipped_decomposer(ray_cluster):
