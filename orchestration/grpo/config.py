@@ -319,8 +319,7 @@ class GRPOSettings(_Strict):
         "synced between the two samplings, so an iteration takes about max(generate, update) + sync instead of their "
         "sum. The loss's behaviour policy is the sampler's own log-probs either way, so with 1 the clipped ratio is "
         "pi_theta / pi_(theta one update older) from the first epoch on. Sampling and update then run at once: on a "
-        "small machine split the cores between them (`sampler_threads`; OMP_NUM_THREADS for a learner in the `editrl "
-        "train` process), or they slow each other down (docs/training.md#asynchronous-grpo-trainmax_staleness)."))
+        "small machine split the cores between them (`sampler_threads`, `learner.threads`), or they slow each other down (docs/training.md#asynchronous-grpo-trainmax_staleness)."))
     train_tasks: int = Field(default=2000, ge=1, description="Generated train-split tasks the iterations draw from (ignored with `train_data`).")
     train_data: str | None = Field(default=None, description="A task Parquet file (`editrl data generate`) to train on instead of generated tasks.")
     data_seed: int = Field(default=1, description=(
