@@ -232,7 +232,6 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
                 t0 = time.perf_counter()
                 selection.judge(algo.iteration, {n: last_saved / "policies" / n for n in agents})
                 eval_s += time.perf_counter() - t0
-                write_text_atomic(run_dir / "eval.json", json.dumps(eval_rows, indent=1))
             if evaluate_now:
                 t0 = time.perf_counter()
                 point = evaluate_pipeline(config, tasks, models={n: str(last_saved / "policies" / n) for n in agents})["summary"]
@@ -286,7 +285,7 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
 
 class PolicySelector:
     """``train.select_best``: judges the starting policy and then a checkpoint every ``every`` iterations on the
-    validation tasks, and keeps a copy of the best in ``<run_dir>/selected_policies``. Its record lives in
+    validation tasks, and keeps a copy of the best in ``<run_dir>/selected_policies/iter_NNNNNN``. Its record lives in
     ``eval_rows["selection"]`` (eval.json), so a resumed run goes on comparing with the best before the kill."""
 
     def __init__(self, config: PipelineConfig, section: TrainSection, run_dir: Path, eval_rows: dict[str, Any],
@@ -294,7 +293,7 @@ class PolicySelector:
         from orchestration.grpo.evaluate import held_out_tasks
 
         self.config, self.settings, self.agents, self.log = config, section.select_best, agents, log
-        self.folder = run_dir / "selected_policies"
+        self.folder, self.eval_json, self.eval_rows = run_dir / "selected_policies", run_dir / "eval.json", eval_rows
         self.tasks = held_out_tasks(self.settings.tasks, self.settings.seed, config.image_size)
         self.record: dict[str, Any] = eval_rows.setdefault("selection", {"candidates": []})
         if "best" not in self.record:  # the starting policy is the first candidate: GRPO must beat it to replace it
@@ -314,18 +313,26 @@ class PolicySelector:
         return float(summary[self.settings.metric])
 
     def judge(self, iteration: int, policies: dict[str, Path]) -> None:
-        """Score the checkpoint's ``policies``; if it beats the best so far, copy them to ``selected_policies``."""
+        """Score the checkpoint's ``policies``; if it beats the best so far, copy them to
+        ``selected_policies/iter_NNNNNN``. The previous best is deleted only once eval.json names the new one, so a
+        kill at any point leaves the recorded best on disk."""
         value = self._score(policies)
         self.record["candidates"].append({"iteration": iteration, "value": value})
         if value > self.record["best"]["value"]:
-            staging = self.folder.with_name(self.folder.name + ".tmp")
+            final = self.folder / f"iter_{iteration:06d}"
+            staging = final.with_name(final.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
             for node, path in policies.items():
                 shutil.copytree(path, staging / node)
-            shutil.rmtree(self.folder, ignore_errors=True)
-            staging.rename(self.folder)
-            self.record["best"] = {"iteration": iteration, "value": value,
-                                   "policies": {n: str(self.folder / n) for n in policies}}
+            shutil.rmtree(final, ignore_errors=True)
+            staging.rename(final)
+            self.record["best"] = {"iteration": iteration, "value": value, "policies": {n: str(final / n) for n in policies}}
+            write_text_atomic(self.eval_json, json.dumps(self.eval_rows, indent=1))
+            for old in self.folder.iterdir():
+                if old != final:
+                    shutil.rmtree(old, ignore_errors=True)
+        else:
+            write_text_atomic(self.eval_json, json.dumps(self.eval_rows, indent=1))
         self.log(f"validation at iteration {iteration}: {self.settings.metric} {value:.3f} "
                  f"(best {self.record['best']['value']:.3f} at iteration {self.record['best']['iteration']})")
 
@@ -340,9 +347,9 @@ class PolicySelector:
 # config on the command line. A changed value there would be ignored by training, while config.yaml and the
 # held-out evaluation (which builds the pipeline from the new config) would show it: so resume_config refuses it.
 # The rest of `train:` - iterations, time_budget_s, checkpoint_every, keep_checkpoints, run_dir, eval_tasks,
-# eval_seed, eval_every, select_best, sft, wandb, mlflow - never reaches the restored algorithm: it says how long this session
-# runs, when it saves, what it measures and where else the metrics go, so it may change (check_eval_tasks keeps a
-# before/after pair on the same tasks). So may the pipeline's `description`, which nothing reads.
+# eval_seed, eval_every, select_best, sft, wandb, mlflow - never reaches the restored algorithm: it says how long
+# this session runs, when it saves, what it measures and where else the metrics go, so it may change
+# (check_eval_tasks keeps a before/after pair on the same tasks). So may the pipeline's `description`, which nothing reads.
 _RESTORED_FIELDS = (*GRPOSettings.model_fields, *RLLIB_FIELDS.values(), "seed", "trainable_agents")
 _YAML_NAMES = {**{rllib: f"train.{name}" for name, rllib in RLLIB_FIELDS.items()}, "trainable_agents": "train.agents",
                "seed": "train.seed (default: seed)"}

@@ -393,7 +393,7 @@ class TrainSection(GRPOSettings):
     select_best: PolicySelection | None = Field(default=None, description=(
         "Hand on the best checkpoint instead of the last (`PolicySelection`): the starting policy and the policy "
         "every `select_best.every` iterations are judged on validation tasks, and the best of them becomes the run's "
-        "policy (in `<run_dir>/selected_policies/`, and the one the before/after table judges; it may be the "
+        "policy (in `<run_dir>/selected_policies/iter_NNNNNN/`, and the one the before/after table judges; it may be the "
         "starting policy). GRPO on a small policy often peaks early and then drifts; this keeps the peak. Validation "
         "time is not counted in `time_budget_s`. None: the last checkpoint."))
     sft: SFTSection = Field(default_factory=SFTSection, description="The supervised cold start (`editrl sft`).")

@@ -158,7 +158,9 @@ def test_policy_selection_keeps_a_copy_of_the_best_checkpoint_and_resumes_its_re
     assert eval_rows["selection"]["best"]["iteration"] == 5
     assert [c["iteration"] for c in eval_rows["selection"]["candidates"]] == [0, 5, 10, 15]
     best = Path(selector.best_policies()["decomposer"])
-    assert best.parent == tmp_path / "selected_policies" and (best / "weights.txt").read_text() == "5"
+    assert best.parent == tmp_path / "selected_policies" / "iter_000005" and (best / "weights.txt").read_text() == "5"
+    assert [p.name for p in (tmp_path / "selected_policies").iterdir()] == ["iter_000005"]
+    assert json.loads((tmp_path / "eval.json").read_text())["selection"]["best"]["iteration"] == 5
     # a resumed run reads the record instead of judging the start again (no score left to draw would raise)
     again = PolicySelector(config, section, tmp_path, json.loads(json.dumps(eval_rows)), ["decomposer"], log=lambda m: None)
     assert again.best_policies() == selector.best_policies()

@@ -146,7 +146,8 @@ def test_select_best_hands_on_a_judged_policy_and_the_table_judges_it(ray_cluste
     if best["iteration"] == 0:  # GRPO did not beat the start: the start is handed on, not the last checkpoint
         assert chosen == Path(pipeline.agents["decomposer"].model)
     else:
-        assert chosen == tmp_path / "selected_policies" / "decomposer" and (chosen / "config.json").exists()
+        assert chosen == tmp_path / "selected_policies" / f"iter_{best['iteration']:06d}" / "decomposer"
+        assert (chosen / "config.json").exists()
     # the before/after table judged the selected policy, on its own tasks (seed 0), not the validation ones (seed 1)
     assert summary["eval"]["after"]["episodes"] == 2
 
