@@ -34,7 +34,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 CATEGORIES = ("direct", "superlative", "spatial", "knowledge", "logic", "attribute")
-READER_NAMES = ("rule", "full")
 
 
 def _tasks(n_train: int, n_test: int) -> list[tuple[str, Any]]:
@@ -72,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.base import EpisodeState
     from agents.canvas_language import scene_from_perception
-    from agents.verifier import CanvasVerifier
+    from agents.verifier import READERS, CanvasVerifier
 
     t0 = time.perf_counter()
     tasks = _tasks(args.train, args.test)
     seen = _perceive(tasks, Path(args.cache) if args.cache else None)
     print(f"{len(tasks)} tasks generated and perceived ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    verifiers = {r: CanvasVerifier(use_reference=False, derive_from="instruction", reader=r) for r in READER_NAMES}
+    verifiers = {r: CanvasVerifier(use_reference=False, derive_from="instruction", reader=r) for r in READERS}
     # (split, category, reader) -> [tasks, target passes, source passes, same questions as the reference]
     counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     shown = 0

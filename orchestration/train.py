@@ -318,8 +318,9 @@ class PolicySelector:
         kill at any point leaves the recorded best on disk."""
         value = self._score(policies)
         self.record["candidates"].append({"iteration": iteration, "value": value})
-        if value > self.record["best"]["value"]:
-            final = self.folder / f"iter_{iteration:06d}"
+        final = self.folder / f"iter_{iteration:06d}"
+        improved = value > self.record["best"]["value"]
+        if improved:
             staging = final.with_name(final.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
             for node, path in policies.items():
@@ -327,12 +328,11 @@ class PolicySelector:
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
             self.record["best"] = {"iteration": iteration, "value": value, "policies": {n: str(final / n) for n in policies}}
-            write_text_atomic(self.eval_json, json.dumps(self.eval_rows, indent=1))
+        write_text_atomic(self.eval_json, json.dumps(self.eval_rows, indent=1))
+        if improved:
             for old in self.folder.iterdir():
                 if old != final:
                     shutil.rmtree(old, ignore_errors=True)
-        else:
-            write_text_atomic(self.eval_json, json.dumps(self.eval_rows, indent=1))
         self.log(f"validation at iteration {iteration}: {self.settings.metric} {value:.3f} "
                  f"(best {self.record['best']['value']:.3f} at iteration {self.record['best']['iteration']})")
 
