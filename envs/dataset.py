@@ -38,6 +38,7 @@ SCHEMA = pa.schema(
         ("template_ids", pa.list_(pa.string())),
         ("reasoning", pa.list_(pa.string())),
         ("reasoning_scans", pa.list_(pa.string())),
+        ("reasoning_running_scans", pa.list_(pa.string())),
     ]
 )
 

@@ -63,6 +63,10 @@ class EditTask(BaseModel):
         "that step with the number the reference compares and whether it is named ('large blue star 0.20 no, small "
         "red circle 0.60 yes'); '' for a note that names a value (knowledge). Written into a reasoning trace with "
         "`train.sft.scan`."))
+    reasoning_running_scans: list[str] = Field(default_factory=list, description=(
+        "For each note of `reasoning`, the other way a superlative of one value is resolved: object by object, "
+        "keeping the best so far ('large blue star 0.50 best, small red circle 0.30 best'); '' for every other "
+        "note. Written into a reasoning trace by `train.sft.scan_forms`."))
 
     @field_validator("instruction")
     @classmethod

@@ -96,6 +96,7 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
         report = cold_start(sft.out_dir, roles=policy_roles, seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
                             eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
                             workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
+                            scan_forms=sft.scan_forms,
                             note_subjects=sft.note_subjects, log=log, progress=progress, **optional)
     if "verifier" in sft.roles:
         # The reward model trains on its own data (reward trajectories of judged edits) with its own tokenizer.

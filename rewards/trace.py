@@ -109,12 +109,14 @@ def _entry_key(entry: str) -> str:
     return " ".join(words[:3] + words[-1:]) if len(words) > 4 else " ".join(words)
 
 
-def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[str]) -> list[list[float] | None]:
+def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[str],
+                truth_running: Sequence[str] = ()) -> list[list[float] | None]:
     """Per note of ``think`` (as :func:`trace_scores` counts them), one score per scan entry: 1.0 when the entry
     names the same object with the same verdict as the entry at the same place of the truth scan of the note with
     the same phrase (:attr:`envs.task.EditTask.reasoning_scans`; numbers are not compared), else 0.0; None for a
     note without a scan or whose phrase the truth does not have. A phrase used by several steps is matched with
-    their scans in order.
+    their scans in order. A note whose entries keep a running best ("... best") is scored against the running scan
+    of its phrase (:attr:`envs.task.EditTask.reasoning_running_scans`, ``truth_running``) where there is one.
 
     >>> truth = ["the red shape = small red star"], ["large blue star 0.20 no, small red star 0.61 yes"]
     >>> scan_scores("1 edit; the red shape: large blue star 0.2 yes, small red star 0.60 yes = small red star", *truth)
@@ -125,12 +127,17 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
     [None]
     >>> scan_scores("2 edits; a: x no = y; a: x yes = x", ["a = y", "a = x"], ["x no", "x yes"])
     [[1.0], [1.0]]
+    >>> scan_scores("1 edit; a: x 0.5 best, y 0.3 best = y", ["a = y"], ["x 0.5 no, y 0.3 yes"], ["x 0.5 best, y 0.3 no"])
+    [[1.0, 0.0]]
     """
     by_phrase: dict[str, list[list[str]]] = {}
-    for note, scan in zip(truth_notes, truth_scans):
+    running_by_phrase: dict[str, list[list[str]]] = {}
+    running = list(truth_running) or [""] * len(truth_scans)
+    for note, scan, best in zip(truth_notes, truth_scans, running):
+        phrase = _normal(note.partition(" = ")[0])
         if scan:
-            entries = [_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)]
-            by_phrase.setdefault(_normal(note.partition(" = ")[0]), []).append(entries)
+            by_phrase.setdefault(phrase, []).append([_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)])
+            running_by_phrase.setdefault(phrase, []).append([_entry_key(_normal(e)) for e in (best or scan).split(SCAN_SEPARATOR)])
     used: dict[str, int] = {}
     out: list[list[float] | None] = []
     for part in split_think(think)[1:]:
@@ -138,7 +145,8 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
         if parsed is None or parsed[0] not in by_phrase:
             out.append(None)
             continue
-        scans = by_phrase[parsed[0]]
+        keeps_best = any(entry.endswith(" best") for entry in parsed[1])
+        scans = (running_by_phrase if keeps_best else by_phrase)[parsed[0]]
         truth = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
         used[parsed[0]] = used.get(parsed[0], 0) + 1
         out.append([1.0 if k < len(truth) and _entry_key(entry) == truth[k] else 0.0 for k, entry in enumerate(parsed[1])])

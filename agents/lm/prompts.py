@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rewards.parsing import format_components, format_tagged
 
@@ -159,7 +159,39 @@ def _with_note_subjects(task: Any, share: float) -> list[dict[str, Any]]:
     return comps
 
 
-def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0) -> str:
+#: How a reasoning note's working can be written: the scan of per-object verdicts (:func:`envs.canvas.reasoning.
+#: reference_scan`), the running best of a superlative (:func:`envs.canvas.reasoning.running_scan`), or none (the
+#: note alone).
+SCAN_FORMS = ("verdicts", "running", "none")
+
+
+def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
+    """The working written before each note of ``task``'s reasoning: per note, one of the ``forms`` (weights over
+    :data:`SCAN_FORMS`) that the note has, drawn from the task id so that the same task always gets the same target;
+    ``None`` is every note's verdict scan. A note without a scan (a knowledge value) gets none whatever is drawn, and
+    "running" applies to superlatives of one value only (the others draw among the remaining forms).
+    """
+    if forms is None:
+        return list(task.reasoning_scans)
+    unknown = sorted(set(forms) - set(SCAN_FORMS))
+    if unknown:
+        raise ValueError(f"unknown scan form(s) {', '.join(unknown)}; choose from {', '.join(SCAN_FORMS)}")
+    running = list(task.reasoning_running_scans) or [""] * len(task.reasoning_scans)
+    rng = random.Random(f"{task.task_id}:scan-forms")
+    out = []
+    for verdicts, best in zip(task.reasoning_scans, running):
+        written = {"verdicts": verdicts, "running": best, "none": ""}
+        choices = [(form, weight) for form, weight in forms.items() if weight > 0 and (form == "none" or written[form])]
+        if not verdicts or not choices:
+            out.append("")
+            continue
+        form = rng.choices([f for f, _ in choices], weights=[w for _, w in choices])[0]
+        out.append(written[form])
+    return out
+
+
+def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0,
+               scan_forms: Mapping[str, float] | None = None) -> str:
     """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth);
     with ``reasoning``, the decomposer's think also resolves the request's indirect references, and with ``scan``
     too each reference walks the scene object by object first (:func:`decomposer_think`).
@@ -167,6 +199,8 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
     ``note_subjects`` (with ``reasoning``): the share of components whose subject an indirect reference names that
     are written with the objects of the think's note ("the medium purple star") instead of the canonical shortest
     unique description ("the purple shape"); both name the same object, the first is copied from the note.
+
+    ``scan_forms`` (with ``scan``): which working each note writes (:func:`note_scans`); None: every note's verdicts.
 
     Raises ``ValueError`` when the task lacks what the role's target is made of (components / explicit instruction).
     """
@@ -176,7 +210,7 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
             raise ValueError(f"task {task.task_id} has no ground-truth components; a decomposer SFT target needs them")
         answer = answer_components(_with_note_subjects(task, note_subjects if reasoning else 0.0))
         notes = task.reasoning if reasoning else ()
-        scans = task.reasoning_scans if (reasoning and scan) else ()
+        scans = note_scans(task, scan_forms) if (reasoning and scan) else ()
         if notes and scan and reasoning and len(scans) != len(notes):
             raise ValueError(f"task {task.task_id} has {len(notes)} reasoning notes but {len(scans)} scans; a scan "
                              "trace needs tasks made by this generator (regenerate the task file)")
@@ -187,7 +221,8 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
 
 
 def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None,
-                reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0) -> tuple[str, str]:
+                reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0,
+                scan_forms: Mapping[str, float] | None = None) -> tuple[str, str]:
     """``(prompt, target)`` for one task and role.
 
     Args:
@@ -199,8 +234,9 @@ def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | N
         reasoning: write the reasoning trace in the decomposer's think (:func:`sft_target`).
         scan: with ``reasoning``, each note walks the scene object by object first (:func:`sft_target`).
         note_subjects: with ``reasoning``, the share of note-named subjects written as the note writes them.
+        scan_forms: with ``scan``, the weights of the forms each note's working takes (:func:`note_scans`).
     """
     scene = scene if scene is not None else scene_text(task.source_png)
     plan = task.explicit_instruction if (with_plan and role == "decomposer") else None
     return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning, scan=scan,
-                                                                            note_subjects=note_subjects)
+                                                                            note_subjects=note_subjects, scan_forms=scan_forms)

@@ -276,7 +276,7 @@ def sft_train(
 
 def make_sft_data(
     tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
-    reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0,
+    reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0, scan_forms: Mapping[str, float] | None = None,
 ) -> list[tuple[str, str]]:
     """``(prompt, target)`` pairs for ``role`` from generated tasks.
 
@@ -289,6 +289,7 @@ def make_sft_data(
         seed: picks which prompts carry a plan.
         reasoning: decomposer targets write a reasoning trace (:func:`agents.lm.prompts.sft_target`).
         scan: with ``reasoning``, each note walks the scene object by object first.
+        scan_forms: with ``scan``, the weights of the forms a note's working takes (:func:`agents.lm.prompts.note_scans`).
         note_subjects: with ``reasoning``, the share of subjects an indirect reference names that are written as the
             think's note lists them (:func:`agents.lm.prompts.sft_target`).
     """
@@ -299,7 +300,7 @@ def make_sft_data(
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
-        out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan,
+        out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan, scan_forms=scan_forms,
                                note_subjects=note_subjects))
     return out
 
@@ -499,6 +500,7 @@ def cold_start(
     reasoning: bool = False,
     scan: bool = False,
     note_subjects: float = 0.0,
+    scan_forms: Mapping[str, float] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Literal["bar", "lines"] | None = None,
 ) -> dict[str, Any]:
@@ -536,6 +538,8 @@ def cold_start(
             star 0.20 no, medium purple hexagon 0.81 yes = medium purple hexagon").
         note_subjects: with ``reasoning``, the share of subjects an indirect reference names that the answer writes
             as the note lists them ("the medium purple hexagon") rather than by the shortest unique description.
+        scan_forms: with ``scan``, the weights of the forms a note's working takes (verdicts, a superlative's running
+            best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
         log: progress messages go here (e.g. ``print``); default silent.
         progress: progress of the SFT steps of each role (:class:`StepProgress`): ``"bar"`` (a tqdm bar on stderr,
             for a terminal), ``"lines"`` (a line to ``log`` every few steps, for a log file) or None (none).
@@ -560,14 +564,14 @@ def cold_start(
         t0 = time.perf_counter()
         tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
         data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning,
-                                    scan=scan, note_subjects=note_subjects)
+                                    scan=scan, note_subjects=note_subjects, scan_forms=scan_forms)
                 for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
             "prompt_loss_weight": prompt_loss_weight, "torch_threads": torch.get_num_threads(),
             "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
             "model_overrides": model_overrides or {}, "eval_seed": eval_seed, "reasoning": reasoning,
-            "scan": scan, "note_subjects": note_subjects,
+            "scan": scan, "note_subjects": note_subjects, "scan_forms": dict(scan_forms) if scan_forms else None,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
         say(f"generated {n_tasks} tasks in {report['data_s']} s")

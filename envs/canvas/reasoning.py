@@ -326,6 +326,54 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
     return ", ".join(parts)
 
 
+#: Superlatives that name the one extreme of a value: the value each object shows and whether the larger one wins.
+_RUNNING_VALUE = {
+    "super_leftmost": ("x", False), "super_rightmost": ("x", True), "super_topmost": ("y", False),
+    "super_bottommost": ("y", True), "super_largest": ("size", True), "super_smallest": ("size", False),
+}
+
+
+def running_scan(ref: Reference, scene: Scene) -> str:
+    """The other way to resolve a superlative: walk the scene in the same order as :func:`reference_scan` and keep
+    the best object so far - an object the reference could name is marked "best" when it beats the last one marked
+    so, every other object "no"; the last "best" is the answer. Each verdict compares two values written in the
+    trace (the object's and the last best's) instead of one value with every object of the scene. "" for a
+    reference that is not a superlative of one value.
+
+    >>> from envs.canvas.scene import CanvasObject
+    >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1),
+    ...                         CanvasObject("star", "green", "small", 0.1, 0.8, 2)))
+    >>> running_scan(Reference("the leftmost shape", (2,), frozenset(), "superlative", "super_leftmost.00"), scene)
+    'large blue star 0.50 best, small red circle 0.30 best, small green star 0.10 best'
+    >>> running_scan(Reference("the leftmost star", (2,), frozenset({("*", "shape")}), "superlative", "super_leftmost.00"), scene)
+    'large blue star 0.50 best, small red circle 0.30 no, small green star 0.10 best'
+    >>> running_scan(Reference("the smallest star", (2,), frozenset({("*", "shape")}), "superlative", "super_smallest.01"), scene)
+    'large blue star best, small red circle no, small green star best'
+    >>> running_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
+    ''
+    """
+    family = ref.template.rsplit(".", 1)[0]
+    if family not in _RUNNING_VALUE or len(ref.oids) != 1:
+        return ""
+    kind, larger_wins = _RUNNING_VALUE[family]
+    answer = scene.by_oid(ref.oids[0])
+    # "the leftmost star" reads every object's shape: only stars compete.
+    only_shape = answer.shape if ("*", "shape") in ref.reads else None
+    parts = []
+    best: float | None = None
+    for o in sorted(scene.objects, key=lambda o: (round(o.y, 2), round(o.x, 2))):
+        value = SIZE_ORDER.index(o.size) if kind == "size" else getattr(o, kind)
+        shown = "" if kind == "size" else f" {value:.2f}"
+        wins = (only_shape is None or o.shape == only_shape) and (best is None or (value > best if larger_wins else value < best))
+        if wins:
+            best = value
+        parts.append(f"{o.size} {o.color} {o.shape}{shown} {'best' if wins else 'no'}")
+    last_best = [p for p in parts if p.endswith(" best")][-1]
+    if not last_best.startswith(f"{answer.size} {answer.color} {answer.shape}"):
+        raise AssertionError(f"running scan of {ref.text!r} ends on {last_best!r}, not the object it names")
+    return ", ".join(parts)
+
+
 SUBJECT_FINDERS = {
     "knowledge": knowledge_subjects,
     "spatial": spatial_subjects,

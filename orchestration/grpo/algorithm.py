@@ -230,7 +230,8 @@ def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id:
             scores.append(None)
             continue
         parts = split_think(decomposition.think)[1:]
-        per_note = scan_scores(decomposition.think, episode.task.reasoning, episode.task.reasoning_scans)
+        per_note = scan_scores(decomposition.think, episode.task.reasoning, episode.task.reasoning_scans,
+                               episode.task.reasoning_running_scans)
         flat: list[float] = []
         for note, (part, note_scores) in enumerate(zip(parts, per_note)):
             parsed = scan_entries(part)

@@ -99,6 +99,33 @@ def test_scan_traces_walk_the_scene_before_each_note_and_score_like_plain_notes(
         sft_target("decomposer", old, reasoning=True, scan=True)
 
 
+def test_scan_forms_choose_each_notes_working_once_per_task():
+    from agents.lm.prompts import note_scans
+    from rewards.parsing import parse_tagged
+    from rewards.trace import trace_scores
+
+    tasks = [t for t in generate_tasks(200, seed=4) if any(t.reasoning_scans)]
+    superlatives = [t for t in tasks if any(t.reasoning_running_scans)]
+    assert superlatives
+    for task in tasks:
+        assert note_scans(task, None) == task.reasoning_scans
+        assert note_scans(task, {"none": 1}) == [""] * len(task.reasoning)
+        assert note_scans(task, {"verdicts": 1, "running": 0}) == task.reasoning_scans
+        mixed = {"verdicts": 1, "running": 1, "none": 1}
+        assert note_scans(task, mixed) == note_scans(task, mixed)  # drawn from the task id
+        for drawn, verdicts, best in zip(note_scans(task, mixed), task.reasoning_scans, task.reasoning_running_scans):
+            assert drawn in {verdicts, best, ""}
+            assert best or drawn != best or not drawn  # running only where the note has one
+        target = sft_target("decomposer", task, reasoning=True, scan=True, scan_forms=mixed)
+        assert parse_tagged(target).components == parse_tagged(sft_target("decomposer", task, reasoning=True)).components
+        assert trace_scores(parse_tagged(target).think, task.reasoning) == [1.0] * len(task.reasoning)
+    drawn = [scan for task in superlatives for scan, best in zip(note_scans(task, {"verdicts": 1, "running": 1}),
+                                                                 task.reasoning_running_scans) if best]
+    assert any(s.endswith(" best") or " best, " in s for s in drawn) and any(" yes" in s for s in drawn)
+    with pytest.raises(ValueError, match="unknown scan form"):
+        note_scans(tasks[0], {"sorted": 1})
+
+
 def test_note_subjects_copy_the_notes_objects_and_name_the_same_objects():
     from envs.canvas.grounding import grounded_f1
     from envs.canvas.scene import Scene

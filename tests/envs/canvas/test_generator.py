@@ -231,3 +231,26 @@ def test_each_scan_walks_the_scene_of_its_step_and_names_the_notes_objects(train
             source = Scene.from_json(task.source_scene)
             assert len(task.reasoning_scans[0].split(", ")) == len(source.objects)
     assert scanned > 50
+
+
+def test_running_scans_keep_the_best_so_far_and_end_on_the_superlatives_object(train_tasks):
+    """Each superlative of one value also has a running scan: the same objects in the same order as its verdict
+    scan, each "best" beating the previous best, the last "best" the one object the note names; every other note
+    has none."""
+    running = 0
+    for task in train_tasks[:400]:
+        assert len(task.reasoning_running_scans) == len(task.reasoning), task.task_id
+        for note, scan, best in zip(task.reasoning, task.reasoning_scans, task.reasoning_running_scans):
+            phrase, meaning = note.split(" = ")
+            extreme = any(w in phrase for w in ("leftmost", "rightmost", "topmost", "highest", "lowest", "furthest",
+                                                "nearest the bottom", "largest", "biggest", "greatest", "smallest",
+                                                "tiniest", "least"))
+            if not (best and extreme):
+                assert not best, note
+                continue
+            running += 1
+            entries = [entry.rsplit(" ", 1) for entry in best.split(", ")]
+            assert [obj for obj, _ in entries] == [entry.rsplit(" ", 1)[0] for entry in scan.split(", ")], (scan, best)
+            assert all(mark in ("best", "no") for _, mark in entries), best
+            assert " ".join([obj for obj, mark in entries if mark == "best"][-1].split()[:3]) == meaning, (best, note)
+    assert running > 20
