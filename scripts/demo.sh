@@ -2,7 +2,7 @@
 # The main job on the embedded default (the README's first quick-start command): the ImageEdit-R1 pipeline on the
 # Canvas world, trained on the CPU -
 #   1. the cold start: the shipped SFT decomposer (agents/lm/pretrained/decomposer), the way users of the peers start
-#      RL from a pretrained model; COLD_START=1 remakes it first with `editrl sft` (about 25 minutes on 2 cores);
+#      RL from a pretrained model; COLD_START=1 remakes it first with `editrl sft` (about 14 minutes on 2 cores);
 #   2. GRPO on RLlib's new API stack for GRPO_SECONDS of wall time (grounded-F1 + success + format reward, tasks
 #      with indirect references; configs/imageedit_r1.yaml);
 #   3. a before/after table on EVAL_TASKS held-out test tasks (templates never seen in training), with paired
