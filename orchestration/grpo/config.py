@@ -158,7 +158,8 @@ class SFTSection(_Strict):
         "purple shape', which needs every other object checked). Drawn per component from the task id. The paper's "
         "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1."))
     scan_forms: dict[Literal["verdicts", "running", "none"], Annotated[float, Field(ge=0)]] | None = Field(default=None, description=(
-        "With `scan`, the forms a note's working takes and their weights, drawn per note from the task id: "
+        "With `scan` (ignored without it, so `scan: false` alone turns scans off), the forms a note's working takes "
+        "and their weights, drawn per note from the task id: "
         "`verdicts` (the scan above), `running` (a superlative of one value keeps the best object so far: 'large red "
         "star 0.20 best, medium purple hexagon 0.81 best, small green circle 0.50 no'; other notes draw among the "
         "other forms) and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
@@ -187,8 +188,6 @@ class SFTSection(_Strict):
             raise ValueError("scan walks the scene before each note of the reasoning trace: set reasoning: true as well")
         if self.note_subjects and not self.reasoning:
             raise ValueError("note_subjects copies objects from the notes of the reasoning trace: set reasoning: true as well")
-        if self.scan_forms is not None and not self.scan:
-            raise ValueError("scan_forms chooses how each note's scan is written: set scan: true as well")
         if self.scan_forms is not None and not any(self.scan_forms.values()):
             raise ValueError(f"scan_forms {self.scan_forms} gives every form weight 0; give at least one a positive weight")
         return self

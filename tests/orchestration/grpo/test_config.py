@@ -35,7 +35,6 @@ def test_train_section_maps_to_rllib_fields(make_pipeline):
     ("train.sft.step_mix", "{1: -1}", "train.sft.step_mix.1"),
     ("train.sft.note_subjects", 1.5, "train.sft.note_subjects"),
     ("train.sft", "{reasoning: false, note_subjects: 0.5}", "set reasoning: true"),
-    ("train.sft", "{reasoning: true, scan: false, scan_forms: {none: 1}}", "set scan: true"),
     ("train.sft.scan_forms", "{verdicts: 0, none: 0}", "at least one"),
     ("train.sft.scan_forms", "{sorted: 1}", "train.sft.scan_forms.sorted"),
 ])
