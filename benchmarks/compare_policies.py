@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cold_start import breakdown  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
 from orchestration.grpo.evaluate import evaluate_pipeline, held_out_tasks  # noqa: E402
 from orchestration.stats import paired_bootstrap  # noqa: E402
@@ -52,10 +52,7 @@ def main() -> int:
     for label, path in args.policies:
         out = evaluate_pipeline(load_config("imageedit_r1", [f"decomposer.model={path}"]), tasks)
         rows[label] = out["rows"]
-        by_category: dict[str, list[float]] = defaultdict(list)
-        for r in out["rows"]:
-            by_category[r["category"]].append(float(r["full_success"]))
-        categories = {k: round(sum(v) / len(v), 3) for k, v in sorted(by_category.items())}
+        categories = breakdown(out["rows"], "category", "full_success")
         report[label] = {"path": path, "summary": out["summary"], "by_category": categories}
         s = out["summary"]
         print(f"| {label} | {s['f1_overall']:.3f} | {s['full_success']:.3f} | "

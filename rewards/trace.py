@@ -130,14 +130,15 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
     >>> scan_scores("1 edit; a: x 0.5 best, y 0.3 best = y", ["a = y"], ["x 0.5 no, y 0.3 yes"], ["x 0.5 best, y 0.3 no"])
     [[1.0, 0.0]]
     """
-    by_phrase: dict[str, list[list[str]]] = {}
-    running_by_phrase: dict[str, list[list[str]]] = {}
+    def keys(scan: str) -> list[str]:
+        return [_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)]
+
+    # Per phrase, in step order: (verdict scan, running scan or the verdict scan where the note has none).
+    by_phrase: dict[str, list[tuple[list[str], list[str]]]] = {}
     running = list(truth_running) or [""] * len(truth_scans)
     for note, scan, best in zip(truth_notes, truth_scans, running):
-        phrase = _normal(note.partition(" = ")[0])
         if scan:
-            by_phrase.setdefault(phrase, []).append([_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)])
-            running_by_phrase.setdefault(phrase, []).append([_entry_key(_normal(e)) for e in (best or scan).split(SCAN_SEPARATOR)])
+            by_phrase.setdefault(_normal(note.partition(" = ")[0]), []).append((keys(scan), keys(best or scan)))
     used: dict[str, int] = {}
     out: list[list[float] | None] = []
     for part in split_think(think)[1:]:
@@ -145,9 +146,9 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
         if parsed is None or parsed[0] not in by_phrase:
             out.append(None)
             continue
-        keeps_best = any(entry.endswith(" best") for entry in parsed[1])
-        scans = (running_by_phrase if keeps_best else by_phrase)[parsed[0]]
-        truth = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
+        scans = by_phrase[parsed[0]]
+        verdicts, best = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
+        truth = best if any(entry.endswith(" best") for entry in parsed[1]) else verdicts
         used[parsed[0]] = used.get(parsed[0], 0) + 1
         out.append([1.0 if k < len(truth) and _entry_key(entry) == truth[k] else 0.0 for k, entry in enumerate(parsed[1])])
     return out

@@ -36,6 +36,7 @@ from envs.canvas.reasoning import (
     new_object_phrase,
     reference_scan,
     running_scan,
+    scene_text_order,
     size_word,
 )
 from envs.canvas.refer import BACKGROUND_SUBJECT, describe, join_phrases
@@ -234,7 +235,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     shown = _casual(rng, ref.text) if ref.category == "direct" else ref.text
     templates = [] if ref.category == "direct" else [ref.template]
     # The note lists its objects in the order of the scene text (top to bottom, then left to right), as its scan does.
-    in_scene_order = sorted(objects, key=lambda o: (round(o.y, 2), round(o.x, 2)))
+    in_scene_order = scene_text_order(objects)
     note = None if ref.category == "direct" else f"{ref.text} = " + ", ".join(f"{o.size} {o.color} {o.shape}" for o in in_scene_order)
     scan = "" if ref.category == "direct" else reference_scan(ref, scene)
     running = "" if ref.category == "direct" else running_scan(ref, scene)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from envs.canvas.refer import ATTRIBUTE_ORDER, phrase, unique_attribute_sets, unique_descriptions
@@ -275,6 +276,12 @@ def _named_values(ref: Reference, scene: Scene) -> tuple[tuple[str, ...], tuple[
     return None
 
 
+def scene_text_order(objects: Iterable[CanvasObject]) -> list[CanvasObject]:
+    """Top to bottom, then left to right: the order of the scene text the agents read (`envs.canvas.perception`),
+    in which scans walk the scene and notes list their objects."""
+    return sorted(objects, key=lambda o: (round(o.y, 2), round(o.x, 2)))
+
+
 def reference_scan(ref: Reference, scene: Scene) -> str:
     """Every object of ``scene``, top to bottom then left to right (the order of the scene text the agents read),
     with the number the reference compares and whether the reference names it: the steps that resolve a
@@ -304,7 +311,7 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
         kind = "x" if int(index) < 2 else "y"
     anchor = scene.by_oid(ref.anchor) if ref.anchor is not None else None
     tested = _named_values(ref, scene)
-    ordered = sorted(scene.objects, key=lambda o: (round(o.y, 2), round(o.x, 2)))
+    ordered = scene_text_order(scene.objects)
     parts = []
     for o in ordered:
         if kind == "x":
@@ -361,16 +368,16 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     only_shape = answer.shape if ("*", "shape") in ref.reads else None
     parts = []
     best: float | None = None
-    for o in sorted(scene.objects, key=lambda o: (round(o.y, 2), round(o.x, 2))):
+    best_oid: int | None = None
+    for o in scene_text_order(scene.objects):
         value = SIZE_ORDER.index(o.size) if kind == "size" else getattr(o, kind)
         shown = "" if kind == "size" else f" {value:.2f}"
         wins = (only_shape is None or o.shape == only_shape) and (best is None or (value > best if larger_wins else value < best))
         if wins:
-            best = value
+            best, best_oid = value, o.oid
         parts.append(f"{o.size} {o.color} {o.shape}{shown} {'best' if wins else 'no'}")
-    last_best = [p for p in parts if p.endswith(" best")][-1]
-    if not last_best.startswith(f"{answer.size} {answer.color} {answer.shape}"):
-        raise AssertionError(f"running scan of {ref.text!r} ends on {last_best!r}, not the object it names")
+    if best_oid != answer.oid:
+        raise AssertionError(f"running scan of {ref.text!r} ends on object {best_oid}, not {answer.oid}, which it names")
     return ", ".join(parts)
 
 
