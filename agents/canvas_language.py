@@ -146,8 +146,6 @@ _SLOT_RE: dict[str, str] = {
     "shape_np": rf"(?:{_alternation(_SHAPE_NP)}|{_KNOWN_SHAPE})",
     "bg": rf"(?:{_alternation(_BG_WORDS)}|{_KNOWN_COLOR})",
     "obj": _OBJ_RE,
-    # The value an edit replaces ("from red to blue", "cream instead of white"): read, never the target.
-    "old": rf"(?:{_alternation(COLORS)}|{_alternation(_REGION_WORDS)}|{_alternation(_SIZE_WORDS)}|{_alternation(_SHAPE_NP)}|{_alternation(_BG_WORDS)})",
     # Verb forms of the sayings that agree with the subject ("the star has to go", "the shapes ... have to go").
     "is": r"(?:is|are)",
     "has": r"(?:has|have)",
@@ -155,7 +153,6 @@ _SLOT_RE: dict[str, str] = {
     "it": r"(?:it|them)",
 }
 _AGREEMENT_SLOTS = ("is", "has", "needs", "it")
-_NOT_VALUE_SLOTS = ("subj", "old", *_AGREEMENT_SLOTS)
 
 
 def canonical_value(kind: str, text: str) -> str | None:
@@ -218,7 +215,7 @@ def _compile(family: str, action: str, template: str) -> _ClauseTemplate:
         if part.startswith("{") and part.endswith("}"):
             slot = part[1:-1]
             pattern += f"(?P<{slot}>{_SLOT_RE[slot]})"
-            if slot not in _NOT_VALUE_SLOTS:
+            if slot != "subj" and slot not in _AGREEMENT_SLOTS:
                 value_slot = slot
         else:
             pattern += re.escape(part)

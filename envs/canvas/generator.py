@@ -137,20 +137,17 @@ def _choose(rng: random.Random, options: list[Any]) -> Any:
 
 
 def _wordings(rng: random.Random, family: str, plural: bool = False, avoid: str | None = None,
-              old: str | None = None, **slots: str) -> tuple[Wording, Wording, Wording]:
+              **slots: str) -> tuple[Wording, Wording, Wording]:
     """The clause, saying and question of one step: every table is drawn from, so the draws do not depend on which
     wording `compose` keeps. Templates containing ``avoid`` are not drawn (a knowledge phrase does not fit
-    "a {bg} background"), nor those naming the replaced value when there is no ``old`` one to name."""
+    "a {bg} background")."""
     agree = ({"is": "are", "has": "have", "needs": "need", "it": "them"} if plural
              else {"is": "is", "has": "has", "needs": "needs", "it": "it"})
-    if old is not None and old.split()[-1] in slots.get("subj", "").split():
-        old = None  # "the red circle from red to blue" says the old value twice
-    banned = [b for b in (avoid, None if old is not None else "{old}") if b is not None]
     out = []
     for prefix, table in (("", CLAUSES), ("say_", SAYINGS), ("ask_", QUESTIONS)):
-        indices = [k for k, t in enumerate(table[family]) if not any(b in t for b in banned)]
+        indices = [k for k, t in enumerate(table[family]) if avoid is None or avoid not in t]
         index = rng.choice(indices)
-        out.append(Wording(table[family][index].format(**slots, **agree, old=old), template_id(prefix + family, index)))
+        out.append(Wording(table[family][index].format(**slots, **agree), template_id(prefix + family, index)))
     return out[0], out[1], out[2]
 
 
@@ -208,8 +205,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     if action == "background":
         value = _choose(rng, [b for b in BACKGROUNDS if b != scene.background])
         text, tid = knowledge_value("background", value, rng) if knowledge_target else (rng.choice(BACKGROUND_WORDS[value]), None)
-        clause, saying, question = _wordings(rng, "background", bg=text, avoid="{bg} background" if knowledge_target else None,
-                                             old=rng.choice(BACKGROUND_WORDS[scene.background]))
+        clause, saying, question = _wordings(rng, "background", bg=text, avoid="{bg} background" if knowledge_target else None)
         comp = Component("background", (BACKGROUND_SUBJECT,), (value,))
         return Step(action, comp, clause, EXPLICIT["background"].format(bg=value), [tid] if tid else [],
                     reads=set(), writes={("bg", "bg")}, category="knowledge" if knowledge_target else "direct",
@@ -236,8 +232,6 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             raise Reject("a referenced object has no explicit description")
         subjects = tuple(names)  # type: ignore[arg-type]
     plural = len(objects) > 1
-    # Naming the value an edit replaces would give an indirect reference's answer away ("the largest shape, the red one").
-    direct = ref.category == "direct"
     shown = _casual(rng, ref.text) if ref.category == "direct" else ref.text
     templates = [] if ref.category == "direct" else [ref.template]
     # The note lists its objects in the order of the scene text (top to bottom, then left to right), as its scan does.
@@ -256,9 +250,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             text, tid = knowledge_value("color", value, rng)
             templates.append(tid)
             note, scan, running = f"{text} = {value}", "", ""
-        olds = {o.color for o in objects}
-        clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text,
-                                             old=next(iter(olds)) if len(olds) == 1 and direct else None)
+        clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text)
         explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
         writes = {(o.oid, "color") for o in objects}
     elif action == "reshape":
@@ -268,9 +260,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             text, tid = knowledge_value("shape", value, rng)
             templates.append(tid)
             note, scan, running = f"{text} = {value}", "", ""
-        olds = {o.shape for o in objects}
-        clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text,
-                                             old=_shape_np(next(iter(olds)), plural) if len(olds) == 1 and direct else None)
+        clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text)
         explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
         writes = {(o.oid, "shape") for o in objects}
     elif action == "resize":
@@ -281,18 +271,13 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             step = SIZE_ORDER.index(value) - SIZE_ORDER.index(next(iter(sizes)))
             if step in (1, -1):
                 family = "resize_up" if step == 1 else "resize_down"
-        if family != "resize" and note is None:
-            # A relative size is worked out from the current one, which the scene text states: the note writes both.
-            note, scan, running = f"{'bigger' if family == 'resize_up' else 'smaller'} than {next(iter(sizes))} = {value}", "", ""
-        old = size_word(next(iter(sizes)), rng) if len(sizes) == 1 and family == "resize" and direct else None
-        clause, saying, question = _wordings(rng, family, plural, subj=shown, size=size_word(value, rng), old=old)
+        clause, saying, question = _wordings(rng, family, plural, subj=shown, size=size_word(value, rng))
         explicit = EXPLICIT["resize"].format(subj=join_phrases(subjects), size=value)
         writes = {(o.oid, "size") for o in objects}
         reads |= {("*", "pos"), ("*", "size")}
     elif action == "move":
         value = _choose(rng, [r for r in REGIONS if r != objects[0].region])
-        clause, saying, question = _wordings(rng, "move", plural, subj=shown, region=rng.choice(REGION_PHRASES[value]),
-                                             old=rng.choice(REGION_PHRASES[objects[0].region]) if direct else None)
+        clause, saying, question = _wordings(rng, "move", plural, subj=shown, region=rng.choice(REGION_PHRASES[value]))
         explicit = EXPLICIT["move"].format(subj=subjects[0], region=value)
         writes = {(objects[0].oid, "pos")}
         reads |= {("*", "pos"), ("*", "size")}

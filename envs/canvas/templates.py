@@ -2,9 +2,7 @@
 
 Every clause template is an imperative verb phrase so that any clause fits any connective ("after you {A}, {B}");
 sayings ("the star has to go") and questions ("can the star be blue?") are whole sentences that stand alone.
-A template holding ``{old}`` also names the value the edit replaces ("change the circle from red to blue", "a
-cream background instead of white"), as people often do; it is drawn only when that value is one word for every
-subject. Each template has a stable id (`<family>.<index>`). The test split holds out every fifth template of each family
+Each template has a stable id (`<family>.<index>`). The test split holds out every fifth template of each family
 (`is_held_out`), and a hashed subset of *pairs* of templates that occur in one instruction (`is_held_out_pair`):
 train instructions use neither, every test instruction uses at least one, so a model cannot pass the test split by
 memorising phrasings, and no (scene, instruction) pair can occur in both splits.
@@ -37,9 +35,6 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "shade {subj} {color}",
         "make {subj} look {color}",
         "change {subj} over to {color}",
-        "change {subj} from {old} to {color}",
-        "make {subj} {color} instead of {old}",
-        "turn {subj} from {old} to {color}",
     ),
     "move": (
         "move {subj} to {region}",
@@ -61,9 +56,6 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "move {subj} over to {region}",
         "stick {subj} in {region}",
         "get {subj} over to {region}",
-        "move {subj} from {old} to {region}",
-        "take {subj} out of {old} and put {it} in {region}",
-        "shift {subj} from {old} over to {region}",
     ),
     "resize": (
         "make {subj} {size}",
@@ -83,9 +75,6 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "put {subj} at {size}",
         "bring {subj} to {size}",
         "{size} for {subj}, please",
-        "change {subj} from {old} to {size}",
-        "make {subj} {size} instead of {old}",
-        "resize {subj} from {old} to {size}",
     ),
     # Relative wording: only for a one-step change in the size order.
     "resize_up": (
@@ -134,9 +123,6 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "switch {subj} to {shape_np}",
         "reshape {subj} as {shape_np}",
         "turn {subj} into {shape_np} instead",
-        "change {subj} from {old} to {shape_np}",
-        "make {subj} {shape_np} instead of {old}",
-        "turn {subj} from {old} into {shape_np}",
     ),
     "remove": (
         "remove {subj}",
@@ -199,10 +185,6 @@ CLAUSES: Final[dict[str, tuple[str, ...]]] = {
         "make the canvas {bg}",
         "change the canvas to {bg}",
         "give the picture a {bg} background",
-        "change the background from {old} to {bg}",
-        "make the background {bg} instead of {old}",
-        "switch the background from {old} to {bg}",
-        "swap the {old} background for {bg}",
     ),
 }
 
@@ -233,11 +215,6 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "not sure about {subj}, {color} would be better",
         "{subj} -> {color}",
         "{color} for {subj}",
-        "{subj} {is} {old} now, make {it} {color}",
-        "{subj} looks too {old}, {color} would be better",
-        "I'd love {subj} in {color} instead of {old}",
-        "{subj} should be {color}, not {old}",
-        "{old} doesn't work for {subj}, {color} would",
     ),
     "move": (
         "{subj} should go to {region}",
@@ -256,9 +233,6 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{region} would suit {subj} better",
         "{subj} -> {region}",
         "{subj} {is} in the wrong spot, {region} would be better",
-        "{subj} {is} in {old} now, {it} should be in {region}",
-        "{subj} should be in {region}, not {old}",
-        "I'd rather have {subj} in {region} than in {old}",
     ),
     "resize": (
         "{subj} should be {size}",
@@ -278,9 +252,6 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{subj} -> {size}",
         "{subj} at {size} would be better",
         "the size of {subj} should be {size}",
-        "{subj} {is} {old} now, make {it} {size}",
-        "{subj} should be {size}, not {old}",
-        "I'd rather have {subj} {size} than {old}",
     ),
     "resize_up": (
         "{subj} should be bigger",
@@ -328,9 +299,6 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "{shape_np} would suit better than {subj}",
         "{subj} -> {shape_np}",
         "not sure about {subj}, {shape_np} would be better",
-        "{subj} should be {shape_np}, not {old}",
-        "I'd rather have {subj} as {shape_np} than as {old}",
-        "{subj} {is} {old} now, make {it} {shape_np}",
     ),
     "remove": (
         "{subj} {has} to go",
@@ -390,11 +358,6 @@ SAYINGS: Final[dict[str, tuple[str, ...]]] = {
         "background -> {bg}",
         "the canvas should be {bg}",
         "{bg} for the canvas",
-        "the {old} background is too harsh, make it {bg}",
-        "I'd love a {bg} background instead of {old}",
-        "the background should be {bg}, not {old}",
-        "{old} is boring for the background, go with {bg}",
-        "the background is {old} now, make it {bg}",
     ),
 }
 
@@ -409,8 +372,6 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "why not make {subj} {color}?",
         "is it possible to make {subj} {color}?",
         "can {subj} turn {color}?",
-        "can {subj} be {color} instead of {old}?",
-        "could you change {subj} from {old} to {color}?",
     ),
     "move": (
         "can {subj} go to {region}?",
@@ -419,8 +380,6 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "can you get {subj} into {region}?",
         "why not move {subj} to {region}?",
         "could {subj} sit in {region} instead?",
-        "could {subj} go from {old} to {region}?",
-        "can you move {subj} out of {old} and into {region}?",
     ),
     "resize": (
         "can {subj} be {size}?",
@@ -430,8 +389,6 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "why not make {subj} {size}?",
         "could you size {subj} to {size}?",
         "would {subj} work at {size}?",
-        "can {subj} be {size} rather than {old}?",
-        "could you change {subj} from {old} to {size}?",
     ),
     "resize_up": (
         "can {subj} be bigger?",
@@ -453,8 +410,6 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "how about turning {subj} into {shape_np}?",
         "can we make {subj} {shape_np}?",
         "why not turn {subj} into {shape_np}?",
-        "can {subj} be {shape_np} instead of {old}?",
-        "could you change {subj} from {old} to {shape_np}?",
     ),
     "remove": (
         "can {subj} go?",
@@ -480,8 +435,6 @@ QUESTIONS: Final[dict[str, tuple[str, ...]]] = {
         "why not make the background {bg}?",
         "could we get a {bg} background?",
         "can the canvas be {bg}?",
-        "the {old} background is a bit much, can it be {bg}?",
-        "could the background go from {old} to {bg}?",
     ),
 }
 

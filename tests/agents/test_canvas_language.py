@@ -34,13 +34,9 @@ SLOTS = {
 }
 
 
-# The value an edit replaces, per family: it must never be read as the target.
-OLD = {"recolor": "purple", "move": "the bottom right", "resize": "small", "reshape": "a circle", "background": "cream"}
-
-
-def _fill(template: str, family: str) -> str:
+def _fill(template: str) -> str:
     agreement = {"is": "is", "has": "has", "needs": "needs", "it": "it"}
-    return template.format(**{k: v[0] for k, v in SLOTS.items()}, **agreement, old=OLD.get(family))
+    return template.format(**{k: v[0] for k, v in SLOTS.items()}, **agreement)
 
 
 def _expected_target(family: str, template: str) -> str | None:
@@ -59,7 +55,7 @@ def _expected_target(family: str, template: str) -> str | None:
 def test_every_clause_saying_and_question_template_parses(table, family):
     action = "resize" if family.startswith("resize") else family
     for template in {"clause": CLAUSES, "saying": SAYINGS, "question": QUESTIONS}[table][family]:
-        parsed = parse_clause(_fill(template, family).rstrip("?"))
+        parsed = parse_clause(_fill(template).rstrip("?"))
         assert parsed is not None, template
         assert parsed.action == action, template
         assert parsed.target == _expected_target(family, template), template
@@ -78,8 +74,7 @@ def test_plural_subjects_and_values_in_every_template():
         if family in ("add", "background"):
             continue
         for template in templates:
-            old = {**OLD, "reshape": "squares"}.get(family)
-            parsed = parse_clause(template.format(subj=subj, color="pink", size="tiny", shape_np="circles", region="the centre", old=old, it="them"))
+            parsed = parse_clause(template.format(subj=subj, color="pink", size="tiny", shape_np="circles", region="the centre"))
             assert parsed is not None and parsed.subjects == ("the hexagon", "the star", "the small red circle"), template
 
 
