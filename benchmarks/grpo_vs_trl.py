@@ -2,7 +2,7 @@
 side in one run, plus the time split of one of our iterations and the share of it spent in model forward/backward.
 
     python benchmarks/grpo_vs_trl.py [--tasks 16] [--group 8] [--max-new-tokens 48] [--iters 6] [--rounds 2]
-                                     [--threads 2] [--json OUT]
+                                     [--threads 2] [--async] [--json OUT]
 
 Both sides get the same things: the same tiny causal LM (the default ~0.9M-parameter Llama of
 ``agents.lm.model.tiny_causal_lm_config``, untrained, built from a config on a tokenizer trained here), the same
@@ -12,6 +12,9 @@ top-p 1, no KL term (no reference model), clip 0.2 / 0.28, AdamW at the same lea
 torch threads, and the same reward: a plain function of the completion text (the share of the letter ``e``),
 registered as ``bench_e`` for our side and passed as a callable to TRL. Our graph is the decomposer alone
 (``graph.nodes=[decomposer]``), so no editor or verifier runs and the reward is the same work on both sides.
+
+``--async`` adds our asynchronous GRPO (``train.max_staleness: 1``: the policy actor samples batch k+1 while the
+learner updates on batch k) as a third side, with the cores split between sampler and learner.
 
 The sides alternate (``--rounds`` times ours then TRL's) so that a change in machine load hits both; each round
 discards its first ``--warmup`` steps. TRL is an optional dependency: ``pip install -e ".[bench]" -c
@@ -60,13 +63,15 @@ def bench_prompts(policy: Path, n_tasks: int, seed: int) -> list:
     return [agent.prompt(task_to_state(t)) for t in generate_tasks(n_tasks, seed=seed, split="train")]
 
 
-def pipeline_config(policy: Path, args, full_graph: bool = False):
+def pipeline_config(policy: Path, args, full_graph: bool = False, max_staleness: int = 0):
     """The benchmark's pipeline: the decomposer alone with the toy reward, or (``full_graph``) ImageEdit-R1's whole
     graph (decomposer -> sorter -> Canvas editor -> Canvas verifier) with its own format + F1 reward."""
     from orchestration.config import load_config
 
+    threads = args.async_sampler_threads if max_staleness else args.threads
     train = {"group_size": args.group, "tasks_per_iteration": args.tasks, "max_new_tokens": args.max_new_tokens,
-             "train_tasks": args.pool, "data_seed": args.data_seed, "lr": args.lr, "sampler_threads": args.threads,
+             "train_tasks": args.pool, "data_seed": args.data_seed, "lr": args.lr, "sampler_threads": threads,
+             "max_staleness": max_staleness,
              "rollout_samples": 0, "seed": 0, "temperature": 1.0, "top_p": 1.0, "kl_coef": 0.0,
              "clip_low": 0.2, "clip_high": 0.28, "loss_agg": "token-mean"}
     sets = [f"agents.decomposer.model={policy}"]
@@ -116,12 +121,14 @@ def print_split(title: str, sp: dict) -> None:
     print(f"| whole iteration | {step:.3f} | 100% |")
 
 
-def run_ours(policy: Path, args, profile: bool = False, share_prompts: bool = True) -> dict:
+def run_ours(policy: Path, args, profile: bool = False, share_prompts: bool = True, max_staleness: int = 0) -> dict:
     """K timed GRPO iterations after the warm-up ones; with ``profile`` one more iteration under cProfile.
 
     ``share_prompts=False`` is the learner as it was before the shared-prompt forward (one pass over prompt +
     completion for every row): the learner is local (``num_learners=0``), so patching the module function in this
-    process switches it."""
+    process switches it. ``max_staleness=1`` is asynchronous GRPO: the policy actor samples the next batch while
+    this process updates, so each side gets its own share of the cores (``--async-sampler-threads``,
+    ``--async-learner-threads``) instead of both using all of them in turn."""
     import orchestration.grpo.module as module
     from agents.lm.generation import completion_logits
     from orchestration.grpo.config import build_grpo_config
@@ -132,7 +139,10 @@ def run_ours(policy: Path, args, profile: bool = False, share_prompts: bool = Tr
     original = module.completion_logits
     if not share_prompts:
         module.completion_logits = one_pass
-    algo = build_grpo_config(pipeline_config(policy, args)).build_algo()
+    threads = torch.get_num_threads()
+    if max_staleness:
+        torch.set_num_threads(args.async_learner_threads)
+    algo = build_grpo_config(pipeline_config(policy, args, max_staleness=max_staleness)).build_algo()
     try:
         for _ in range(args.warmup):
             algo.train()
@@ -152,6 +162,7 @@ def run_ours(policy: Path, args, profile: bool = False, share_prompts: bool = Tr
     finally:
         algo.stop()
         module.completion_logits = original
+        torch.set_num_threads(threads)
 
 
 def _cum(stats: pstats.Stats, match) -> float:
@@ -267,6 +278,10 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=64, help="train tasks both sides draw prompts from")
     parser.add_argument("--data-seed", type=int, default=1)
     parser.add_argument("--no-trl", action="store_true")
+    parser.add_argument("--async", dest="run_async", action="store_true",
+                        help="also run our asynchronous GRPO (train.max_staleness=1) in each round")
+    parser.add_argument("--async-sampler-threads", type=int, default=1, help="torch threads of the policy actor, async row")
+    parser.add_argument("--async-learner-threads", type=int, default=1, help="torch threads of the learner, async row")
     parser.add_argument("--one-pass", action="store_true", help="also run our learner without the shared-prompt forward")
     parser.add_argument("--split-full", action="store_true", help="also time our iteration on the whole ImageEdit-R1 graph")
     parser.add_argument("--json", default=None)
@@ -280,11 +295,14 @@ def main() -> None:
     policy = build_policy(root)
     prompts = bench_prompts(policy, args.pool, args.data_seed)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    results: dict[str, Any] = {"ours": [], "ours_one_pass": [], "trl": []}
+    results: dict[str, Any] = {"ours": [], "ours_async": [], "ours_one_pass": [], "trl": []}
     try:
         for r in range(args.rounds):
             results["ours"].append(run_ours(policy, args, profile=(r == args.rounds - 1)))
             print(f"round {r}: ours {results['ours'][-1]['seconds']:.1f} s", flush=True)
+            if args.run_async:
+                results["ours_async"].append(run_ours(policy, args, max_staleness=1))
+                print(f"round {r}: ours, asynchronous {results['ours_async'][-1]['seconds']:.1f} s", flush=True)
             if args.one_pass:
                 results["ours_one_pass"].append(run_ours(policy, args, share_prompts=False))
                 print(f"round {r}: ours, one-pass learner {results['ours_one_pass'][-1]['seconds']:.1f} s", flush=True)
@@ -306,6 +324,8 @@ def main() -> None:
         return {"completions_per_s": c / s, "s_per_step": s / n, "tokens_per_s": t / s, "steps": n}
 
     summary = {"ours": totals(results["ours"])}
+    if results["ours_async"]:
+        summary["ours_async"] = totals(results["ours_async"])
     if results["ours_one_pass"]:
         summary["ours_one_pass"] = totals(results["ours_one_pass"])
     if results["trl"]:
@@ -316,6 +336,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     base = summary.get("trl", summary["ours"])["completions_per_s"]
     names = {"ours": "editrl GRPO (RLlib learner + Ray policy actor)",
+             "ours_async": f"editrl GRPO, asynchronous (max_staleness 1; sampler {args.async_sampler_threads} + learner "
+                           f"{args.async_learner_threads} threads)",
              "ours_one_pass": "editrl GRPO, learner without the shared-prompt forward (before)", "trl": f"TRL GRPOTrainer {_trl_version()}"}
     for side, s in summary.items():
         print(f"| {names[side]} | {s['steps']} | {s['completions_per_s']:.1f} | {s['s_per_step']:.2f} | "
