@@ -378,6 +378,12 @@ def _task_chunk(start: int, count: int, seed: int, split: str, step_mix: dict[in
     return [(task, scene_text(task.source_png)) for task in tasks]
 
 
+#: Tasks per data process below which another process costs more than it saves (measured on 2 cores,
+#: benchmarks/sft_throughput.py: 300 plain-stream tasks 168 tasks/s in one process, 47 in two; 3,000 tasks of the cold
+#: start's stream 43 in one, 71 in two).
+TASKS_PER_DEFAULT_WORKER = 1000
+
+
 def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping[int, float] | None = None,
                workers: int | None = None, category_mix: Mapping[str, float] | None = None) -> tuple[list[Any], list[str]]:
     """``n`` generated tasks and their perceived scene text, made by ``workers`` processes.
@@ -388,8 +394,9 @@ def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping
         step_mix: ``None`` for the plain stream; else a mixture of step counts
             (:func:`envs.canvas.generator.generate_mixed_tasks`).
         category_mix: weights of reasoning categories (a mixed stream; :func:`~envs.canvas.generator.generate_mixed_task`).
-        workers: processes (default: every core). Generation and perception are pure Python and NumPy under the
-            GIL, so threads would not help; below a few hundred tasks one process is faster than starting more.
+        workers: processes (at most one per 100 tasks). Generation and perception are pure Python and NumPy under
+            the GIL, so threads would not help. Default: every core, but one process per
+            :data:`TASKS_PER_DEFAULT_WORKER` tasks at most, since a spawned process needs seconds to start and import.
 
     The result is the same whatever ``workers`` is (each task depends only on its index).
     """
@@ -399,7 +406,9 @@ def make_tasks(n: int, seed: int = 0, split: str = "train", *, step_mix: Mapping
 
     mix = dict(step_mix) if step_mix is not None else None
     categories = dict(category_mix) if category_mix is not None else None
-    workers = max(1, min(workers or os.cpu_count() or 1, n // 100 or 1))
+    if workers is None:
+        workers = min(os.cpu_count() or 1, n // TASKS_PER_DEFAULT_WORKER or 1)
+    workers = max(1, min(workers, n // 100 or 1))
     if workers == 1:
         pairs = _task_chunk(0, n, seed, split, mix, categories)
     else:
