@@ -97,7 +97,7 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
                             eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
                             workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
                             scan_forms=sft.scan_forms,
-                            note_subjects=sft.note_subjects, log=log, progress=progress, **optional)
+                            note_subjects=sft.note_subjects, rewordings=sft.rewordings, log=log, progress=progress, **optional)
     if "verifier" in sft.roles:
         # The reward model trains on its own data (reward trajectories of judged edits) with its own tokenizer.
         from agents.lm.verifier_sft import verifier_cold_start

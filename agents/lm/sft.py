@@ -274,9 +274,22 @@ def sft_train(
     return metrics
 
 
+def _reworded(task: Any, share: float) -> Any:
+    """``task`` with its request in a train-only sentence shape with probability ``share`` (drawn from its id),
+    when it has one (:func:`envs.canvas.rewording.reword`); else ``task``."""
+    from envs.canvas.rewording import reword
+
+    rng = random.Random(f"{task.task_id}:reword")
+    if rng.random() >= share:
+        return task
+    text = reword(task, rng)
+    return task if text is None else task.model_copy(update={"instruction": text})
+
+
 def make_sft_data(
     tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
     reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0, scan_forms: Mapping[str, float] | None = None,
+    rewordings: float = 0.0,
 ) -> list[tuple[str, str]]:
     """``(prompt, target)`` pairs for ``role`` from generated tasks.
 
@@ -292,6 +305,8 @@ def make_sft_data(
         scan_forms: with ``scan``, the weights of the forms a note's working takes (:func:`agents.lm.prompts.note_scans`).
         note_subjects: with ``reasoning``, the share of subjects an indirect reference names that are written as the
             think's note lists them (:func:`agents.lm.prompts.sft_target`).
+        rewordings: the share of one-step direct tasks whose request is written in a train-only sentence shape
+            (:func:`envs.canvas.rewording.reword`), drawn per task from its id; the target is unchanged.
     """
     from agents.lm.prompts import scene_text, sft_example
 
@@ -299,6 +314,8 @@ def make_sft_data(
     out = []
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
+        if rewordings > 0:
+            task = _reworded(task, rewordings)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
         out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan, scan_forms=scan_forms,
                                note_subjects=note_subjects))
@@ -509,6 +526,7 @@ def cold_start(
     reasoning: bool = False,
     scan: bool = False,
     note_subjects: float = 0.0,
+    rewordings: float = 0.0,
     scan_forms: Mapping[str, float] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Literal["bar", "lines"] | None = None,
@@ -549,6 +567,8 @@ def cold_start(
             as the note lists them ("the medium purple hexagon") rather than by the shortest unique description.
         scan_forms: with ``scan``, the weights of the forms a note's working takes (verdicts, a superlative's running
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
+        rewordings: the share of one-step direct train tasks written in a train-only sentence shape
+            (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
         log: progress messages go here (e.g. ``print``); default silent.
         progress: progress of the SFT steps of each role (:class:`StepProgress`): ``"bar"`` (a tqdm bar on stderr,
             for a terminal), ``"lines"`` (a line to ``log`` every few steps, for a log file) or None (none).
@@ -573,7 +593,7 @@ def cold_start(
         t0 = time.perf_counter()
         tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
         data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning,
-                                    scan=scan, note_subjects=note_subjects, scan_forms=scan_forms)
+                                    scan=scan, note_subjects=note_subjects, scan_forms=scan_forms, rewordings=rewordings)
                 for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
@@ -581,6 +601,7 @@ def cold_start(
             "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
             "model_overrides": model_overrides or {}, "eval_seed": eval_seed, "reasoning": reasoning,
             "scan": scan, "note_subjects": note_subjects, "scan_forms": dict(scan_forms) if scan_forms else None,
+            "rewordings": rewordings,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
         say(f"generated {n_tasks} tasks in {report['data_s']} s")
