@@ -13,6 +13,7 @@ config, like ``orchestration.actors.AgentActor``, and adds what training needs:
   the actor's model the first time); :func:`learner_payloads` takes them from the learners;
 - ``get_rng_state`` / ``set_rng_state``: the sampler's ``torch.Generator``, so a resumed run samples what the
   uninterrupted run would have;
+- ``placement()``: its node, placement group and assigned resources (``train.placement``, :mod:`.placement`);
 - ``call(method, min_version, ...)`` / ``ping()``: how :class:`orchestration.grpo.pool.PolicyPool` calls it - a
   method runs only when the actor's weights are at least ``min_version`` (a restarted actor is re-synced first).
 """
@@ -108,19 +109,32 @@ class PolicyActor:
     def describe(self) -> dict[str, Any]:
         return {**self.agent.describe(), "weights_version": self.version}
 
+    def placement(self) -> dict[str, Any]:
+        """Where this actor runs: its node, its placement group (None outside one) and the resources Ray gave it."""
+        context = ray.get_runtime_context()
+        return {"node": context.get_node_id(), "placement_group": context.get_placement_group_id(),
+                "resources": context.get_assigned_resources()}
+
 
 def start_policy_actors(agent_cls: type, kwargs: dict[str, Any], replicas: int, *, num_cpus: float = 0.0,
-                        num_gpus: float = 0.0, seed: int = 0, threads: int | None = None, max_restarts: int = 0) -> list[Any]:
+                        num_gpus: float = 0.0, seed: int = 0, threads: int | None = None, max_restarts: int = 0,
+                        scheduling: Sequence[Any] | None = None) -> list[Any]:
     """``replicas`` policy actors; replica ``i`` seeds its sampler with ``seed + i`` (distinct, reproducible).
 
     Ray restarts a dead actor up to ``max_restarts`` times (the agent config's); it never retries a call by itself
     (``max_task_retries=0``): :class:`orchestration.grpo.pool.PolicyPool` retries and counts, so that no task is
-    sampled twice unseen.
+    sampled twice unseen. ``scheduling``: one Ray scheduling strategy per replica (its placement-group bundle,
+    :func:`orchestration.grpo.placement.place_policy_actors`); None: Ray's default. A restarted actor comes back
+    in its bundle.
     """
+    if scheduling is not None and len(scheduling) != replicas:
+        raise ValueError(f"{len(scheduling)} scheduling strategies for {replicas} policy actors")
     actors = []
     for i in range(replicas):
         actor_kwargs = {**kwargs, "seed": int(seed) + i}
         options = dict(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=max_restarts, max_task_retries=0)
+        if scheduling is not None:
+            options["scheduling_strategy"] = scheduling[i]
         actors.append(PolicyActor.options(**options).remote(agent_cls, actor_kwargs, threads))
     return actors
 

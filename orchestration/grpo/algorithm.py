@@ -80,6 +80,7 @@ from orchestration.grpo.accumulate import shards_all_filled, with_loss_total
 from orchestration.grpo.actors import learner_payloads, payload_nbytes, sample_groups, start_policy_actors
 from orchestration.grpo.config import FailedEpisodes, GRPOConfig
 from orchestration.grpo.core import available_advantages, component_token_advantages, get_advantage
+from orchestration.grpo.placement import PlacementError, PlacementSettings, learner_nodes, place_policy_actors
 from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
@@ -399,6 +400,20 @@ class GRPO(Algorithm):
 
         self.policy_actors: dict[str, list[Any]] = {}
         self.pools: dict[str, PolicyPool] = {}  # the same actors, called through retries and weight re-syncs
+        # train.placement: the policy actors' placement group, reserved after the learners (colocate needs their
+        # nodes) and before any actor starts; removed in cleanup.
+        self.placement_group = None
+        scheduling: dict[str, list[Any]] = {}
+        if cfg.placement is not None:
+            agents = self.pipeline.agents
+            trained = {node: (agents[node].num_cpus, agents[node].num_gpus, agents[node].replicas)
+                       for node in self.graph.order if node in self.trainable}
+            try:
+                self.placement_group, scheduling = place_policy_actors(
+                    PlacementSettings.model_validate(cfg.placement), trained, learner_nodes(self.learner_group))
+            except PlacementError:
+                self.learner_group.shutdown()  # RLlib does not clean up after a failed setup: free the learners now
+                raise
         handles: dict[str, Any] = {}
         for k, node in enumerate(self.graph.order):
             agent = self.pipeline.agents[node]
@@ -406,7 +421,7 @@ class GRPO(Algorithm):
             if node in self.trainable:
                 actors = start_policy_actors(self.graph.classes[node], kwargs, agent.replicas, num_cpus=agent.num_cpus,
                                              num_gpus=agent.num_gpus, seed=seed * 1000 + 100 * k, threads=cfg.sampler_threads,
-                                             max_restarts=agent.max_restarts)
+                                             max_restarts=agent.max_restarts, scheduling=scheduling.get(node))
                 self.policy_actors[node] = actors
                 self.pools[node] = PolicyPool(actors, timeout_s=cfg.sample_timeout_s)
                 handles[node] = ActorNode(self.pools[node])
@@ -776,6 +791,11 @@ class GRPO(Algorithm):
         for actors in getattr(self, "policy_actors", {}).values():
             for actor in actors:
                 ray.kill(actor)
+        if getattr(self, "placement_group", None) is not None:  # after its actors (RLlib removes the learners' group)
+            from ray.util.placement_group import remove_placement_group
+
+            remove_placement_group(self.placement_group)
+            self.placement_group = None
         super().cleanup()
 
 

@@ -33,6 +33,7 @@ from agents.registry import trainable_summary
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
 from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
 from orchestration.grpo.lora import LoraSettings
+from orchestration.grpo.placement import PlacementSettings, placement_errors
 from orchestration.grpo.precision import LearnerSettings, device_error
 
 Baseline = Literal["group", "greedy"]
@@ -352,6 +353,13 @@ class GRPOSettings(_Strict):
         "Device, dtype, gradient checkpointing and micro-batch size (gradient accumulation) of the learner "
         "(`orchestration.grpo.precision.LearnerSettings`). The default - CPU, float32, whole minibatches - is what "
         "the tiny policies need; a large policy trains with {device: cuda, dtype: bfloat16, micro_batch_size: ...}."))
+    placement: PlacementSettings | None = Field(default=None, description=(
+        "Place the learners and the policy actors with Ray placement groups, reserved before they start "
+        "(`orchestration.grpo.placement.PlacementSettings`): the policy actors one bundle each (their agent's "
+        "`num_cpus` / `num_gpus`) with a strategy, on or off the learners' nodes (`colocate`); the learners "
+        "(`num_learners` >= 1) one bundle each of RLlib's resources per learner, through RLlib's own "
+        "`build_learner_group(placement_group=...)`. A group the cluster cannot place within `timeout_s` is an error "
+        "naming what was asked and what is free. None: Ray puts every actor wherever there is room."))
 
 
 class PolicySelection(_Strict):
@@ -457,7 +465,8 @@ class GRPOConfig(AlgorithmConfig):
 
     GRPO fields: those of :class:`GRPOSettings` (set with :meth:`grpo`); RLlib fields it uses: ``lr``,
     ``grad_clip``, ``num_epochs`` (epochs per batch), ``minibatch_size``, ``num_learners`` (:data:`RLLIB_FIELDS`),
-    ``num_gpus_per_learner`` (from ``learner.device``), ``seed``. Build with
+    ``num_gpus_per_learner`` (from ``learner.device``), ``seed``; with ``placement`` set, :meth:`build_learner_group`
+    hands RLlib a placement group for the learners (:mod:`.placement`). Build with
     :func:`build_grpo_config` from a pipeline YAML, or by hand::
 
         config = GRPOConfig().editing(pipeline=load_config("imageedit_r1")).grpo(group_size=8).training(lr=2e-4)
@@ -556,6 +565,18 @@ class GRPOConfig(AlgorithmConfig):
 
         return GRPOTorchLearner
 
+    def build_learner_group(self, *, env=None, spaces=None, rl_module_spec=None, placement_group=None):
+        # RLlib's hook for placing the learner actors. Algorithm.setup passes no group here outside Tune, so with
+        # train.placement the learners get one of their own; RLlib's backend executor removes it at shutdown.
+        if placement_group is None and self.placement is not None and self.num_learners > 0:
+            from orchestration.grpo.placement import learner_bundle, reserve
+
+            settings = PlacementSettings.model_validate(self.placement)
+            bundle = learner_bundle(self.num_cpus_per_learner, self.num_gpus_per_learner, self.custom_resources_per_learner)
+            placement_group = reserve("learners", [bundle] * self.num_learners, settings.learner_strategy, settings.timeout_s)
+        return super().build_learner_group(env=env, spaces=spaces, rl_module_spec=rl_module_spec,
+                                           placement_group=placement_group)
+
     def get_default_rl_module_spec(self):
         from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 
@@ -631,7 +652,8 @@ class GRPOConfig(AlgorithmConfig):
             if not ok:
                 errors.append(message)
 
-        errors.extend(self.settings_errors())
+        value_errors = self.settings_errors()
+        errors.extend(value_errors)
         check(self.baseline != "greedy" or self.greedy_member,
               "baseline='greedy' compares each completion with the group's greedy one: set greedy_member=true as well")
         if isinstance(self.learner, dict) and self.learner.get("device") in ("cpu", "cuda"):
@@ -698,6 +720,11 @@ class GRPOConfig(AlgorithmConfig):
                 errors.append(f"{where}.advantage={spec['advantage']!r}: baseline 'greedy' applies to the "
                               f"{' or '.join(repr(n) for n in supported)} advantage only; use advantage "
                               f"{' or '.join(supported)} or baseline 'group'")
+        if isinstance(self.placement, dict) and not value_errors:  # a bad placement value is reported above
+            errors.extend(placement_errors(
+                PlacementSettings.model_validate(self.placement),
+                {node: (pipeline.agents[node].num_cpus, pipeline.agents[node].num_gpus, pipeline.agents[node].replicas)
+                 for node in trainable if node in pipeline.agents}, self.num_learners))
         if self.difficulty_filter is not None and not any(pipeline.agents[n].role == "verifier" for n in graph.order):
             errors.append("difficulty_filter: 'solved' is read from the pipeline's verifier, and the graph has none; "
                           "add a verifier or set difficulty_filter to null")
