@@ -276,14 +276,14 @@ def sft_train(
 
 def _reworded(task: Any, share: float) -> Any:
     """``task`` with its request in a train-only sentence shape with probability ``share`` (drawn from its id),
-    when it has one (:func:`envs.canvas.rewording.reword`); else ``task``."""
+    when it has one (:func:`envs.canvas.rewording.reword`); else None."""
     from envs.canvas.rewording import reword
 
     rng = random.Random(f"{task.task_id}:reword")
     if rng.random() >= share:
-        return task
+        return None
     text = reword(task, rng)
-    return task if text is None else task.model_copy(update={"instruction": text})
+    return None if text is None else task.model_copy(update={"instruction": text})
 
 
 def make_sft_data(
@@ -305,8 +305,8 @@ def make_sft_data(
         scan_forms: with ``scan``, the weights of the forms a note's working takes (:func:`agents.lm.prompts.note_scans`).
         note_subjects: with ``reasoning``, the share of subjects an indirect reference names that are written as the
             think's note lists them (:func:`agents.lm.prompts.sft_target`).
-        rewordings: the share of one-step direct tasks whose request is written in a train-only sentence shape
-            (:func:`envs.canvas.rewording.reword`), drawn per task from its id; the target is unchanged.
+        rewordings: the share of one-step direct tasks that get a second example, their request written in a
+            train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
     """
     from agents.lm.prompts import scene_text, sft_example
 
@@ -314,11 +314,13 @@ def make_sft_data(
     out = []
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
-        if rewordings > 0:
-            task = _reworded(task, rewordings)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
-        out.append(sft_example(role, task, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan, scan_forms=scan_forms,
-                               note_subjects=note_subjects))
+        reworded = _reworded(task, rewordings) if rewordings > 0 else None
+        # A reworded request is a second example beside the generator's wording, not instead of it: replacing it
+        # thinned the generator's own sentence shapes, which the held-out split is made of, and cost held-out F1.
+        for each in (task, reworded) if reworded is not None else (task,):
+            out.append(sft_example(role, each, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan,
+                                   scan_forms=scan_forms, note_subjects=note_subjects))
     return out
 
 

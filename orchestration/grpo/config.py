@@ -166,10 +166,10 @@ class SFTSection(_Strict):
         "other forms) and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
-        "The share of one-step direct train tasks whose request the SFT data writes in a train-only sentence shape "
-        "(`envs.canvas.rewording`: the replaced value named, 'change the circle from red to blue'; the current state "
-        "first; 'what if ...'; an arrow), drawn per task from its id. The generator's templates and so the held-out "
-        "test split are unchanged; the ground truth is the same edit."))
+        "The share of one-step direct train tasks that get a second SFT example, their request written in a "
+        "train-only sentence shape (`envs.canvas.rewording`: the replaced value named, 'change the circle from red "
+        "to blue'; the current state first; 'what if ...'; an arrow), drawn per task from its id; same target. The "
+        "generator's templates and so the held-out test split are unchanged."))
     verifier_init: str | None = Field(default=None, description=(
         "With role `verifier`: start its SFT from this policy folder (weights and tokenizer), e.g. "
         "agents/lm/pretrained/decomposer, which already copies Canvas phrases from its prompt, instead of a fresh "

@@ -35,11 +35,14 @@ def test_rewordings_are_train_only_shapes_not_generator_templates():
     assert not generator & {t for family in REWORDINGS.values() for t in family}
 
 
-def test_sft_data_rewords_only_prompts_and_keeps_every_target():
+def test_sft_data_adds_a_reworded_example_beside_one_step_direct_ones_with_the_same_target():
     tasks = _tasks(200)
     plain = make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks))
     mixed = make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks), rewordings=1.0)
-    changed = [k for k, (a, b) in enumerate(zip(plain, mixed)) if a[0] != b[0]]
-    assert changed and all(tasks[k].n_steps == 1 and tasks[k].category == "direct" for k in changed)
-    assert [t for _, t in plain] == [t for _, t in mixed]
+    extra = [pair for pair in mixed if pair not in plain]
+    assert all(pair in mixed for pair in plain)  # every generator-worded example is still there
+    eligible = sum(t.n_steps == 1 and t.category == "direct" for t in tasks)
+    assert 0 < len(extra) <= eligible and len(mixed) == len(plain) + len(extra)
+    targets = {target: prompt for prompt, target in plain}
+    assert all(target in targets and prompt != targets[target] for prompt, target in extra)
     assert make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks), rewordings=1.0) == mixed
