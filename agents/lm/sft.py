@@ -569,8 +569,8 @@ def cold_start(
             as the note lists them ("the medium purple hexagon") rather than by the shortest unique description.
         scan_forms: with ``scan``, the weights of the forms a note's working takes (verdicts, a superlative's running
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
-        rewordings: the share of one-step direct train tasks written in a train-only sentence shape
-            (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
+        rewordings: the share of one-step direct train tasks that get a second example in a train-only sentence
+            shape (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
         log: progress messages go here (e.g. ``print``); default silent.
         progress: progress of the SFT steps of each role (:class:`StepProgress`): ``"bar"`` (a tqdm bar on stderr,
             for a terminal), ``"lines"`` (a line to ``log`` every few steps, for a log file) or None (none).
