@@ -23,8 +23,8 @@ from envs.canvas.templates import BACKGROUND_WORDS, REGION_PHRASES, SIZE_WORDS
 from envs.task import EditTask
 
 #: Per action, sentences that state one edit. Slots: ``{subj}`` the explicit subject, ``{value}`` the new value as
-#: written (colour, size word, region phrase, shape with article, background word, the new object), ``{old}`` the
-#: value it replaces (same kind), ``{where}`` the subject's region phrase.
+#: written (colour, size word, region phrase, shape with article, background word; for add the region), ``{old}``
+#: the value it replaces (same kind), ``{where}`` the subject's region phrase, ``{obj}`` the object an add draws.
 REWORDINGS: Final[dict[str, tuple[str, ...]]] = {
     "recolor": (
         "change {subj} from {old} to {value}",

@@ -80,7 +80,7 @@ from orchestration.grpo.accumulate import shards_all_filled, with_loss_total
 from orchestration.grpo.actors import learner_payloads, payload_nbytes, sample_groups, start_policy_actors
 from orchestration.grpo.config import FailedEpisodes, GRPOConfig
 from orchestration.grpo.core import available_advantages, component_token_advantages, get_advantage
-from orchestration.grpo.placement import PlacementError, PlacementSettings, learner_nodes, place_policy_actors
+from orchestration.grpo.placement import PlacementError, PlacementSettings, actor_resources, learner_nodes, place_policy_actors
 from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
@@ -405,9 +405,7 @@ class GRPO(Algorithm):
         self.placement_group = None
         scheduling: dict[str, list[Any]] = {}
         if cfg.placement is not None:
-            agents = self.pipeline.agents
-            trained = {node: (agents[node].num_cpus, agents[node].num_gpus, agents[node].replicas)
-                       for node in self.graph.order if node in self.trainable}
+            trained = actor_resources(self.pipeline.agents, [n for n in self.graph.order if n in self.trainable])
             try:
                 self.placement_group, scheduling = place_policy_actors(
                     PlacementSettings.model_validate(cfg.placement), trained, learner_nodes(self.learner_group))

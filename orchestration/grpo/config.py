@@ -33,7 +33,7 @@ from agents.registry import trainable_summary
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
 from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
 from orchestration.grpo.lora import LoraSettings
-from orchestration.grpo.placement import PlacementSettings, placement_errors
+from orchestration.grpo.placement import PlacementSettings, actor_resources, placement_errors
 from orchestration.grpo.precision import LearnerSettings, device_error
 
 Baseline = Literal["group", "greedy"]
@@ -723,8 +723,7 @@ class GRPOConfig(AlgorithmConfig):
         if isinstance(self.placement, dict) and not value_errors:  # a bad placement value is reported above
             errors.extend(placement_errors(
                 PlacementSettings.model_validate(self.placement),
-                {node: (pipeline.agents[node].num_cpus, pipeline.agents[node].num_gpus, pipeline.agents[node].replicas)
-                 for node in trainable if node in pipeline.agents}, self.num_learners))
+                actor_resources(pipeline.agents, trainable), self.num_learners))
         if self.difficulty_filter is not None and not any(pipeline.agents[n].role == "verifier" for n in graph.order):
             errors.append("difficulty_filter: 'solved' is read from the pipeline's verifier, and the graph has none; "
                           "add a verifier or set difficulty_filter to null")

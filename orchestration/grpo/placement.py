@@ -23,7 +23,8 @@ error names what was asked and what the cluster has free.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +61,12 @@ class PlacementSettings(BaseModel):
         "How long to wait for each group to be placed before failing with what was asked and what the cluster has "
         "free. 100 s, Ray Train's own wait: a fixed cluster places a group at once or never, an autoscaling one "
         "may need minutes to add nodes (raise it there)."))
+
+
+def actor_resources(agents: Mapping[str, Any], nodes: Iterable[str]) -> dict[str, tuple[float, float, int]]:
+    """``{node: (num_cpus, num_gpus, replicas)}`` of the policy actors of ``nodes`` (the trained agents, in the order
+    their bundles take), from the pipeline's agent configs ``agents``."""
+    return {node: (agents[node].num_cpus, agents[node].num_gpus, agents[node].replicas) for node in nodes if node in agents}
 
 
 def actor_bundle(node: str, num_cpus: float, num_gpus: float) -> dict[str, float]:
