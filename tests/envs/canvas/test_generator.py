@@ -202,9 +202,10 @@ def test_reasoning_notes_say_what_each_indirect_phrase_names(train_tasks):
         for note in task.reasoning:
             phrase, meaning = note.split(" = ")
             if phrase.startswith(("bigger than ", "smaller than ")):
-                # a relative resize: the subject's current size and the one a size up / down
+                # a relative resize: the subject as the scene lists it (its size first) and the size one step away
                 relative += 1
-                way, current = phrase.split(" than ")
+                way, listed = phrase.split(" than ")
+                current = listed.split()[0]
                 assert SIZE_ORDER.index(meaning) - SIZE_ORDER.index(current) == (1 if way == "bigger" else -1), note
                 assert any(c.action == "resize" and c.target == [meaning] for c in task.components), note
             else:
