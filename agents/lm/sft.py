@@ -283,7 +283,11 @@ def _reworded(task: Any, share: float) -> Any:
     if rng.random() >= share:
         return None
     text = reword(task, rng)
-    return None if text is None else task.model_copy(update={"instruction": text})
+    if text is None:
+        return None
+    # A reworded request states its new value outright ("make the star small instead of medium"), so the note a
+    # relative resize writes ("smaller than medium red star = small") is not part of its working.
+    return task.model_copy(update={"instruction": text, "reasoning": [], "reasoning_scans": [], "reasoning_running_scans": []})
 
 
 def make_sft_data(
