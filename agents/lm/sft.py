@@ -274,22 +274,6 @@ def sft_train(
     return metrics
 
 
-def _reworded(task: Any, share: float) -> Any:
-    """``task`` with its request in a train-only sentence shape with probability ``share`` (drawn from its id),
-    when it has one (:func:`envs.canvas.rewording.reword`); else None."""
-    from envs.canvas.rewording import reword
-
-    rng = random.Random(f"{task.task_id}:reword")
-    if rng.random() >= share:
-        return None
-    text = reword(task, rng)
-    if text is None:
-        return None
-    # A reworded request states its new value outright ("make the star small instead of medium"), so the note a
-    # relative resize writes ("smaller than medium red star = small") is not part of its working.
-    return task.model_copy(update={"instruction": text, "reasoning": [], "reasoning_scans": [], "reasoning_running_scans": []})
-
-
 def make_sft_data(
     tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
     reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0, scan_forms: Mapping[str, float] | None = None,
@@ -313,13 +297,14 @@ def make_sft_data(
             train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
     """
     from agents.lm.prompts import scene_text, sft_example
+    from envs.canvas.rewording import reworded_task
 
     rng = random.Random(seed)
     out = []
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
-        reworded = _reworded(task, rewordings) if rewordings > 0 else None
+        reworded = reworded_task(task, rewordings) if rewordings > 0 else None
         # A reworded request is a second example beside the generator's wording, not instead of it: replacing it
         # thinned the generator's own sentence shapes, which the held-out split is made of, and cost held-out F1.
         for each in (task, reworded) if reworded is not None else (task,):

@@ -148,3 +148,21 @@ def reword(task: EditTask, rng: random.Random) -> str | None:
         templates = tuple(t for t in templates if not (said and "{old}" in t)) or templates
     text = rng.choice(templates).format(**slots)
     return rng.choice(DRESS).format(c=text)
+
+
+def reworded_task(task: EditTask, share: float) -> EditTask | None:
+    """``task`` with its request in a train-only sentence shape (:func:`reword`) with probability ``share``, drawn
+    from its id so that the same task always gets the same answer; None when not drawn or not rewordable.
+
+    A reworded request states its new value outright ("make the star small instead of medium"), so the note a
+    relative resize writes ("smaller than medium red star = small") is no part of its working and is dropped.
+    """
+    if share <= 0:
+        return None
+    rng = random.Random(f"{task.task_id}:reword")
+    if rng.random() >= share:
+        return None
+    text = reword(task, rng)
+    if text is None:
+        return None
+    return task.model_copy(update={"instruction": text, "reasoning": [], "reasoning_scans": [], "reasoning_running_scans": []})

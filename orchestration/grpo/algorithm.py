@@ -345,10 +345,12 @@ class TaskPool:
     index, so a run of 40 iterations generates the few hundred tasks it draws, not the whole pool)."""
 
     def __init__(self, tasks: list[Any] | None, n: int = 0, seed: int = 0, size: int = 128,
-                 step_mix: dict[int, float] | None = None, category_mix: dict[str, float] | None = None) -> None:
+                 step_mix: dict[int, float] | None = None, category_mix: dict[str, float] | None = None,
+                 rewordings: float = 0.0) -> None:
         self._tasks = tasks
         self._n = len(tasks) if tasks is not None else n
         self._seed, self._size, self._step_mix, self._category_mix = seed, size, step_mix, category_mix
+        self._rewordings = rewordings
         self._cache: dict[int, Any] = {}
         if self._n < 1:
             raise ValueError("no train tasks: set train_tasks >= 1 or point train_data at a non-empty file")
@@ -361,8 +363,10 @@ class TaskPool:
             return self._tasks[index]
         if index not in self._cache:
             from envs.canvas.generator import generate_stream_task
+            from envs.canvas.rewording import reworded_task
 
-            self._cache[index] = generate_stream_task(index, self._seed, "train", self._step_mix, self._category_mix, self._size)
+            task = generate_stream_task(index, self._seed, "train", self._step_mix, self._category_mix, self._size)
+            self._cache[index] = reworded_task(task, self._rewordings) or task
         return self._cache[index]
 
 
@@ -464,7 +468,7 @@ class GRPO(Algorithm):
 
             return TaskPool(list(read_tasks(cfg.train_data)))
         return TaskPool(None, n=cfg.train_tasks, seed=cfg.data_seed, size=self.pipeline.image_size, step_mix=cfg.step_mix,
-                        category_mix=cfg.category_mix)
+                        category_mix=cfg.category_mix, rewordings=cfg.rewordings)
 
     # -- one iteration ---------------------------------------------------------------------------------------------
 

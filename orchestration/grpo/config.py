@@ -348,6 +348,11 @@ class GRPOSettings(_Strict):
         "attribute, logic), e.g. to spend GRPO's samples where the policy still fails; categories left out are not "
         "drawn; the stream is then a mixed one (`step_mix`, or balanced step counts when that is None). None: the "
         "generator's own weights (`envs.canvas.generator.CATEGORY_WEIGHTS`)."))
+    rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
+        "The share of the generated one-step direct train tasks whose request GRPO sees in a train-only sentence "
+        "shape instead of the generator's (`envs.canvas.rewording`, as `sft.rewordings` adds them to the cold "
+        "start's data), drawn per task from its id; the ground truth is the same. Direct tasks must be in the "
+        "stream (`category_mix`). 0: the generator's wording only."))
     rollout_samples: int = Field(default=4, ge=0, description="Rollouts per iteration and agent written to rollouts.parquet (prompt, completion, rewards).")
     learner: LearnerSettings = Field(default_factory=LearnerSettings, description=(
         "Device, dtype, gradient checkpointing and micro-batch size (gradient accumulation) of the learner "

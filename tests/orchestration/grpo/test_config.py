@@ -129,6 +129,23 @@ def test_category_mix_reaches_the_task_pool_and_names_are_checked(make_pipeline)
         build_grpo_config(make_pipeline(train={"component_score": "strings"}))
 
 
+def test_rewordings_reach_the_task_pool_and_reword_only_one_step_direct_requests(make_pipeline):
+    from orchestration.grpo.algorithm import TaskPool
+
+    config = build_grpo_config(make_pipeline(train={"category_mix": {"direct": 1.0, "spatial": 1.0},
+                                                    "step_mix": {1: 1.0}, "rewordings": 1.0}))
+    assert config.rewordings == 1.0
+    plain = TaskPool(None, n=30, seed=config.data_seed, step_mix=config.step_mix, category_mix=config.category_mix)
+    reworded = TaskPool(None, n=30, seed=config.data_seed, step_mix=config.step_mix, category_mix=config.category_mix,
+                        rewordings=config.rewordings)
+    changed = [i for i in range(30) if reworded[i].instruction != plain[i].instruction]
+    assert changed and all(plain[i].category == "direct" for i in changed)
+    assert all(reworded[i].components == plain[i].components for i in range(30))  # same ground truth
+    assert all(reworded[i] == plain[i] for i in range(30) if plain[i].category != "direct")
+    with pytest.raises(Exception, match="rewordings"):
+        build_grpo_config(make_pipeline(train={"rewordings": 1.5}))
+
+
 def test_every_grpo_setting_is_documented_once_and_reaches_grpo_config_with_its_default(make_pipeline):
     import inspect
 
