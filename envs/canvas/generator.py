@@ -271,11 +271,6 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
             step = SIZE_ORDER.index(value) - SIZE_ORDER.index(next(iter(sizes)))
             if step in (1, -1):
                 family = "resize_up" if step == 1 else "resize_down"
-        if family != "resize" and note is None:
-            # A relative size ("make the star a bit smaller") is worked out from the subject's current size: the note
-            # first writes the subject as the scene text lists it (its size word first), then the size one step away.
-            listed = " and ".join(f"{o.size} {o.color} {o.shape}" for o in in_scene_order)
-            note = f"{'bigger' if family == 'resize_up' else 'smaller'} than {listed} = {value}"
         clause, saying, question = _wordings(rng, family, plural, subj=shown, size=size_word(value, rng))
         explicit = EXPLICIT["resize"].format(subj=join_phrases(subjects), size=value)
         writes = {(o.oid, "size") for o in objects}

@@ -152,10 +152,8 @@ def reword(task: EditTask, rng: random.Random) -> str | None:
 
 def reworded_task(task: EditTask, share: float) -> EditTask | None:
     """``task`` with its request in a train-only sentence shape (:func:`reword`) with probability ``share``, drawn
-    from its id so that the same task always gets the same answer; None when not drawn or not rewordable.
-
-    A reworded request states its new value outright ("make the star small instead of medium"), so the note a
-    relative resize writes ("smaller than medium red star = small") is no part of its working and is dropped.
+    from its id so that the same task always gets the same answer; None when not drawn or not rewordable. The ground
+    truth is the task's own: only the request's text changes.
     """
     if share <= 0:
         return None
@@ -165,4 +163,4 @@ def reworded_task(task: EditTask, share: float) -> EditTask | None:
     text = reword(task, rng)
     if text is None:
         return None
-    return task.model_copy(update={"instruction": text, "reasoning": [], "reasoning_scans": [], "reasoning_running_scans": []})
+    return task.model_copy(update={"instruction": text})

@@ -47,12 +47,3 @@ def test_sft_data_adds_a_reworded_example_beside_one_step_direct_ones_with_the_s
     assert all(target in targets and prompt != targets[target] for prompt, target in extra)
     assert make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks), rewordings=1.0) == mixed
 
-
-def test_a_reworded_relative_resize_drops_the_note_its_absolute_wording_does_not_need():
-    tasks = [t for t in _tasks(600) if t.n_steps == 1 and t.category == "direct" and t.reasoning]
-    assert tasks  # "make the star smaller" notes "smaller than medium red star = small"
-    plain = make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks), reasoning=True)
-    mixed = make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks), reasoning=True, rewordings=1.0)
-    extra = [target for pair in mixed if pair not in plain for target in pair[1:]]
-    assert all(" than " in target for _, target in plain)
-    assert extra and not any(" than " in target for target in extra)
