@@ -299,7 +299,7 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
     >>> from envs.canvas.scene import CanvasObject
     >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1)))
     >>> reference_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
-    'large blue star 0.20 vs 0.20 no, small red circle 0.60 vs 0.20 yes'
+    'large blue star 0.20 no, small red circle 0.60 yes'
     >>> reference_scan(Reference("every red shape", (1,), frozenset(), "logic", "logic_all_color.00"), scene)
     'large blue star blue vs red no, small red circle red vs red yes'
     >>> reference_scan(Reference("every shape except the large star", (1,), frozenset(), "logic", "logic_except.00"), scene)
@@ -313,16 +313,11 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
     tested = _named_values(ref, scene)
     ordered = scene_text_order(scene.objects)
     parts = []
-    # A relation to an anchor ("the shape below the star") also writes the anchor's value after each object's: the
-    # verdict then compares two numbers side by side instead of one with a number elsewhere in the scene.
-    versus = ""
-    if family == "spatial_rel" and anchor is not None:
-        versus = f" vs {getattr(anchor, kind):.2f}"
     for o in ordered:
         if kind == "x":
-            value = f" {o.x:.2f}{versus}"
+            value = f" {o.x:.2f}"
         elif kind == "y":
-            value = f" {o.y:.2f}{versus}"
+            value = f" {o.y:.2f}"
         elif kind == "region":
             value = f" {o.region}"
         elif kind == "corners":
@@ -342,7 +337,6 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
 _RUNNING_VALUE = {
     "super_leftmost": ("x", False), "super_rightmost": ("x", True), "super_topmost": ("y", False),
     "super_bottommost": ("y", True), "super_largest": ("size", True), "super_smallest": ("size", False),
-    "spatial_near": ("distance", False),
 }
 
 
@@ -350,8 +344,8 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     """The other way to resolve a superlative: walk the scene in the same order as :func:`reference_scan` and keep
     the best object so far - an object the reference could name is marked "best" when it beats the last one marked
     so, every other object "no"; the last "best" is the answer. Each verdict compares two values written in the
-    trace (the object's and the last best's) instead of one value with every object of the scene. "The shape nearest
-    to X" is one too, over the distances to X (X itself does not compete). "" for any other reference.
+    trace (the object's and the last best's) instead of one value with every object of the scene. "" for a
+    reference that is not a superlative of one value.
 
     >>> from envs.canvas.scene import CanvasObject
     >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1),
@@ -364,8 +358,6 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     'large blue star best, small red circle no, small green star best'
     >>> running_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
     ''
-    >>> running_scan(Reference("the shape nearest to the star", (1,), frozenset(), "spatial", "spatial_near.00", 0), scene)
-    'large blue star 0.00 no, small red circle 0.45 best, small green star 0.72 no'
     """
     family = ref.template.rsplit(".", 1)[0]
     if family not in _RUNNING_VALUE or len(ref.oids) != 1:
@@ -373,24 +365,14 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     kind, larger_wins = _RUNNING_VALUE[family]
     answer = scene.by_oid(ref.oids[0])
     # "the leftmost star" reads every object's shape: only stars compete.
-    only_shape = answer.shape if ("*", "shape") in ref.reads and family != "spatial_near" else None
-    # "the shape nearest to the star": the star itself does not compete.
-    anchor = scene.by_oid(ref.anchor) if kind == "distance" and ref.anchor is not None else None
-    if kind == "distance" and anchor is None:
-        return ""
+    only_shape = answer.shape if ("*", "shape") in ref.reads else None
     parts = []
     best: float | None = None
     best_oid: int | None = None
     for o in scene_text_order(scene.objects):
-        if kind == "size":
-            value = float(SIZE_ORDER.index(o.size))
-        elif anchor is not None:
-            value = math.hypot(o.x - anchor.x, o.y - anchor.y)
-        else:
-            value = getattr(o, kind)
+        value = SIZE_ORDER.index(o.size) if kind == "size" else getattr(o, kind)
         shown = "" if kind == "size" else f" {value:.2f}"
-        competes = (only_shape is None or o.shape == only_shape) and (anchor is None or o.oid != anchor.oid)
-        wins = competes and (best is None or (value > best if larger_wins else value < best))
+        wins = (only_shape is None or o.shape == only_shape) and (best is None or (value > best if larger_wins else value < best))
         if wins:
             best, best_oid = value, o.oid
         parts.append(f"{o.size} {o.color} {o.shape}{shown} {'best' if wins else 'no'}")
