@@ -46,4 +46,3 @@ def test_sft_data_adds_a_reworded_example_beside_one_step_direct_ones_with_the_s
     targets = {target: prompt for prompt, target in plain}
     assert all(target in targets and prompt != targets[target] for prompt, target in extra)
     assert make_sft_data(tasks, "decomposer", scenes=[""] * len(tasks), rewordings=1.0) == mixed
-
