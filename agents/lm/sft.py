@@ -304,7 +304,7 @@ def make_sft_data(
     for k, task in enumerate(tasks):
         scene = scenes[k] if scenes is not None else scene_text(task.source_png)
         with_plan = role == "decomposer" and rng.random() < plan_fraction
-        reworded = reworded_task(task, rewordings) if rewordings > 0 else None
+        reworded = reworded_task(task, rewordings)
         # A reworded request is a second example beside the generator's wording, not instead of it: replacing it
         # thinned the generator's own sentence shapes, which the held-out split is made of, and cost held-out F1.
         for each in (task, reworded) if reworded is not None else (task,):
