@@ -440,6 +440,20 @@ class TrainSection(GRPOSettings):
                              f"--set train.select_best.seed={self.eval_seed + 1})")
         return self
 
+    @model_validator(mode="after")
+    def _rewordings_have_tasks(self) -> "TrainSection":
+        # A share of rewordings with no generated direct task to reword would train on the generator's wording while
+        # the config says otherwise.
+        if not self.rewordings:
+            return self
+        if self.train_data is not None:
+            raise ValueError(f"rewordings is {self.rewordings} but train_data is set: rewordings apply to generated "
+                             "tasks only; drop train_data or set train.rewordings=0")
+        if self.category_mix is not None and not self.category_mix.get("direct"):
+            raise ValueError(f"rewordings is {self.rewordings} but category_mix draws no direct tasks, the only ones "
+                             "reworded; add direct to category_mix (e.g. direct: 1) or set train.rewordings=0")
+        return self
+
 
 #: ``train:`` key -> the RLlib ``AlgorithmConfig`` attribute that holds it (declared on the field), so RLlib's own
 #: ``lr``, ``grad_clip``, ``num_epochs`` and ``minibatch_size`` carry these settings, with the fields' defaults.

@@ -144,6 +144,11 @@ def test_rewordings_reach_the_task_pool_and_reword_only_one_step_direct_requests
     assert all(reworded[i] == plain[i] for i in range(30) if plain[i].category != "direct")
     with pytest.raises(Exception, match="rewordings"):
         build_grpo_config(make_pipeline(train={"rewordings": 1.5}))
+    # a share with nothing to reword is refused by name, not trained on the generator's wording in silence
+    with pytest.raises(Exception, match="category_mix draws no direct tasks"):
+        build_grpo_config(make_pipeline(train={"category_mix": {"spatial": 1.0}, "rewordings": 0.5}))
+    with pytest.raises(Exception, match="train_data is set"):
+        build_grpo_config(make_pipeline(train={"train_data": "tasks.parquet", "rewordings": 0.5}))
 
 
 def test_every_grpo_setting_is_documented_once_and_reaches_grpo_config_with_its_default(make_pipeline):
