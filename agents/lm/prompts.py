@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, get_args
 
 from rewards.parsing import format_components, format_tagged
 
@@ -162,7 +162,8 @@ def _with_note_subjects(task: Any, share: float) -> list[dict[str, Any]]:
 #: How a reasoning note's working can be written: the scan of per-object verdicts (:func:`envs.canvas.reasoning.
 #: reference_scan`), the running best of a superlative (:func:`envs.canvas.reasoning.running_scan`), or none (the
 #: note alone).
-SCAN_FORMS = ("verdicts", "running", "none")
+ScanForm = Literal["verdicts", "running", "none"]
+SCAN_FORMS: tuple[str, ...] = get_args(ScanForm)
 
 
 def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:

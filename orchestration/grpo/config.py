@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 
+from agents.lm.prompts import ScanForm
 from agents.registry import trainable_summary
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
 from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
@@ -158,7 +159,7 @@ class SFTSection(_Strict):
         "lists them ('the medium purple star', copied from the note) instead of the shortest unique description ('the "
         "purple shape', which needs every other object checked). Drawn per component from the task id. The paper's "
         "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1."))
-    scan_forms: dict[Literal["verdicts", "running", "none"], Annotated[float, Field(ge=0)]] | None = Field(default=None, description=(
+    scan_forms: dict[ScanForm, Annotated[float, Field(ge=0)]] | None = Field(default=None, description=(
         "With `scan` (ignored without it, so `scan: false` alone turns scans off), the forms a note's working takes "
         "and their weights, drawn per note from the task id: "
         "`verdicts` (the scan above), `running` (a superlative of one value keeps the best object so far: 'large red "
