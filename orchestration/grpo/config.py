@@ -367,6 +367,20 @@ class GRPOSettings(_Strict):
         "`build_learner_group(placement_group=...)`. A group the cluster cannot place within `timeout_s` is an error "
         "naming what was asked and what is free. None: Ray puts every actor wherever there is room."))
 
+    @model_validator(mode="after")
+    def _rewordings_have_tasks(self) -> "GRPOSettings":
+        # A share of rewordings with no generated direct task to reword would train on the generator's wording while
+        # the config says otherwise.
+        if not self.rewordings:
+            return self
+        if self.train_data is not None:
+            raise ValueError(f"rewordings is {self.rewordings} but train_data is set: rewordings apply to generated "
+                             "tasks only; drop train_data or set train.rewordings=0")
+        if self.category_mix is not None and not self.category_mix.get("direct"):
+            raise ValueError(f"rewordings is {self.rewordings} but category_mix draws no direct tasks, the only ones "
+                             "reworded; add direct to category_mix (e.g. direct: 1) or set train.rewordings=0")
+        return self
+
 
 class PolicySelection(_Strict):
     """Which checkpoint a run hands on: the one that scored best on validation tasks, judged as the run goes."""
@@ -439,20 +453,6 @@ class TrainSection(GRPOSettings):
             raise ValueError(f"select_best.seed and eval_seed are both {self.eval_seed}: the policy would be chosen on the "
                              "tasks that then judge it; give select_best another seed (e.g. "
                              f"--set train.select_best.seed={self.eval_seed + 1})")
-        return self
-
-    @model_validator(mode="after")
-    def _rewordings_have_tasks(self) -> "TrainSection":
-        # A share of rewordings with no generated direct task to reword would train on the generator's wording while
-        # the config says otherwise.
-        if not self.rewordings:
-            return self
-        if self.train_data is not None:
-            raise ValueError(f"rewordings is {self.rewordings} but train_data is set: rewordings apply to generated "
-                             "tasks only; drop train_data or set train.rewordings=0")
-        if self.category_mix is not None and not self.category_mix.get("direct"):
-            raise ValueError(f"rewordings is {self.rewordings} but category_mix draws no direct tasks, the only ones "
-                             "reworded; add direct to category_mix (e.g. direct: 1) or set train.rewordings=0")
         return self
 
 
@@ -755,6 +755,9 @@ def _field_errors(err: ValidationError, prefix: str | None = None, value: Any = 
     out = []
     for e in err.errors():
         path = ".".join(str(p) for p in ([prefix] if prefix else []) + list(e["loc"]))
+        if not path:  # a check across fields (a model validator): its message names them
+            out.append(f"{e['msg']}{suffix}")
+            continue
         shown = value if prefix and not e["loc"] else e.get("input")
         out.append(f"{path}={shown!r}{suffix}: {e['msg']}")
     return out
