@@ -42,7 +42,7 @@ from envs.canvas.scene import Scene
 from envs.image_io import encode_png, load_image
 from rewards.types import Component
 
-__all__ = ["CanvasEditor", "MODES"]
+__all__ = ["CanvasEditor", "MODES", "request_texts", "read_request", "plan_outcome"]
 
 MODES = ("single_pass", "multi_turn")
 
@@ -84,47 +84,9 @@ class CanvasEditor(Agent):
             texts = [state.plan.text]
         else:
             texts = [state.instruction]
-        out: list[str] = []
-        for text in texts:
-            if not text.strip():
-                continue
-            parsed = parse_text(text)
-            clauses = parsed.written
-            if not clauses or not any(c.parsed for c in clauses):
-                out.append(text.strip())  # nothing readable: the whole text is one (unreadable) request
-            else:
-                out.extend(c.text for c in clauses)
-        return out
+        return [request for text in texts for request in request_texts(text)]
 
     # -- one editor call ---------------------------------------------------------------------------------------
-    def _read(self, request: str, scene: Scene) -> Component | str:
-        """The component for `request` on `scene`, or the reason it cannot be carried out."""
-        parsed: ParsedClause | None = parse_clause(request)
-        if parsed is None:
-            return f"{NOT_UNDERSTOOD}: no edit the editor knows"
-        action = parsed.action
-        if action not in ("add", "background"):
-            objects = []
-            for subject in parsed.subjects:
-                if parse_description(subject) is None:
-                    return f"does not know which object {subject!r} is"
-                found = resolve(subject, scene.objects)
-                if len(found) != 1:
-                    return f"{subject!r} matches {len(found)} objects in the image, not exactly one"
-                objects.append(found[0])
-        if action == "remove":
-            return Component(action, parsed.subjects, ())
-        target = parsed.target
-        if parsed.relative:
-            sizes = {o.size for o in objects}
-            target = relative_size(next(iter(sizes)), parsed.target) if len(sizes) == 1 else None  # type: ignore[arg-type]
-            if target is None:
-                return f"cannot make {parsed.subject!r} {parsed.target}"
-        if target is None:
-            return f"does not know the value {parsed.target_text!r}"
-        subjects = (BACKGROUND_SUBJECT,) if action == "background" else parsed.subjects
-        return Component(action, subjects, (target,))
-
     def _call(self, pixels: np.ndarray, requests: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
         """One editor call: perceive `pixels` once, then carry out `requests` in order. Returns (pixels, applied,
         skipped-with-reasons)."""
@@ -134,7 +96,7 @@ class CanvasEditor(Agent):
         applied: list[str] = []
         skipped: list[str] = []
         for request in requests:
-            component = self._read(request, scene)
+            component = read_request(request, scene)
             if isinstance(component, str):
                 skipped.append(f"{request} ({component})")
                 continue
@@ -168,3 +130,58 @@ class CanvasEditor(Agent):
             # Nothing changed: hand back the source bytes untouched (no re-encoding).
             return EditResult(image_png=state.source_png, applied=[], skipped=skipped, calls=calls)
         return EditResult(image_png=encode_png(to_image(pixels)), applied=applied, skipped=skipped, calls=calls)
+
+
+def request_texts(text: str) -> list[str]:
+    """The requests the editor reads in one upstream text, in the order written: its clauses, or the whole text as
+    one (unreadable) request when no clause parses; none for a blank text."""
+    if not text.strip():
+        return []
+    clauses = parse_text(text).written
+    if not clauses or not any(c.parsed for c in clauses):
+        return [text.strip()]
+    return [c.text for c in clauses]
+
+
+def read_request(request: str, scene: Scene) -> Component | str:
+    """The component the editor makes of `request` on `scene`, or the reason it cannot be carried out."""
+    parsed: ParsedClause | None = parse_clause(request)
+    if parsed is None:
+        return f"{NOT_UNDERSTOOD}: no edit the editor knows"
+    action = parsed.action
+    if action not in ("add", "background"):
+        objects = []
+        for subject in parsed.subjects:
+            if parse_description(subject) is None:
+                return f"does not know which object {subject!r} is"
+            found = resolve(subject, scene.objects)
+            if len(found) != 1:
+                return f"{subject!r} matches {len(found)} objects in the image, not exactly one"
+            objects.append(found[0])
+    if action == "remove":
+        return Component(action, parsed.subjects, ())
+    target = parsed.target
+    if parsed.relative:
+        sizes = {o.size for o in objects}
+        target = relative_size(next(iter(sizes)), parsed.target) if len(sizes) == 1 else None  # type: ignore[arg-type]
+        if target is None:
+            return f"cannot make {parsed.subject!r} {parsed.target}"
+    if target is None:
+        return f"does not know the value {parsed.target_text!r}"
+    subjects = (BACKGROUND_SUBJECT,) if action == "background" else parsed.subjects
+    return Component(action, subjects, (target,))
+
+
+def plan_outcome(plan: str, scene: Scene) -> Scene:
+    """The scene a plan describes when its requests are read the editor's way and carried out one by one on
+    `scene` (multi-turn, no pixels): what a plan asks for, judged before any pixel is touched. A request the
+    editor cannot read or carry out changes nothing, as in :meth:`CanvasEditor.act`."""
+    for request in request_texts(plan):
+        component = read_request(request, scene)
+        if isinstance(component, str):
+            continue
+        try:
+            scene = simulate(scene, component)
+        except EditError:
+            continue
+    return scene

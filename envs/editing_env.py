@@ -63,6 +63,7 @@ def reward_context(task: EditTask, state: EpisodeState, completion: str | None, 
         checklist_expected=[i.expected or "yes" for i in verdict.items] if verdict else None,
         checklist_groups=[i.group for i in verdict.items] if verdict else None,
         source_scene=task.source_scene,
+        reference_checks=[{"check": i.check, "expected": i.expected} for i in task.checklist if i.check is not None] or None,
         truth_order=list(task.order) if task.order else None,
         kind=kind,
     )

@@ -97,12 +97,14 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
                             eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
                             workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
                             scan_forms=sft.scan_forms,
-                            note_subjects=sft.note_subjects, rewordings=sft.rewordings, log=log, progress=progress, **optional)
+                            note_subjects=sft.note_subjects, rewordings=sft.rewordings,
+                            init={role: path for role, path in sft.init.items() if role in policy_roles},
+                            log=log, progress=progress, **optional)
     if "verifier" in sft.roles:
         # The reward model trains on its own data (reward trajectories of judged edits) with its own tokenizer.
         from agents.lm.verifier_sft import verifier_cold_start
 
-        verifier = verifier_cold_start(sft.out_dir, seed=sft.seed, model_overrides=dict(sft.model), init_from=sft.verifier_init,
+        verifier = verifier_cold_start(sft.out_dir, seed=sft.seed, model_overrides=dict(sft.model), init_from=sft.init.get("verifier"),
                                        num_threads=sft.num_threads or os.cpu_count(), workers=sft.workers, log=log,
                                        progress=progress, **optional)
         report = {**report, "roles": {**report["roles"], **verifier["roles"]}}

@@ -35,6 +35,8 @@ class RewardContext:
         source_image, edited_image: ``H x W x C`` images (``uint8`` or float in ``[0, 1]``).
         change_mask: ``H x W`` bool, True where the edit is expected to change the image.
         source_scene: the source image's world state as Canvas scene JSON (grounded rewards resolve subjects on it).
+        reference_checks: the task's machine-checkable reference checklist, ``{"check": spec, "expected": "yes"/"no"}``
+            per item (``envs.canvas.checks``), for rewards that answer it on something other than the edited image.
         truth_order: a valid execution order of ``truth_components`` (indices), for grounded rewards.
         synonyms: optional synonym map for F1 normalisation.
         allowed_actions: optional set of valid action words for the format schema.
@@ -56,6 +58,7 @@ class RewardContext:
     edited_image: ArrayLike | None = None
     change_mask: ArrayLike | None = None
     source_scene: str | None = None
+    reference_checks: Sequence[Mapping[str, Any]] | None = None
     truth_order: Sequence[int] | None = None
     synonyms: Mapping[str, str] | None = None
     allowed_actions: Collection[str] | None = None

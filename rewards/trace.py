@@ -24,7 +24,7 @@ from rewards.f1 import max_weight_assignment, set_f1
 __all__ = ["THINK_SEPARATOR", "SCAN_START", "SCAN_END", "SCAN_SEPARATOR", "split_think", "note_members", "trace_scores",
            "scan_entries", "scan_scores"]
 
-#: What separates the parts of a decomposer's think (``agents.lm.prompts.decomposer_think`` writes it).
+#: What separates the parts of a decomposer's think (``agents.lm.prompts.reasoning_think`` writes it).
 THINK_SEPARATOR = ";"
 #: Where a scan note's entries begin and end, and what separates them ("<phrase>: <entry>, <entry> = <objects>").
 SCAN_START, SCAN_END, SCAN_SEPARATOR = ":", " =", ","

@@ -6,7 +6,8 @@ graph provides them, the thinker's plan and the verifier's feedback. The complet
 and follows the tagged format of :mod:`rewards.parsing`:
 
 - decomposer: ``<think>2 edits</think><answer>\\n<action>…</action><subject> …</subject><target> …</target>…\\n</answer>``
-- thinker: ``<think>spatial request, 2 steps</think><answer>\\nthe explicit instruction\\n</answer>``
+- thinker: ``<think>spatial request, 2 steps</think><answer>\\nthe explicit instruction\\n</answer>``, or with a
+  reasoning trace the decomposer's think (``<think>2 edits; the lowest shape = medium purple hexagon</think>``)
 
 The SFT data is built from the *same* perception the policy runs on at inference (``scene_text(task.source_png)``),
 so training and inference prompts come from one distribution.
@@ -24,7 +25,7 @@ __all__ = [
     "LM_ROLES",
     "build_prompt",
     "scene_text",
-    "decomposer_think",
+    "reasoning_think",
     "thinker_think",
     "answer_components",
     "sft_target",
@@ -87,18 +88,19 @@ def scene_text(png: bytes) -> str:
     return describe(perceive_png(png))
 
 
-def decomposer_think(n_components: int, notes: Sequence[str] = (), scans: Sequence[str] = ()) -> str:
-    """The reasoning of a decomposer SFT target: how many edits there are, then (for a reasoning trace) what each
+def reasoning_think(n_components: int, notes: Sequence[str] = (), scans: Sequence[str] = ()) -> str:
+    """The think of a decomposer SFT target, and of a thinker's with a reasoning trace (the thinker resolves the same
+    references before it writes its plan): how many edits there are, then (for a reasoning trace) what each
     indirect reference or knowledge phrase of the request names (:attr:`envs.task.EditTask.reasoning`); with
     ``scans`` (:attr:`envs.task.EditTask.reasoning_scans`, one per note) each note first walks the scene object by
     object ("<phrase>: <scan> = <objects>"), so the decision of which objects a reference names is made one object
     at a time before the note lists them.
 
-    >>> decomposer_think(1), decomposer_think(3)
+    >>> reasoning_think(1), reasoning_think(3)
     ('1 edit', '3 edits')
-    >>> decomposer_think(2, ["the lowest shape = medium purple hexagon"])
+    >>> reasoning_think(2, ["the lowest shape = medium purple hexagon"])
     '2 edits; the lowest shape = medium purple hexagon'
-    >>> decomposer_think(1, ["the red shape = small red star"], ["large blue circle no, small red star yes"])
+    >>> reasoning_think(1, ["the red shape = small red star"], ["large blue circle no, small red star yes"])
     '1 edit; the red shape: large blue circle no, small red star yes = small red star'
     """
     if scans and len(scans) != len(notes):
@@ -194,8 +196,9 @@ def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
 def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0,
                scan_forms: Mapping[str, float] | None = None) -> str:
     """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth);
-    with ``reasoning``, the decomposer's think also resolves the request's indirect references, and with ``scan``
-    too each reference walks the scene object by object first (:func:`decomposer_think`).
+    with ``reasoning``, the think (the decomposer's, and the thinker's in the same form) also resolves the request's
+    indirect references, and with ``scan`` too each reference walks the scene object by object first
+    (:func:`reasoning_think`).
 
     ``note_subjects`` (with ``reasoning``): the share of components whose subject an indirect reference names that
     are written with the objects of the think's note ("the medium purple star") instead of the canonical shortest
@@ -211,14 +214,25 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
             raise ValueError(f"task {task.task_id} has no ground-truth components; a decomposer SFT target needs them")
         answer = answer_components(_with_note_subjects(task, note_subjects if reasoning else 0.0))
         notes = task.reasoning if reasoning else ()
-        scans = note_scans(task, scan_forms) if (reasoning and scan) else ()
-        if notes and scan and reasoning and len(scans) != len(notes):
-            raise ValueError(f"task {task.task_id} has {len(notes)} reasoning notes but {len(scans)} scans; a scan "
-                             "trace needs tasks made by this generator (regenerate the task file)")
-        return format_tagged(decomposer_think(len(task.components), notes, scans), answer)
+        scans = _checked_scans(task, scan_forms) if (notes and scan) else ()
+        return format_tagged(reasoning_think(len(task.components), notes, scans), answer)
     if not task.explicit_instruction:
         raise ValueError(f"task {task.task_id} has no explicit_instruction; a thinker SFT target needs it")
-    return format_tagged(thinker_think(task.category, task.n_steps), _one_line(task.explicit_instruction))
+    if reasoning:
+        # The plan names objects by the explicit descriptions the notes resolve them to; the think is the
+        # decomposer's, so a thinker can start from a decomposer's weights and keep its working.
+        think = reasoning_think(task.n_steps, task.reasoning, _checked_scans(task, scan_forms) if scan else ())
+    else:
+        think = thinker_think(task.category, task.n_steps)
+    return format_tagged(think, _one_line(task.explicit_instruction))
+
+
+def _checked_scans(task: Any, scan_forms: Mapping[str, float] | None) -> list[str]:
+    scans = note_scans(task, scan_forms)
+    if len(scans) != len(task.reasoning):
+        raise ValueError(f"task {task.task_id} has {len(task.reasoning)} reasoning notes but {len(scans)} scans; a scan "
+                         "trace needs tasks made by this generator (regenerate the task file)")
+    return scans
 
 
 def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None,

@@ -519,6 +519,7 @@ def cold_start(
     note_subjects: float = 0.0,
     rewordings: float = 0.0,
     scan_forms: Mapping[str, float] | None = None,
+    init: Mapping[str, str | Path] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Literal["bar", "lines"] | None = None,
 ) -> dict[str, Any]:
@@ -560,6 +561,9 @@ def cold_start(
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
         rewordings: the share of one-step direct train tasks that get a second example in a train-only sentence
             shape (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
+        init: ``{role: policy folder}``: those roles start from that policy's weights and tokenizer (e.g. a thinker
+            with ``reasoning`` from a decomposer that already writes the same think); ``model_overrides`` do not
+            apply to them. The tokenizer is trained only when some role starts fresh.
         log: progress messages go here (e.g. ``print``); default silent.
         progress: progress of the SFT steps of each role (:class:`StepProgress`): ``"bar"`` (a tqdm bar on stderr,
             for a terminal), ``"lines"`` (a line to ``log`` every few steps, for a log file) or None (none).
@@ -567,13 +571,20 @@ def cold_start(
     Returns:
         The metrics that are also written to ``out_dir/cold_start.json``.
     """
-    from agents.lm.model import build_model, count_parameters, save_policy, tiny_causal_lm_config
+    from agents.lm.model import build_model, count_parameters, load_policy, save_policy, tiny_causal_lm_config
     from agents.lm.prompts import LM_ROLES
     from agents.lm.tokenizer import DEFAULT_VOCAB_SIZE, train_tokenizer
 
     for role in roles:
         if role not in LM_ROLES:
             raise ValueError(f"cold_start cannot train role {role!r}; choose from {', '.join(LM_ROLES)}")
+    init = {role: Path(path) for role, path in (init or {}).items()}
+    for role, path in init.items():
+        if role not in roles:
+            raise ValueError(f"init names role {role!r}, which this cold start does not train ({', '.join(roles)})")
+        if not (path / "config.json").is_file():
+            raise ValueError(f"init for {role}: {str(path)!r} is not a policy folder (no config.json); give a folder "
+                             "that editrl sft or editrl train saved")
     with _torch_threads(num_threads):
         steps = DEFAULT_SFT_STEPS if steps is None else steps
         role_steps = {role: int(steps[role] if isinstance(steps, Mapping) else steps) for role in roles}
@@ -598,9 +609,12 @@ def cold_start(
         say(f"generated {n_tasks} tasks in {report['data_s']} s")
 
         t1 = time.perf_counter()
-        tokenizer = train_tokenizer((text for pairs in data.values() for pair in pairs for text in pair), vocab_size or DEFAULT_VOCAB_SIZE)
+        fresh = [role for role in roles if role not in init]
+        tokenizer = train_tokenizer((text for role in fresh for pair in data[role] for text in pair),
+                                    vocab_size or DEFAULT_VOCAB_SIZE) if fresh else None
         report["tokenizer_s"] = round(time.perf_counter() - t1, 2)
-        report["vocab_size"] = len(tokenizer)
+        report["vocab_size"] = len(tokenizer) if tokenizer is not None else None
+        report["init"] = {role: str(path) for role, path in init.items()}
 
         test_tasks: list[Any] = []
         test_scenes: list[str] = []
@@ -609,7 +623,11 @@ def cold_start(
 
         report["roles"] = {}
         for k, role in enumerate(roles):
-            model = build_model(tokenizer, tiny_causal_lm_config(len(tokenizer), **(model_overrides or {})), seed=seed + k)
+            if role in init:
+                model, role_tokenizer = load_policy(init[role])
+            else:
+                role_tokenizer = tokenizer
+                model = build_model(tokenizer, tiny_causal_lm_config(len(tokenizer), **(model_overrides or {})), seed=seed + k)
             say(f"{role}: {count_parameters(model):,} parameters, {len(data[role])} examples, {role_steps[role]} steps")
             curve: list[dict[str, Any]] = []
             clock = {"eval": 0.0, "start": time.perf_counter()}
@@ -617,7 +635,7 @@ def cold_start(
             def evaluate_now(step: int, m: PreTrainedModel, role: str = role, curve: list = curve, clock: dict = clock) -> None:
                 began = time.perf_counter()
                 # A reasoning trace lengthens the completion: room for a four-step answer after it.
-                metrics = evaluators[role](m, tokenizer, test_tasks, scenes=test_scenes, max_new_tokens=(256 if scan else 144) if reasoning else 96)
+                metrics = evaluators[role](m, role_tokenizer, test_tasks, scenes=test_scenes, max_new_tokens=(256 if scan else 144) if reasoning else 96)
                 curve.append({"step": step, "train_s": round(began - clock["start"] - clock["eval"], 1), **{key: round(v, 4) for key, v in metrics.items()}})
                 clock["eval"] += time.perf_counter() - began
                 say(f"{role}: step {step}: {curve[-1]}")
@@ -625,7 +643,7 @@ def cold_start(
             steps_progress = StepProgress(role, role_steps[role], progress, say) if progress else None
             try:
                 metrics = sft_train(
-                    model, tokenizer, data[role], steps=role_steps[role], batch_size=batch_size, lr=lr, seed=seed + k,
+                    model, role_tokenizer, data[role], steps=role_steps[role], batch_size=batch_size, lr=lr, seed=seed + k,
                     prompt_loss_weight=prompt_loss_weight,
                     callback=evaluate_now if (test_tasks and eval_every) else None, callback_every=eval_every,
                     on_step=steps_progress,
@@ -633,7 +651,7 @@ def cold_start(
             finally:
                 if steps_progress is not None:
                     steps_progress.close()
-            path = save_policy(model, tokenizer, out / role)
+            path = save_policy(model, role_tokenizer, out / role)
             entry: dict[str, Any] = {
                 "path": str(path),
                 "parameters": count_parameters(model),

@@ -175,7 +175,13 @@ def component_lines(rollouts: GroupRollouts, action_id: int, score: str = "f1") 
     return token_line, scores
 
 
-def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separator_id: int
+def _traced_output(episode: Any, role: str) -> Any:
+    """The output whose think holds the reasoning trace of the trained ``role``: a thinker's plan, else the
+    decomposition (None when the agent produced none)."""
+    return episode.state.plan if role == "thinker" else episode.state.decomposition
+
+
+def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separator_id: int, role: str = "decomposer"
                 ) -> tuple[np.ndarray, list[list[float] | None]]:
     """Which reasoning-trace note each completion token belongs to ([N, T], -1 outside notes) and each note's score
     (:func:`rewards.trace.trace_scores` against the task's own trace).
@@ -183,7 +189,8 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
     A note runs from a separator token inside the think (``;``) to the token before the next separator or
     ``</think>``; the edit count before the first separator is not a note. A completion's notes get scores only when
     its task has ground-truth components, its think closes, and the separators in its tokens match those
-    in its parsed think (otherwise the notes cannot be told apart: None).
+    in its parsed think (otherwise the notes cannot be told apart: None). ``role``: the trained agent's role (a
+    reasoning thinker writes the same think as a decomposer).
     """
     from rewards.trace import THINK_SEPARATOR, trace_scores
 
@@ -192,7 +199,7 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
     token_note = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
-        decomposition = episode.state.decomposition
+        decomposition = _traced_output(episode, role)
         opens = np.flatnonzero((ids[row] == think_id) & mask[row])
         closes = np.flatnonzero((ids[row] == end_think_id) & mask[row])
         if (episode.error is not None or decomposition is None or not episode.task.components
@@ -210,8 +217,8 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
     return token_note, scores
 
 
-def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id: int, end_id: int, separator_id: int
-                      ) -> tuple[np.ndarray, list[list[float] | None]]:
+def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id: int, end_id: int, separator_id: int,
+                      role: str = "decomposer") -> tuple[np.ndarray, list[list[float] | None]]:
     """Which scan entry each completion token belongs to ([N, T], numbered across the completion's notes, -1
     elsewhere) and each entry's score (:func:`rewards.trace.scan_scores`, flattened in the same order).
 
@@ -226,7 +233,7 @@ def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id:
     token_entry = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
-        decomposition = episode.state.decomposition
+        decomposition = _traced_output(episode, role)
         if not (token_note[row] >= 0).any() or decomposition is None or not episode.task.reasoning_scans:
             scores.append(None)
             continue
@@ -432,7 +439,7 @@ class GRPO(Algorithm):
         self.runner = EpisodeRunner(self.graph, handles)
         # Per-component credit finds a decomposer's lines by the id of its one-token <action> tag.
         self.action_ids: dict[str, int] = {}
-        # Per-note credit finds a decomposer's reasoning notes by its <think>, </think> and separator token ids.
+        # Per-note credit finds a decomposer's (or reasoning thinker's) notes by its <think>, </think> and separator ids.
         self.trace_ids: dict[str, tuple[int, int, int]] = {}
         # Scan credit finds a scan note's entries by its ":", " =" and "," token ids.
         self.scan_ids: dict[str, tuple[int, int, int]] = {}
@@ -443,10 +450,13 @@ class GRPO(Algorithm):
 
             for node in self.trainable:
                 agent = self.pipeline.agents[node]
-                if (agent.role or node) == "decomposer" and agent.backend == "transformers":
+                # A thinker with a reasoning trace writes the decomposer's think, so its notes and scan entries get
+                # the same credit; only a decomposer has component lines.
+                role = agent.role or node
+                if role in ("decomposer", "thinker") and agent.backend == "transformers":
                     tokenizer = AutoTokenizer.from_pretrained(str(agent.model))
                     tag = tokenizer.convert_tokens_to_ids("<action>")
-                    if cfg.component_credit > 0 and isinstance(tag, int) and tag >= 0:
+                    if role == "decomposer" and cfg.component_credit > 0 and isinstance(tag, int) and tag >= 0:
                         self.action_ids[node] = tag
                     trace = [tokenizer.convert_tokens_to_ids("<think>"), tokenizer.convert_tokens_to_ids("</think>")]
                     separator = tokenizer(THINK_SEPARATOR, add_special_tokens=False)["input_ids"]
@@ -512,12 +522,13 @@ class GRPO(Algorithm):
                 adv = component_token_advantages(adv, token_line, scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
                 metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
             if (cfg.trace_credit > 0 or cfg.scan_credit > 0) and node in self.trace_ids:
-                token_note, note_scores = trace_notes(rollouts, *self.trace_ids[node])
+                role = self.pipeline.agents[node].role or node
+                token_note, note_scores = trace_notes(rollouts, *self.trace_ids[node], role=role)
                 note_adv = component_token_advantages(np.zeros(len(seq_adv)), token_note, note_scores, rollouts.group_ids,
                                                       cfg.trace_credit, cfg.adv_eps)
                 adv = (adv if adv.ndim == 2 else adv[:, None]) + note_adv
                 if cfg.scan_credit > 0 and node in self.scan_ids:
-                    token_entry, entry_scores = scan_entry_tokens(rollouts, token_note, *self.scan_ids[node])
+                    token_entry, entry_scores = scan_entry_tokens(rollouts, token_note, *self.scan_ids[node], role=role)
                     adv = adv + component_token_advantages(np.zeros(len(seq_adv)), token_entry, entry_scores,
                                                            rollouts.group_ids, cfg.scan_credit, cfg.adv_eps)
                     scored_entries = [x for row in entry_scores if row for x in row]

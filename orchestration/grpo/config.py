@@ -171,10 +171,11 @@ class SFTSection(_Strict):
         "train-only sentence shape (`envs.canvas.rewording`: the replaced value named, 'change the circle from red "
         "to blue'; the current state first; 'what if ...'; an arrow), drawn per task from its id; same target. The "
         "generator's templates and so the held-out test split are unchanged."))
-    verifier_init: str | None = Field(default=None, description=(
-        "With role `verifier`: start its SFT from this policy folder (weights and tokenizer), e.g. "
-        "agents/lm/pretrained/decomposer, which already copies Canvas phrases from its prompt, instead of a fresh "
-        "tiny model with a tokenizer of its own. `model` overrides do not apply then."))
+    init: dict[Literal["decomposer", "thinker", "verifier"], str] = Field(default_factory=dict, description=(
+        "Roles whose SFT starts from a policy folder (its weights and tokenizer) instead of a fresh tiny model with "
+        "a tokenizer trained on the SFT data, e.g. {thinker: agents/lm/pretrained/decomposer}: the shipped "
+        "decomposer already reads Canvas prompts and resolves their references in its think, which a thinker with "
+        "`reasoning` writes the same way. `model` overrides do not apply to these roles."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))

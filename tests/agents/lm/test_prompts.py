@@ -47,6 +47,19 @@ def test_thinker_target_parses_to_explicit_instruction(tasks):
         assert task.category in parsed.think
 
 
+def test_a_reasoning_thinker_writes_the_decomposers_think_then_the_explicit_plan():
+    from rewards.trace import trace_scores
+
+    task = next(t for t in generate_tasks(80, seed=2) if t.category == "superlative")
+    thinker = parse_tagged(sft_target("thinker", task, reasoning=True, scan=True))
+    decomposer = parse_tagged(sft_target("decomposer", task, reasoning=True, scan=True))
+    assert thinker.think == decomposer.think  # same working, so a decomposer's weights are a thinker's start
+    assert thinker.answer.strip() == task.explicit_instruction
+    assert trace_scores(thinker.think, task.reasoning) == [1.0] * len(task.reasoning)
+    plain = parse_tagged(sft_target("thinker", task))
+    assert plain.think == f"superlative request, {task.n_steps} step" + ("s" if task.n_steps > 1 else "")
+
+
 def test_sft_scene_text_comes_from_perception_of_the_source_image(tasks):
     task = tasks[0]
     with Image.open(io.BytesIO(task.source_png)) as image:

@@ -88,6 +88,26 @@ def test_cold_start_writes_one_policy_per_role(tmp_path):
         cold_start(tmp_path, n_tasks=1, roles=("editor",))
 
 
+def test_cold_start_can_start_a_role_from_another_policy(tmp_path):
+    import torch
+
+    small = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+    cold_start(tmp_path / "first", n_tasks=16, roles=("decomposer",), steps=2, batch_size=4, vocab_size=400, model_overrides=small)
+    start, start_tok = load_policy(tmp_path / "first" / "decomposer")
+    report = cold_start(tmp_path / "warm", n_tasks=16, roles=("thinker",), steps=3, batch_size=4, reasoning=True, scan=True,
+                        init={"thinker": tmp_path / "first" / "decomposer"})
+    assert report["init"] == {"thinker": str(tmp_path / "first" / "decomposer")} and report["vocab_size"] is None
+    thinker, tok = load_policy(tmp_path / "warm" / "thinker")
+    assert tok.get_vocab() == start_tok.get_vocab()  # the starting policy's tokenizer, not a new one
+    assert thinker.config.hidden_size == 32  # its architecture too
+    changed = [n for n, p in thinker.state_dict().items() if not torch.equal(p, start.state_dict()[n])]
+    assert changed  # and SFT moved its weights
+    with pytest.raises(ValueError, match="does not train"):
+        cold_start(tmp_path / "bad", n_tasks=16, roles=("thinker",), init={"decomposer": tmp_path / "first" / "decomposer"})
+    with pytest.raises(ValueError, match="not a policy folder"):
+        cold_start(tmp_path / "bad", n_tasks=16, roles=("thinker",), init={"thinker": tmp_path})
+
+
 def test_make_tasks_is_the_same_with_one_or_two_processes():
     one_tasks, one_scenes = make_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}, workers=1)
     two_tasks, two_scenes = make_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}, workers=2)

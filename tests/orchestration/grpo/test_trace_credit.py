@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.base import Decomposition, EpisodeState
+from agents.base import Decomposition, EpisodeState, Plan
 from envs.canvas.generator import generate_tasks
 from orchestration.grpo.algorithm import trace_notes
 from orchestration.grpo.core import component_token_advantages
@@ -51,6 +51,17 @@ def test_an_unclosed_think_gets_no_note_scores():
     token_note, scores = trace_notes(_rollouts(task, ["1 edit; x = y"], [[THINK, WORD, SEP, WORD, WORD, WORD]]),
                                      THINK, END_THINK, SEP)
     assert scores == [None] and (token_note == -1).all()
+
+
+def test_a_reasoning_thinkers_notes_are_read_from_its_plan():
+    task = _task_with_one_note()
+    right = f"{len(task.components)} edits; {task.reasoning[0]}"
+    rollouts = _rollouts(task, ["ignored"], [[THINK, WORD, SEP, WORD, WORD, END_THINK, WORD, 0]])
+    episode = rollouts.episodes[0]
+    episode.state = episode.state.model_copy(update={"decomposition": None, "plan": Plan(text="Make it so.", think=right)})
+    token_note, scores = trace_notes(rollouts, THINK, END_THINK, SEP, role="thinker")
+    assert scores == [[1.0]] and token_note[0].tolist() == [-1, -1, 0, 0, 0, -1, -1, -1]
+    assert trace_notes(rollouts, THINK, END_THINK, SEP)[1] == [None]  # as a decomposer it has no decomposition
 
 
 COLON, EQ, COMMA = 7, 8, 9  # ":", " =" and "," in this synthetic batch
