@@ -92,6 +92,9 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
     log(f"SFT cold start: roles {', '.join(sft.roles)} -> {sft.out_dir}" + (f" ({optional})" if optional else ""))
     policy_roles = tuple(role for role in sft.roles if role != "verifier")
     report: dict[str, Any] = {"roles": {}}
+    reflection = None
+    if sft.reflection is not None:
+        reflection = {**sft.reflection.model_dump(), **reflection_agents(config)}
     if policy_roles:
         report = cold_start(sft.out_dir, roles=policy_roles, seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
                             eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
@@ -99,6 +102,7 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
                             scan_forms=sft.scan_forms,
                             note_subjects=sft.note_subjects, rewordings=sft.rewordings,
                             init={role: path for role, path in sft.init.items() if role in policy_roles},
+                            reflection=reflection,
                             log=log, progress=progress, **optional)
     if "verifier" in sft.roles:
         # The reward model trains on its own data (reward trajectories of judged edits) with its own tokenizer.
@@ -109,6 +113,22 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
                                        progress=progress, **optional)
         report = {**report, "roles": {**report["roles"], **verifier["roles"]}}
     return report
+
+
+def reflection_agents(config: PipelineConfig) -> dict[str, Any]:
+    """The pipeline's editor and verifier, built in this process, for the thinker's reflection SFT stage."""
+    from orchestration.graph import build_graph
+    from orchestration.pipeline import agent_kwargs
+
+    graph = build_graph(config)
+    agents = {}
+    for role in ("editor", "verifier"):
+        node = next((n for n in graph.order if graph.roles[n] == role), None)
+        if node is None:
+            raise ConfigError(f"train.sft.reflection carries out and checks the thinker's plans with the pipeline's "
+                              f"{role}, and this pipeline has none: add one to graph.nodes, or drop train.sft.reflection")
+        agents[role] = graph.classes[node](**agent_kwargs(config.agents[node], config))
+    return agents
 
 
 def use_sft_policies(config: PipelineConfig, section: TrainSection) -> PipelineConfig:
@@ -494,10 +514,15 @@ def format_curve(before: dict[str, Any], curve: list[dict[str, Any]]) -> str:
     |---:|---:|---:|---:|
     | 0 | 0 | 0.900 | 0.500 |
     | 50 | 160 | 0.910 | 0.520 |
+    >>> print(format_curve({"f1_overall": None, "full_success": 0.5}, []).splitlines()[-1])
+    | 0 | 0 | - | 0.500 |
     """
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"  # a pipeline without a decomposer has no F1
+
     lines = ["| held-out curve: iteration | GRPO s | F1 overall | full success |", "|---:|---:|---:|---:|"]
     for point in [{"iteration": 0, "grpo_s": 0.0, **before}, *curve]:
-        lines.append(f"| {point['iteration']} | {point['grpo_s']:.0f} | {point['f1_overall']:.3f} | {point['full_success']:.3f} |")
+        lines.append(f"| {point['iteration']} | {point['grpo_s']:.0f} | {cell(point['f1_overall'])} | {cell(point['full_success'])} |")
     return "\n".join(lines)
 
 

@@ -56,6 +56,7 @@ from rewards.advantages import (
     group_normalize,
     ucpg_advantages,
     ucpg_subset,
+    ucpg_subset_sizes,
     weighted_sum,
 )
 from rewards.checklist import checklist_reward
@@ -99,6 +100,7 @@ __all__ = [
     "dual_atomic_advantages",
     "average_ranks",
     "ucpg_subset",
+    "ucpg_subset_sizes",
     "ucpg_advantages",
     "gcpo_rewards",
     "GCPORewards",

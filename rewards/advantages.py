@@ -39,6 +39,7 @@ __all__ = [
     "dual_atomic_advantages",
     "average_ranks",
     "ucpg_subset",
+    "ucpg_subset_sizes",
     "ucpg_advantages",
     "gcpo_rewards",
     "GCPORewards",
@@ -325,6 +326,20 @@ def ucpg_advantages(scores: ArrayLike, group_ids: Sequence[Hashable] | ArrayLike
         idx = np.flatnonzero(codes == code)
         out[idx] = _ucpg_one_group(s[idx])
     return out
+
+
+def ucpg_subset_sizes(scores: ArrayLike, group_ids: Sequence[Hashable] | ArrayLike | None = None) -> list[tuple[int, int]]:
+    """``(kept, group size)`` per group: how many chains :func:`ucpg_subset` keeps, in order of first appearance.
+
+    How often the consistent subset is smaller than the group says how often the reward dimensions disagree on
+    some pair of chains (and UCPG leaves those chains without advantage).
+
+    >>> ucpg_subset_sizes([[1, 1], [2, 0], [2, 2], [0, 0], [1, 1], [2, 2]], ["a"] * 4 + ["b"] * 2)
+    [(3, 4), (2, 2)]
+    """
+    s = _finite_array(scores, "scores", 2)
+    codes, n_groups = _group_codes(group_ids, len(s))
+    return [(int(ucpg_subset(s[codes == code]).sum()), int((codes == code).sum())) for code in range(n_groups)]
 
 
 class GCPORewards(NamedTuple):

@@ -202,7 +202,9 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
 
     ``note_subjects`` (with ``reasoning``): the share of components whose subject an indirect reference names that
     are written with the objects of the think's note ("the medium purple star") instead of the canonical shortest
-    unique description ("the purple shape"); both name the same object, the first is copied from the note.
+    unique description ("the purple shape"); both name the same object, the first is copied from the note. For the
+    thinker the plan is then written from those components in execution order, clause by clause as the task's
+    explicit instruction is.
 
     ``scan_forms`` (with ``scan``): which working each note writes (:func:`note_scans`); None: every note's verdicts.
 
@@ -218,13 +220,18 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
         return format_tagged(reasoning_think(len(task.components), notes, scans), answer)
     if not task.explicit_instruction:
         raise ValueError(f"task {task.task_id} has no explicit_instruction; a thinker SFT target needs it")
-    if reasoning:
-        # The plan names objects by the explicit descriptions the notes resolve them to; the think is the
-        # decomposer's, so a thinker can start from a decomposer's weights and keep its working.
-        think = reasoning_think(task.n_steps, task.reasoning, _checked_scans(task, scan_forms) if scan else ())
-    else:
-        think = thinker_think(task.category, task.n_steps)
-    return format_tagged(think, _one_line(task.explicit_instruction))
+    if not reasoning:
+        return format_tagged(thinker_think(task.category, task.n_steps), _one_line(task.explicit_instruction))
+    # The think is the decomposer's, so a thinker can start from a decomposer's weights and keep its working.
+    think = reasoning_think(task.n_steps, task.reasoning, _checked_scans(task, scan_forms) if scan else ())
+    plan = task.explicit_instruction
+    if note_subjects > 0 and task.order:
+        # Imported here: the clause writer pulls in the Canvas world, which building prompts from text does not need.
+        from agents.canvas_language import explicit_text, to_explicit_clause
+
+        comps = _with_note_subjects(task, note_subjects)
+        plan = explicit_text([to_explicit_clause(comps[i]) for i in task.order])
+    return format_tagged(think, _one_line(plan))
 
 
 def _checked_scans(task: Any, scan_forms: Mapping[str, float] | None) -> list[str]:

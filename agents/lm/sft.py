@@ -495,6 +495,31 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _reflection_stage(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, plain: Sequence[tuple[str, str]],
+                      reflection: Mapping[str, Any], *, seed: int, step_mix: Mapping[int, float] | None, workers: int | None,
+                      batch_size: int, lr: float, prompt_loss_weight: float, reasoning: bool, scan: bool,
+                      scan_forms: Mapping[str, float] | None, say: Callable[[str], None]) -> dict[str, Any]:
+    """The thinker's reflection stage of :func:`cold_start` (its ``reflection`` argument); trains ``model`` in place."""
+    from agents.lm.reflection import reflection_examples
+
+    began = time.perf_counter()
+    tasks, scenes = make_tasks(int(reflection["tasks"]), seed=seed + 1, split="train", step_mix=step_mix, workers=workers)
+    examples, stats = reflection_examples(model, tokenizer, tasks, scenes, reflection["editor"], reflection["verifier"],
+                                          samples=int(reflection["samples"]), seed=seed, reasoning=reasoning, scan=scan,
+                                          scan_forms=scan_forms)
+    data_s = time.perf_counter() - began
+    say(f"thinker: reflection: {stats.failed} of {stats.plans} sampled first plans failed; {stats.examples} examples "
+        f"with feedback in {data_s:.0f} s")
+    if not examples:
+        raise ValueError("the reflection stage found no failed first plan with feedback; the thinker already passes "
+                         "the verifier on every sampled plan, or the verifier gives no feedback")
+    mixed = list(examples) + random.Random(seed).sample(list(plain), min(len(plain), len(examples)))
+    metrics = sft_train(model, tokenizer, mixed, steps=int(reflection["steps"]), batch_size=batch_size, lr=lr * 0.1,
+                        warmup_steps=0, seed=seed, prompt_loss_weight=prompt_loss_weight)
+    return {**stats.as_dict(), "steps": int(reflection["steps"]), "data_s": round(data_s, 2),
+            "sft_s": round(metrics.wall_s, 2), "final_loss": round(metrics.final_loss, 4)}
+
+
 def cold_start(
     out_dir: str | Path,
     n_tasks: int = DEFAULT_COLD_START_TASKS,
@@ -520,6 +545,7 @@ def cold_start(
     rewordings: float = 0.0,
     scan_forms: Mapping[str, float] | None = None,
     init: Mapping[str, str | Path] | None = None,
+    reflection: Mapping[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Literal["bar", "lines"] | None = None,
 ) -> dict[str, Any]:
@@ -564,6 +590,11 @@ def cold_start(
         init: ``{role: policy folder}``: those roles start from that policy's weights and tokenizer (e.g. a thinker
             with ``reasoning`` from a decomposer that already writes the same think); ``model_overrides`` do not
             apply to them. The tokenizer is trained only when some role starts fresh.
+        reflection: for the thinker, a second stage after its SFT (``orchestration.grpo.config.ReflectionSFT``):
+            ``{"tasks", "samples", "steps", "editor", "verifier"}`` (the last two: agents). Its own failed first plans
+            on ``tasks`` fresh train tasks (seed ``seed + 1``), carried out and checked by those agents, give
+            examples with the verifier's feedback in the prompt (:func:`agents.lm.reflection.reflection_examples`);
+            with as many plain examples they continue its SFT for ``steps`` steps at a tenth of ``lr``.
         log: progress messages go here (e.g. ``print``); default silent.
         progress: progress of the SFT steps of each role (:class:`StepProgress`): ``"bar"`` (a tqdm bar on stderr,
             for a terminal), ``"lines"`` (a line to ``log`` every few steps, for a log file) or None (none).
@@ -651,6 +682,11 @@ def cold_start(
             finally:
                 if steps_progress is not None:
                     steps_progress.close()
+            stage = None
+            if reflection is not None and role == "thinker":
+                stage = _reflection_stage(model, role_tokenizer, data[role], reflection, seed=seed, step_mix=step_mix,
+                                          workers=workers, batch_size=batch_size, lr=lr, prompt_loss_weight=prompt_loss_weight,
+                                          reasoning=reasoning, scan=scan, scan_forms=scan_forms, say=say)
             path = save_policy(model, role_tokenizer, out / role)
             entry: dict[str, Any] = {
                 "path": str(path),
@@ -659,8 +695,10 @@ def cold_start(
                 "final_loss": round(metrics.final_loss, 4),
                 "sft_s": round(metrics.wall_s - clock["eval"], 2),
             }
+            if stage is not None:
+                entry["reflection"] = stage
             if test_tasks:
-                if not curve or curve[-1]["step"] != role_steps[role]:
+                if not curve or curve[-1]["step"] != role_steps[role] or stage is not None:
                     evaluate_now(role_steps[role], model)
                 entry["test"] = {key: v for key, v in curve[-1].items() if key not in ("step", "train_s")}
                 entry["curve"] = curve

@@ -715,6 +715,13 @@ class GRPO(Algorithm):
         }
         for j, name in enumerate(rollouts.reward_names):
             out[f"{node}/reward/{name}"] = float(np.mean(rollouts.reward_matrix[ok, j])) if ok.any() else float("nan")
+        if self.trainable[node]["advantage"] == "ucpg" and ok.any():
+            # How often the reward terms disagree on a pair of completions, so that UCPG keeps a smaller subset.
+            from rewards import ucpg_subset_sizes
+
+            sizes = ucpg_subset_sizes(rollouts.reward_matrix[ok], [g for g, good in zip(rollouts.group_ids, ok) if good])
+            out[f"{node}/ucpg_subset_smaller_share"] = float(np.mean([kept < size for kept, size in sizes]))
+            out[f"{node}/ucpg_kept_share"] = float(sum(kept for kept, _ in sizes) / sum(size for _, size in sizes))
         mask = rollouts.samples.completion_mask
         out[f"{node}/completion_tokens"] = float(mask.sum(axis=1).mean())
         out[f"{node}/truncated_share"] = float(1.0 - np.mean(rollouts.samples.finished))

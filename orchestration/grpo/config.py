@@ -126,6 +126,17 @@ class DifficultyFilter(_Strict):
         return self
 
 
+class ReflectionSFT(_Strict):
+    """A second SFT stage for a thinker that re-plans after feedback (ThinkRL-Edit): once its plain SFT is done,
+    the thinker samples first plans for fresh train tasks, the pipeline's own editor and verifier carry them out and
+    check them, and each failed plan's feedback becomes a prompt whose target is the right plan
+    (`agents.lm.reflection`). Those examples, with as many plain ones, continue its SFT at a tenth of the rate."""
+
+    tasks: int = Field(default=2000, ge=10, description="Generated train tasks whose first plans are sampled (another seed than the plain SFT's).")
+    samples: int = Field(default=2, ge=1, description="First plans sampled per task (at temperature 1).")
+    steps: int = Field(default=500, ge=1, description="SFT steps of this stage.")
+
+
 class SFTSection(_Strict):
     """The supervised cold start run by `editrl sft` (and by `editrl train --sft-first`)."""
 
@@ -146,8 +157,8 @@ class SFTSection(_Strict):
         "tasks are mostly three- and four-step ones (see `envs.canvas.generator.BALANCED_STEPS`)."))
     reasoning: bool = Field(default=False, description=(
         "The decomposer's SFT targets write a reasoning trace in <think>: after the number of edits, what each indirect "
-        "reference or knowledge phrase of the request names ('the lowest shape = medium purple hexagon'). Completions "
-        "get longer: give `train.max_new_tokens` room for it."))
+        "reference or knowledge phrase of the request names ('the lowest shape = medium purple hexagon'). A thinker's "
+        "targets write the same think before the plan. Completions get longer: give `train.max_new_tokens` room for it."))
     scan: bool = Field(default=False, description=(
         "With `reasoning`, each note first walks the scene object by object - every object with the number the "
         "reference compares and whether it is named ('the lowest shape: large red star 0.20 no, medium purple "
@@ -158,7 +169,8 @@ class SFTSection(_Strict):
         "With `reasoning`, the share of answer subjects that an indirect reference names written as the think's note "
         "lists them ('the medium purple star', copied from the note) instead of the shortest unique description ('the "
         "purple shape', which needs every other object checked). Drawn per component from the task id. The paper's "
-        "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1."))
+        "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1. A "
+        "thinker's plan names those objects the same way."))
     scan_forms: dict[ScanForm, Annotated[float, Field(ge=0)]] | None = Field(default=None, description=(
         "With `scan` (ignored without it, so `scan: false` alone turns scans off), the forms a note's working takes "
         "and their weights, drawn per note from the task id: "
@@ -176,6 +188,10 @@ class SFTSection(_Strict):
         "a tokenizer trained on the SFT data, e.g. {thinker: agents/lm/pretrained/decomposer}: the shipped "
         "decomposer already reads Canvas prompts and resolves their references in its think, which a thinker with "
         "`reasoning` writes the same way. `model` overrides do not apply to these roles."))
+    reflection: ReflectionSFT | None = Field(default=None, description=(
+        "With role `thinker`: after its SFT, teach it to re-plan from the pipeline verifier's feedback on its own "
+        "failed plans (`ReflectionSFT`). The pipeline needs an editor and a verifier; give the verifier "
+        "`use_reference: false`, or the feedback spells out the answer. None: no reflection stage."))
     model: dict[str, int | float] = Field(default_factory=dict, description=(
         "`LlamaConfig` fields over the tiny default architecture (`agents.lm.model.tiny_causal_lm_config`), e.g. "
         "{hidden_size: 192, num_hidden_layers: 4}."))
@@ -198,6 +214,8 @@ class SFTSection(_Strict):
             raise ValueError("note_subjects copies objects from the notes of the reasoning trace: set reasoning: true as well")
         if self.scan_forms is not None and not any(self.scan_forms.values()):
             raise ValueError(f"scan_forms {self.scan_forms} gives every form weight 0; give at least one a positive weight")
+        if self.reflection is not None and "thinker" not in self.roles:
+            raise ValueError("reflection teaches a thinker to re-plan from feedback: add thinker to roles, or drop reflection")
         return self
 
 

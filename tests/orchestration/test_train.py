@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from orchestration.grpo.metrics import MetricsLog
@@ -175,3 +176,14 @@ def test_policy_selection_refuses_the_seed_of_the_held_out_table():
     config = load_config("imageedit_r1", ["train.eval_tasks=10", "train.eval_seed=1", "train.select_best={seed: 1}"])
     with pytest.raises(ConfigError, match=r"select_best\.seed and eval_seed.*train\.select_best\.seed=2"):
         train_section(config)
+
+
+def test_the_reflection_stage_uses_the_pipelines_editor_and_verifier_and_needs_both():
+    from orchestration.config import ConfigError, load_config
+    from orchestration.train import reflection_agents
+
+    agents = reflection_agents(load_config("thinkrl_edit", ["thinker={backend: rule}"]))
+    assert agents["editor"].mode == "multi_turn" and agents["verifier"].use_reference is False
+    with pytest.raises(ConfigError, match="has no verifier|has none"):
+        reflection_agents(load_config("thinkrl_edit", ["thinker={backend: rule}", "graph.nodes=[thinker, editor]",
+                                                       "graph.reflection=null"]))

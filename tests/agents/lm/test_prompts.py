@@ -60,6 +60,24 @@ def test_a_reasoning_thinker_writes_the_decomposers_think_then_the_explicit_plan
     assert plain.think == f"superlative request, {task.n_steps} step" + ("s" if task.n_steps > 1 else "")
 
 
+def test_a_thinkers_plan_can_name_objects_as_its_notes_do_and_still_asks_for_the_same_edit():
+    import envs  # noqa: F401  (registers plan_checklist)
+    from envs.canvas.plan_reward import plan_checklist_score
+    from envs.canvas.scene import Scene
+
+    traced = [t for t in generate_tasks(120, seed=2) if t.reasoning and t.category != "knowledge"]
+    changed = 0
+    for task in traced:
+        plan = parse_tagged(sft_target("thinker", task, reasoning=True, note_subjects=1.0)).answer.strip()
+        changed += plan != task.explicit_instruction
+        items = [i for i in task.checklist if i.check is not None]
+        score = plan_checklist_score(plan, Scene.from_json(task.source_scene), [i.check for i in items], [i.expected for i in items])
+        assert score == 1.0, (plan, task.explicit_instruction)
+    assert changed >= len(traced) // 2  # most note-named objects are written in full ("the medium purple star")
+    task = traced[0]
+    assert parse_tagged(sft_target("thinker", task, reasoning=True)).answer.strip() == task.explicit_instruction
+
+
 def test_sft_scene_text_comes_from_perception_of_the_source_image(tasks):
     task = tasks[0]
     with Image.open(io.BytesIO(task.source_png)) as image:

@@ -91,6 +91,9 @@ def test_thinker_and_decomposer_train_together_with_dual_atomic_ucpg_and_curricu
             assert grpo[f"{agent}/groups"] == 2
             assert 0.0 <= grpo[f"{agent}/zero_variance_share"] <= 1.0
         assert "thinker/reward/checklist" in grpo and "decomposer/reward/format" in grpo
+        # how often UCPG's order-consistent subset is smaller than the group (logged for ucpg agents only)
+        assert 0.0 <= grpo["decomposer/ucpg_subset_smaller_share"] <= 1.0 and 0.0 < grpo["decomposer/ucpg_kept_share"] <= 1.0
+        assert "thinker/ucpg_kept_share" not in grpo
         assert {"thinker", "decomposer"} & set(learners)
         assert all("kl_ref" in learners[m] for m in ("thinker", "decomposer") if m in learners)
         # the untrained thinker never passes the checklist: its tasks leave the pool

@@ -37,6 +37,9 @@ def test_train_section_maps_to_rllib_fields(make_pipeline):
     ("train.sft", "{reasoning: false, note_subjects: 0.5}", "set reasoning: true"),
     ("train.sft.scan_forms", "{verdicts: 0, none: 0}", "at least one"),
     ("train.sft.scan_forms", "{sorted: 1}", "train.sft.scan_forms.sorted"),
+    ("train.sft.reflection", "{tasks: 100}", "add thinker to roles"),      # imageedit_r1 cold-starts a decomposer
+    ("train.sft.reflection", "{steps: 0}", "train.sft.reflection.steps"),
+    ("train.sft.init", "{sorter: x}", "train.sft.init.sorter"),
 ])
 def test_bad_train_values_name_the_field(key, value, field):
     config = load_config("imageedit_r1", [f"{key}={value}"])
