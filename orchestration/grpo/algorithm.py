@@ -66,7 +66,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, get_args
+from typing import Any, Sequence, get_args
 
 import numpy as np
 import ray
@@ -173,6 +173,86 @@ def component_lines(rollouts: GroupRollouts, action_id: int, score: str = "f1") 
             token_line[row, a:b] = line
         scores.append(line_scores(episode, score))
     return token_line, scores
+
+
+def plan_sentence_scores(text: str, spans: Sequence[tuple[int, int]], task: Any, score: str = "grounded") -> list[float]:
+    """Each sentence of a thinker's plan (``spans``: character spans in ``text``) scored against the task's ground
+    truth, read the way the Canvas editor reads the plan: its clauses (:func:`agents.editor.request_texts` of the
+    whole text, so "Then" and other joiners read as the editor reads them) are read and carried out one after
+    another on the task's source scene (:func:`agents.editor.read_request`), every readable one becomes a component,
+    and the components are matched to the ground truth one to one (``"grounded"``:
+    :func:`envs.canvas.grounding.grounded_component_scores`; ``"f1"``: :func:`rewards.component_scores`). A
+    sentence scores the mean of the clauses that start in it (an unreadable clause 0; a sentence without one 0)."""
+    from agents.canvas_language import simulate
+    from agents.editor import read_request, request_texts
+    from envs.canvas.execute import EditError
+    from envs.canvas.scene import Scene
+
+    if not task.source_scene:
+        raise ValueError(f"task {task.task_id} has no source scene; a thinker's clause credit needs Canvas tasks")
+    source = Scene.from_json(task.source_scene)
+    lowered, cursor = text.lower(), 0
+    scene, owners, comps = source, [], []
+    clauses_in = [0] * len(spans)
+    for clause in request_texts(text):
+        found = lowered.find(clause.lower().strip(), cursor)
+        owner = next((k for k, (a, b) in enumerate(spans) if a <= found < b), None) if found >= 0 else None
+        if found >= 0:
+            cursor = found + 1
+        if owner is not None:
+            clauses_in[owner] += 1
+        comp = read_request(clause, scene)
+        if isinstance(comp, str):
+            continue
+        try:
+            scene = simulate(scene, comp)
+        except EditError:
+            continue
+        owners.append(owner)
+        comps.append({"action": comp.action, "subject": list(comp.subject), "target": list(comp.target)})
+    truth = task.components_as_dicts()
+    if score == "grounded":
+        from envs.canvas.grounding import grounded_component_scores
+
+        matched = grounded_component_scores(comps, truth, task.order, source)
+    else:
+        matched = component_scores(comps, truth)
+    totals = [0.0] * len(spans)
+    for owner, value in zip(owners, matched):
+        if owner is not None:
+            totals[owner] += value
+    return [total / n if n else 0.0 for total, n in zip(totals, clauses_in)]
+
+
+def plan_sentences(rollouts: GroupRollouts, pieces: Sequence[str], score: str = "grounded"
+                   ) -> tuple[np.ndarray, list[list[float] | None]]:
+    """Which plan sentence each completion token of a thinker belongs to ([N, T], -1 outside the plan's sentences)
+    and each sentence's score (:func:`plan_sentence_scores`): the thinker's analogue of :func:`component_lines`.
+
+    ``pieces[token id]`` is the token's text; a token belongs to the sentence its first character falls in. A
+    sentence is a run of text inside ``<answer>`` up to and including its full stop. A completion gets no scores
+    (None) when its task has no ground-truth components or its answer does not close.
+    """
+    import re
+
+    ids = rollouts.samples.completion_ids
+    mask = rollouts.samples.completion_mask.astype(bool)
+    token_sentence = np.full(ids.shape, -1, dtype=np.int64)
+    scores: list[list[float] | None] = []
+    for row, episode in enumerate(rollouts.episodes):
+        row_ids = ids[row][mask[row]]
+        text = "".join(pieces[int(t)] for t in row_ids)
+        start, end = text.find("<answer>"), text.find("</answer>")
+        answer = text[start + len("<answer>"):end] if 0 <= start < end else ""
+        spans = [(m.start(), m.end()) for m in re.finditer(r"[^.]*\.", answer) if m.group().strip(" .\n")]
+        if episode.error is not None or not episode.task.components or not spans:
+            scores.append(None)
+            continue
+        offsets = np.cumsum([0] + [len(pieces[int(t)]) for t in row_ids])[:-1] - (start + len("<answer>"))
+        for k, (a, b) in enumerate(spans):
+            token_sentence[row, np.flatnonzero((offsets >= a) & (offsets < b))] = k
+        scores.append(plan_sentence_scores(answer, spans, episode.task, score))
+    return token_sentence, scores
 
 
 def _traced_output(episode: Any, role: str) -> Any:
@@ -439,6 +519,8 @@ class GRPO(Algorithm):
         self.runner = EpisodeRunner(self.graph, handles)
         # Per-component credit finds a decomposer's lines by the id of its one-token <action> tag.
         self.action_ids: dict[str, int] = {}
+        # ... and a thinker's plan sentences by the text of its tokens.
+        self.plan_pieces: dict[str, list[str]] = {}
         # Per-note credit finds a decomposer's (or reasoning thinker's) notes by its <think>, </think> and separator ids.
         self.trace_ids: dict[str, tuple[int, int, int]] = {}
         # Scan credit finds a scan note's entries by its ":", " =" and "," token ids.
@@ -458,6 +540,10 @@ class GRPO(Algorithm):
                     tag = tokenizer.convert_tokens_to_ids("<action>")
                     if role == "decomposer" and cfg.component_credit > 0 and isinstance(tag, int) and tag >= 0:
                         self.action_ids[node] = tag
+                    if role == "thinker" and cfg.component_credit > 0:
+                        # A thinker's "component lines" are its plan's sentences, found by the text of each token.
+                        self.plan_pieces[node] = [tokenizer.decode([i], clean_up_tokenization_spaces=False)
+                                                  for i in range(len(tokenizer))]
                     trace = [tokenizer.convert_tokens_to_ids("<think>"), tokenizer.convert_tokens_to_ids("</think>")]
                     separator = tokenizer(THINK_SEPARATOR, add_special_tokens=False)["input_ids"]
                     if (cfg.trace_credit > 0 or cfg.scan_credit > 0) and len(separator) == 1 and all(isinstance(t, int) and t >= 0 for t in trace):
@@ -519,6 +605,10 @@ class GRPO(Algorithm):
             seq_adv = adv
             if cfg.component_credit > 0 and node in self.action_ids:
                 token_line, scores = component_lines(rollouts, self.action_ids[node], cfg.component_score)
+                adv = component_token_advantages(adv, token_line, scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
+                metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
+            elif cfg.component_credit > 0 and node in self.plan_pieces:
+                token_line, scores = plan_sentences(rollouts, self.plan_pieces[node], cfg.component_score)
                 adv = component_token_advantages(adv, token_line, scores, rollouts.group_ids, cfg.component_credit, cfg.adv_eps)
                 metrics[f"{node}/component_aligned"] = float(np.mean([x is not None for x in scores]))
             if (cfg.trace_credit > 0 or cfg.scan_credit > 0) and node in self.trace_ids:

@@ -304,7 +304,9 @@ class GRPOSettings(_Strict):
     component_credit: float = Field(default=0.0, ge=0, description=(
         "Per-component credit for a decomposer with ground-truth components: on the tokens of each component line, "
         "add this times the line's score (`rewards.component_scores`) normalised within its group to the sequence "
-        "advantage (`orchestration.grpo.core.component_token_advantages`). 0: sequence-level GRPO, as the peers. "
+        "advantage (`orchestration.grpo.core.component_token_advantages`). For a thinker, each sentence of its plan "
+        "is such a line, scored by the components the Canvas editor reads in it (`orchestration.grpo.algorithm."
+        "plan_sentence_scores`). 0: sequence-level GRPO, as the peers. "
         "Completions whose lines do not align with their tokens keep the sequence advantage. It reads the ground-truth "
         "components, so a run that must be label-free sets it to 0."))
     trace_credit: float = Field(default=0.0, ge=0, description=(
