@@ -30,18 +30,15 @@ import argparse
 import json
 import os
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from _thinker_runs import comparison_lines, grpo_run, sft_continued  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
-from orchestration.grpo.config import train_section  # noqa: E402
-from orchestration.grpo.evaluate import evaluate_pipeline, held_out_tasks  # noqa: E402
-from orchestration.stats import paired_bootstrap  # noqa: E402
+from orchestration.grpo.evaluate import evaluate_pipeline, format_category_table, held_out_tasks  # noqa: E402
 
 CONFIG = "dda_thinker"
 EDITOR_ALONE = "editor alone"
@@ -50,74 +47,6 @@ COLD = "(a) LM thinker, SFT"
 MORE_SFT = "(b) SFT continued, same wall time"
 DUAL = "(c) GRPO, dual-atomic"
 SUMMED = "(d) GRPO, summed"
-#: The reasoning categories the rule thinker leaves (partly) unresolved: where a learned thinker must win.
-INDIRECT = ("knowledge", "spatial", "superlative", "attribute", "logic")
-
-
-def sft_continued(policy: str, out: Path, seconds: float, section, seed: int) -> dict:
-    """Continue the thinker's SFT for ``seconds`` of training on fresh labelled tasks of GRPO's stream, at a tenth of
-    the cold start's peak rate (where its schedule ended); stops on the clock."""
-    from agents.lm.model import load_policy, save_policy
-    from agents.lm.sft import DEFAULT_LR, DEFAULT_PROMPT_LOSS_WEIGHT, make_sft_data, make_tasks, sft_train
-
-    sft = section.sft
-    tasks, scenes = make_tasks(section.train_tasks, seed=section.data_seed, split="train", step_mix=section.step_mix,
-                               category_mix=section.category_mix)
-    data = make_sft_data(tasks, "thinker", scenes=scenes, seed=seed, reasoning=sft.reasoning, scan=sft.scan,
-                         scan_forms=sft.scan_forms)
-    model, tokenizer = load_policy(policy)
-    torch.set_num_threads(os.cpu_count() or 1)  # SFT runs alone here, as the GRPO rows do
-    metrics = sft_train(model, tokenizer, data, steps=max(100, int(seconds * 20)), seed=seed, time_budget_s=seconds,
-                        lr=(sft.lr or DEFAULT_LR) * 0.1, warmup_steps=0, prompt_loss_weight=DEFAULT_PROMPT_LOSS_WEIGHT)
-    save_policy(model, tokenizer, out)
-    return {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1), "path": str(out)}
-
-
-def grpo_run(name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str]) -> dict:
-    """One GRPO run of the ``dda_thinker`` thinker for ``seconds``."""
-    from orchestration.train import clear_run_dir, run_training
-
-    config = load_config(CONFIG, [f"thinker.model={policy}", *overrides])
-    section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
-                                                        "checkpoint_every": 0, "eval_tasks": 0})
-    clear_run_dir(run_dir)
-    start = time.perf_counter()
-    summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True), progress=False)
-    return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "wall_s": round(time.perf_counter() - start, 1),
-            "path": summary["policies"]["thinker"], "run_dir": str(run_dir)}
-
-
-def by_category(rows: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        out[r["category"]].append(r)
-    return out
-
-
-def compare(later: list[dict], earlier: list[dict]) -> dict[str, dict]:
-    """Full success of ``later`` minus ``earlier``, overall and per category, paired over the same tasks."""
-    if [r["task_id"] for r in later] != [r["task_id"] for r in earlier]:
-        raise ValueError("rows were judged on different tasks")
-    out = {}
-    groups = {"overall": (later, earlier)}
-    groups.update({c: (by_category(later)[c], by_category(earlier)[c]) for c in INDIRECT if by_category(later).get(c)})
-    for key, (a, b) in groups.items():
-        iv = paired_bootstrap([float(r["full_success"]) for r in a], [float(r["full_success"]) for r in b])
-        out[key] = {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "text": str(iv)}
-    return out
-
-
-def table(per_task: dict[str, list[dict]]) -> str:
-    cats = sorted({r["category"] for rows in per_task.values() for r in rows})
-    head = "| row | full success | checklist pass | " + " | ".join(cats) + " |"
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for name, rows in per_task.items():
-        groups = by_category(rows)
-        cells = [f"{sum(float(r['full_success']) for r in groups[c]):.0f}/{len(groups[c])}" for c in cats]
-        full = sum(float(r["full_success"]) for r in rows) / len(rows)
-        passed = sum(float(r["checklist_pass"]) for r in rows) / len(rows)
-        lines.append(f"| {name} | {full:.3f} | {passed:.3f} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main() -> int:
@@ -135,21 +64,20 @@ def main() -> int:
     torch.manual_seed(args.seed)
     work = Path(args.work) / f"seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
-    report: dict = {"settings": vars(args), "timings": {}, "comparisons": {}}
+    report: dict = {"settings": vars(args), "timings": {}}
     base = load_config(CONFIG, [f"thinker.model={args.policy}"])
-    section = train_section(load_config(CONFIG, [f"thinker.model={args.policy}", *args.overrides]))
     seeded = [f"train.seed={args.seed}", *args.overrides]
     policies = {}
     if "a" in args.rows:
         policies[COLD] = args.policy
     if "b" in args.rows:
-        report["timings"][MORE_SFT] = sft_continued(args.policy, work / "sft_continued", args.grpo_seconds, section, args.seed)
+        report["timings"][MORE_SFT] = sft_continued(CONFIG, args.policy, work / "sft_continued", args.grpo_seconds, args.seed)
         policies[MORE_SFT] = report["timings"][MORE_SFT]["path"]
     if "c" in args.rows:
-        report["timings"][DUAL] = grpo_run("c", args.policy, work / "grpo_dual_atomic", args.grpo_seconds, seeded)
+        report["timings"][DUAL] = grpo_run("c", CONFIG, args.policy, work / "grpo_dual_atomic", args.grpo_seconds, seeded)
         policies[DUAL] = report["timings"][DUAL]["path"]
     if "d" in args.rows:
-        report["timings"][SUMMED] = grpo_run("d", args.policy, work / "grpo_summed", args.grpo_seconds,
+        report["timings"][SUMMED] = grpo_run("d", CONFIG, args.policy, work / "grpo_summed", args.grpo_seconds,
                                              [*seeded, "train.agents.thinker.advantage=group"])
         policies[SUMMED] = report["timings"][SUMMED]["path"]
 
@@ -163,13 +91,8 @@ def main() -> int:
     pairs = [(name, base_row) for name in policies for base_row in (EDITOR_ALONE, RULE)]
     pairs += [(later, earlier) for later in (DUAL, SUMMED) for earlier in (COLD, MORE_SFT) if later in policies and earlier in policies]
     pairs += [(DUAL, SUMMED)] if DUAL in policies and SUMMED in policies else []
-    lines = []
-    for later, earlier in pairs:
-        result = compare(per_task[later], per_task[earlier])
-        report["comparisons"][f"{later} - {earlier}"] = result
-        lines.append(f"- {later} minus {earlier}: overall {result['overall']['text']}; "
-                     + "; ".join(f"{c} {result[c]['text']}" for c in INDIRECT if c in result))
-    text = table(per_task) + "\n\nfull success, paired bootstrap 95% over the held-out tasks:\n" + "\n".join(lines)
+    lines = comparison_lines(per_task, pairs, report)
+    text = format_category_table(per_task) + "\n\nfull success, paired bootstrap 95% over the held-out tasks:\n" + "\n".join(lines)
     print(text)
     (work / "table.md").write_text(text + "\n")
     report["table"] = text

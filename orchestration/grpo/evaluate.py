@@ -101,3 +101,42 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     for name, summary in results.items():
         lines.append(f"| {name} | " + " | ".join(fmt(summary.get(m)) for m in METRICS) + f" | {summary.get('failed', 0)} |")
     return "\n".join(lines)
+
+
+#: The reasoning categories of Canvas tasks that need more than reading the request: where a planner must win.
+INDIRECT_CATEGORIES = ("knowledge", "spatial", "superlative", "attribute", "logic")
+
+
+def paired_by_category(later: Sequence[dict[str, Any]], earlier: Sequence[dict[str, Any]], metric: str = "full_success",
+                       categories: Sequence[str] = INDIRECT_CATEGORIES) -> dict[str, Any]:
+    """``metric`` of ``later`` minus ``earlier`` (per-task rows of :func:`evaluate_pipeline` on the same tasks),
+    overall and within each of ``categories`` that the tasks have, as paired bootstrap 95% intervals
+    (:class:`orchestration.stats.Interval`)."""
+    from orchestration.stats import paired_bootstrap
+
+    if [r["task_id"] for r in later] != [r["task_id"] for r in earlier]:
+        raise ValueError("the two rows were judged on different tasks; a paired comparison needs the same ones")
+    out = {"overall": paired_bootstrap([float(r[metric]) for r in later], [float(r[metric]) for r in earlier])}
+    for category in categories:
+        pairs = [(float(a[metric]), float(b[metric])) for a, b in zip(later, earlier) if a["category"] == category]
+        if pairs:
+            out[category] = paired_bootstrap([a for a, _ in pairs], [b for _, b in pairs])
+    return out
+
+
+def format_category_table(per_task: dict[str, Sequence[dict[str, Any]]]) -> str:
+    """Markdown: per row (name -> per-task rows), full success and checklist pass overall and the count of full
+    successes per reasoning category."""
+    cats = sorted({r["category"] for rows in per_task.values() for r in rows})
+    head = "| row | full success | checklist pass | " + " | ".join(cats) + " |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name, rows in per_task.items():
+        cells = []
+        for c in cats:
+            members = [r for r in rows if r["category"] == c]
+            cells.append(f"{sum(float(r['full_success']) for r in members):.0f}/{len(members)}")
+        full = sum(float(r["full_success"]) for r in rows) / len(rows)
+        passed = sum(float(r["checklist_pass"]) for r in rows) / len(rows)
+        lines.append(f"| {name} | {full:.3f} | {passed:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+

@@ -1,0 +1,64 @@
+"""Shared by the thinker benchmarks (dda_thinker.py, thinkrl_edit.py): one GRPO run of a pipeline's thinker on a
+time budget, continued SFT of a thinker for the same wall time, and the comparison lines they print."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from orchestration.config import load_config
+from orchestration.grpo.config import train_section
+from orchestration.grpo.evaluate import INDIRECT_CATEGORIES, paired_by_category
+
+
+def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str]) -> dict:
+    """One GRPO run of ``config_name``'s thinker from ``policy`` for ``seconds`` (metrics, TensorBoard curves and
+    the trained policy in ``run_dir``)."""
+    from orchestration.train import clear_run_dir, run_training
+
+    config = load_config(config_name, [f"thinker.model={policy}", *overrides])
+    section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
+                                                        "checkpoint_every": 0, "eval_tasks": 0})
+    clear_run_dir(run_dir)
+    start = time.perf_counter()
+    summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True), progress=False)
+    return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "wall_s": round(time.perf_counter() - start, 1),
+            "path": summary["policies"]["thinker"], "run_dir": str(run_dir)}
+
+
+def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed: int) -> dict:
+    """Continue the thinker's SFT for ``seconds`` of training on fresh labelled tasks of the GRPO stream of
+    ``config_name`` (its targets as its ``train.sft`` writes them), at a tenth of the cold start's peak rate (where
+    its schedule ended); stops on the clock."""
+    from agents.lm.model import load_policy, save_policy
+    from agents.lm.sft import DEFAULT_LR, DEFAULT_PROMPT_LOSS_WEIGHT, make_sft_data, make_tasks, sft_train
+
+    section = train_section(load_config(config_name, [f"thinker.model={policy}"]))
+    sft = section.sft
+    tasks, scenes = make_tasks(section.train_tasks, seed=section.data_seed, split="train", step_mix=section.step_mix,
+                               category_mix=section.category_mix)
+    data = make_sft_data(tasks, "thinker", scenes=scenes, seed=seed, reasoning=sft.reasoning, scan=sft.scan,
+                         scan_forms=sft.scan_forms, note_subjects=sft.note_subjects)
+    model, tokenizer = load_policy(policy)
+    torch.set_num_threads(os.cpu_count() or 1)  # SFT runs alone here, as the GRPO rows do
+    metrics = sft_train(model, tokenizer, data, steps=max(100, int(seconds * 20)), seed=seed, time_budget_s=seconds,
+                        lr=(sft.lr or DEFAULT_LR) * 0.1, warmup_steps=0, prompt_loss_weight=DEFAULT_PROMPT_LOSS_WEIGHT)
+    save_policy(model, tokenizer, out)
+    return {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1), "path": str(out)}
+
+
+def comparison_lines(per_task: dict[str, list], pairs: list[tuple[str, str]], report: dict[str, Any]) -> list[str]:
+    """One line per ``(later, earlier)`` pair: full success later minus earlier, overall and per indirect category
+    (paired bootstrap 95%); the intervals also go into ``report["comparisons"]``."""
+    lines = []
+    for later, earlier in pairs:
+        result = paired_by_category(per_task[later], per_task[earlier])
+        report.setdefault("comparisons", {})[f"{later} - {earlier}"] = {
+            k: {"estimate": iv.estimate, "low": iv.low, "high": iv.high} for k, iv in result.items()}
+        lines.append(f"- {later} minus {earlier}: overall {result['overall']}; "
+                     + "; ".join(f"{c} {result[c]}" for c in INDIRECT_CATEGORIES if c in result))
+    return lines
