@@ -257,8 +257,12 @@ def plan_sentences(rollouts: GroupRollouts, pieces: Sequence[str], score: str = 
 
 def _traced_output(episode: Any, role: str) -> Any:
     """The output whose think holds the reasoning trace of the trained ``role``: a thinker's plan, else the
-    decomposition (None when the agent produced none)."""
-    return episode.state.plan if role == "thinker" else episode.state.decomposition
+    decomposition (None when the agent produced none). With reflection the trained completion is the first
+    round's, so a thinker's plan is that round's (archived in ``history``), not the re-plan."""
+    if role != "thinker":
+        return episode.state.decomposition
+    history = episode.state.history
+    return history[0].plan if history else episode.state.plan
 
 
 def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separator_id: int, role: str = "decomposer"
@@ -279,21 +283,21 @@ def trace_notes(rollouts: GroupRollouts, think_id: int, end_think_id: int, separ
     token_note = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
-        decomposition = _traced_output(episode, role)
+        output = _traced_output(episode, role)
         opens = np.flatnonzero((ids[row] == think_id) & mask[row])
         closes = np.flatnonzero((ids[row] == end_think_id) & mask[row])
-        if (episode.error is not None or decomposition is None or not episode.task.components
+        if (episode.error is not None or output is None or not episode.task.components
                 or len(opens) == 0 or len(closes) == 0 or closes[0] < opens[0]):
             scores.append(None)
             continue
         start, end = int(opens[0]), int(closes[0])
         separators = [int(k) for k in np.flatnonzero(ids[row, start:end] == separator_id) + start]
-        if len(separators) != decomposition.think.count(THINK_SEPARATOR):
+        if len(separators) != output.think.count(THINK_SEPARATOR):
             scores.append(None)
             continue
         for note, (a, b) in enumerate(zip(separators, separators[1:] + [end])):
             token_note[row, a:b] = note
-        scores.append(trace_scores(decomposition.think, episode.task.reasoning))
+        scores.append(trace_scores(output.think, episode.task.reasoning))
     return token_note, scores
 
 
@@ -313,12 +317,12 @@ def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id:
     token_entry = np.full(ids.shape, -1, dtype=np.int64)
     scores: list[list[float] | None] = []
     for row, episode in enumerate(rollouts.episodes):
-        decomposition = _traced_output(episode, role)
-        if not (token_note[row] >= 0).any() or decomposition is None or not episode.task.reasoning_scans:
+        output = _traced_output(episode, role)
+        if not (token_note[row] >= 0).any() or output is None or not episode.task.reasoning_scans:
             scores.append(None)
             continue
-        parts = split_think(decomposition.think)[1:]
-        per_note = scan_scores(decomposition.think, episode.task.reasoning, episode.task.reasoning_scans,
+        parts = split_think(output.think)[1:]
+        per_note = scan_scores(output.think, episode.task.reasoning, episode.task.reasoning_scans,
                                episode.task.reasoning_running_scans)
         flat: list[float] = []
         for note, (part, note_scores) in enumerate(zip(parts, per_note)):

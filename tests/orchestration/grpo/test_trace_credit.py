@@ -62,6 +62,13 @@ def test_a_reasoning_thinkers_notes_are_read_from_its_plan():
     token_note, scores = trace_notes(rollouts, THINK, END_THINK, SEP, role="thinker")
     assert scores == [[1.0]] and token_note[0].tolist() == [-1, -1, 0, 0, 0, -1, -1, -1]
     assert trace_notes(rollouts, THINK, END_THINK, SEP)[1] == [None]  # as a decomposer it has no decomposition
+    # after a reflection round the trained completion is the first plan (in history), not the re-plan
+    from envs.episode import RoundRecord
+
+    episode.state = episode.state.model_copy(update={
+        "plan": Plan(text="Do it again.", think="1 edit; x = y; z = w"),
+        "history": [RoundRecord(plan=Plan(text="Make it so.", think=right))]})
+    assert trace_notes(rollouts, THINK, END_THINK, SEP, role="thinker")[1] == [[1.0]]
 
 
 COLON, EQ, COMMA = 7, 8, 9  # ":", " =" and "," in this synthetic batch
