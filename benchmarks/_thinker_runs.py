@@ -15,10 +15,19 @@ from orchestration.grpo.config import train_section
 from orchestration.grpo.evaluate import INDIRECT_CATEGORIES, paired_by_category
 
 
-def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str]) -> dict:
+def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str],
+             reuse: bool = False) -> dict:
     """One GRPO run of ``config_name``'s thinker from ``policy`` for ``seconds`` (metrics, TensorBoard curves and
-    the trained policy in ``run_dir``)."""
+    the trained policy in ``run_dir``). With ``reuse``, a run folder that already holds a finished run's summary is
+    read instead of trained again (a benchmark that stopped after some rows goes on from there)."""
+    import json
+
     from orchestration.train import clear_run_dir, run_training
+
+    if reuse and (run_dir / "summary.json").is_file():
+        summary = json.loads((run_dir / "summary.json").read_text())
+        return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "path": summary["policies"]["thinker"],
+                "run_dir": str(run_dir), "reused": True}
 
     config = load_config(config_name, [f"thinker.model={policy}", *overrides])
     section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
@@ -30,11 +39,17 @@ def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: f
             "path": summary["policies"]["thinker"], "run_dir": str(run_dir)}
 
 
-def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed: int) -> dict:
+def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed: int, reuse: bool = False) -> dict:
     """Continue the thinker's SFT for ``seconds`` of training on fresh labelled tasks of the GRPO stream of
     ``config_name`` (its targets as its ``train.sft`` writes them), at a tenth of the cold start's peak rate (where
-    its schedule ended); stops on the clock."""
+    its schedule ended); stops on the clock. With ``reuse``, a policy already saved in ``out`` is taken as it is."""
+    import json
+
     from agents.lm.model import load_policy, save_policy
+
+    if reuse and (out / "config.json").is_file():
+        info = out / "sft_continued.json"
+        return {**(json.loads(info.read_text()) if info.is_file() else {}), "path": str(out), "reused": True}
     from agents.lm.sft import DEFAULT_LR, DEFAULT_PROMPT_LOSS_WEIGHT, make_sft_data, make_tasks, sft_train
 
     section = train_section(load_config(config_name, [f"thinker.model={policy}"]))
@@ -48,7 +63,9 @@ def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed
     metrics = sft_train(model, tokenizer, data, steps=max(100, int(seconds * 20)), seed=seed, time_budget_s=seconds,
                         lr=(sft.lr or DEFAULT_LR) * 0.1, warmup_steps=0, prompt_loss_weight=DEFAULT_PROMPT_LOSS_WEIGHT)
     save_policy(model, tokenizer, out)
-    return {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1), "path": str(out)}
+    info = {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1)}
+    (out / "sft_continued.json").write_text(json.dumps(info))
+    return {**info, "path": str(out)}
 
 
 def comparison_lines(per_task: dict[str, list], pairs: list[tuple[str, str]], report: dict[str, Any]) -> list[str]:

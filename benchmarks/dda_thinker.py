@@ -12,7 +12,7 @@ editor):
     (b) SFT continued     the cold start trained on its own labelled data stream for the same wall time as one GRPO run
     (c) GRPO dual-atomic  ``dda_thinker``'s GRPO: cognitive (``plan_checklist``) and visual (``checklist``) rewards,
                           each normalised in its own group (``advantage: dual_atomic``)
-    (d) GRPO summed       the same two rewards summed, then normalised (``advantage: group``), same wall time
+    (d) GRPO summed       the same two rewards summed, then normalised (``advantage: grpo``), same wall time
 
 Comparisons: paired bootstrap 95% intervals over the held-out tasks, overall and for each reasoning category, of
 every LM row against the editor alone and the rule thinker, of (c) and (d) against (a) and (b), and of (c) against
@@ -59,6 +59,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="GRPO / continued-SFT seed")
     ap.add_argument("--rows", default="abcd", help="which trained rows to run (subset of abcd; the baselines always run)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides for every GRPO row")
+    ap.add_argument("--reuse", action="store_true", help="rows whose run folder already holds a finished run are read, not trained again")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -71,14 +72,14 @@ def main() -> int:
     if "a" in args.rows:
         policies[COLD] = args.policy
     if "b" in args.rows:
-        report["timings"][MORE_SFT] = sft_continued(CONFIG, args.policy, work / "sft_continued", args.grpo_seconds, args.seed)
+        report["timings"][MORE_SFT] = sft_continued(CONFIG, args.policy, work / "sft_continued", args.grpo_seconds, args.seed, args.reuse)
         policies[MORE_SFT] = report["timings"][MORE_SFT]["path"]
     if "c" in args.rows:
-        report["timings"][DUAL] = grpo_run("c", CONFIG, args.policy, work / "grpo_dual_atomic", args.grpo_seconds, seeded)
+        report["timings"][DUAL] = grpo_run("c", CONFIG, args.policy, work / "grpo_dual_atomic", args.grpo_seconds, seeded, args.reuse)
         policies[DUAL] = report["timings"][DUAL]["path"]
     if "d" in args.rows:
         report["timings"][SUMMED] = grpo_run("d", CONFIG, args.policy, work / "grpo_summed", args.grpo_seconds,
-                                             [*seeded, "train.agents.thinker.advantage=group"])
+                                             [*seeded, "train.agents.thinker.advantage=grpo"], args.reuse)
         policies[SUMMED] = report["timings"][SUMMED]["path"]
 
     tasks = held_out_tasks(args.eval_tasks, args.eval_seed)

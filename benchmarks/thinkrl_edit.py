@@ -60,6 +60,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="GRPO seed")
     ap.add_argument("--rows", default="acd", help="which trained rows to run (subset of acd; the rule rows always run)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides for every GRPO row")
+    ap.add_argument("--reuse", action="store_true", help="rows whose run folder already holds a finished run are read, not trained again")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -71,7 +72,7 @@ def main() -> int:
     if "a" in args.rows:
         policies[COLD] = args.policy
     if "c" in args.rows:
-        report["timings"][UCPG] = grpo_run("c", CONFIG, args.policy, work / "grpo_ucpg", args.grpo_seconds, seeded)
+        report["timings"][UCPG] = grpo_run("c", CONFIG, args.policy, work / "grpo_ucpg", args.grpo_seconds, seeded, args.reuse)
         policies[UCPG] = report["timings"][UCPG]["path"]
         metrics = pq.read_table(Path(report["timings"][UCPG]["run_dir"]) / "metrics.parquet").to_pylist()
         shares = [m["thinker/ucpg_subset_smaller_share"] for m in metrics if m.get("thinker/ucpg_subset_smaller_share") is not None]
@@ -80,7 +81,7 @@ def main() -> int:
                           "iterations": len(shares)}
     if "d" in args.rows:
         report["timings"][WEIGHTED] = grpo_run("d", CONFIG, args.policy, work / "grpo_weighted", args.grpo_seconds,
-                                               [*seeded, "train.agents.thinker.advantage=group"])
+                                               [*seeded, "train.agents.thinker.advantage=grpo"], args.reuse)
         policies[WEIGHTED] = report["timings"][WEIGHTED]["path"]
 
     tasks = held_out_tasks(args.eval_tasks, args.eval_seed)
