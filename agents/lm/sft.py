@@ -498,7 +498,8 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 def _reflection_stage(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, plain: Sequence[tuple[str, str]],
                       reflection: Mapping[str, Any], *, seed: int, step_mix: Mapping[int, float] | None, workers: int | None,
                       batch_size: int, lr: float, prompt_loss_weight: float, reasoning: bool, scan: bool,
-                      scan_forms: Mapping[str, float] | None, say: Callable[[str], None]) -> dict[str, Any]:
+                      scan_forms: Mapping[str, float] | None, note_subjects: float,
+                      say: Callable[[str], None]) -> dict[str, Any]:
     """The thinker's reflection stage of :func:`cold_start` (its ``reflection`` argument); trains ``model`` in place."""
     from agents.lm.reflection import reflection_examples
 
@@ -506,7 +507,7 @@ def _reflection_stage(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     tasks, scenes = make_tasks(int(reflection["tasks"]), seed=seed + 1, split="train", step_mix=step_mix, workers=workers)
     examples, stats = reflection_examples(model, tokenizer, tasks, scenes, reflection["editor"], reflection["verifier"],
                                           samples=int(reflection["samples"]), seed=seed, reasoning=reasoning, scan=scan,
-                                          scan_forms=scan_forms)
+                                          scan_forms=scan_forms, note_subjects=note_subjects)
     data_s = time.perf_counter() - began
     say(f"thinker: reflection: {stats.failed} of {stats.plans} sampled first plans failed; {stats.examples} examples "
         f"with feedback in {data_s:.0f} s")
@@ -686,7 +687,8 @@ def cold_start(
             if reflection is not None and role == "thinker":
                 stage = _reflection_stage(model, role_tokenizer, data[role], reflection, seed=seed, step_mix=step_mix,
                                           workers=workers, batch_size=batch_size, lr=lr, prompt_loss_weight=prompt_loss_weight,
-                                          reasoning=reasoning, scan=scan, scan_forms=scan_forms, say=say)
+                                          reasoning=reasoning, scan=scan, scan_forms=scan_forms,
+                                          note_subjects=note_subjects, say=say)
             path = save_policy(model, role_tokenizer, out / role)
             entry: dict[str, Any] = {
                 "path": str(path),
