@@ -114,6 +114,7 @@ def test_every_registered_reward_scores_any_completion(text, kind, answers):
         source_scene=TASKS[0].source_scene, truth_order=TASKS[0].order,
         checklist_answers=parsed_answers, checklist_expected=["yes"] * len(parsed_answers),
         source_image=SOURCE, edited_image=TARGET, change_mask=MASK,
+        reference_checks=[{"check": i.check, "expected": i.expected} for i in TASKS[0].checklist if i.check is not None],
     )
     for name in available_rewards():
         if name in ("checklist", "verified_edit") and not parsed_answers:

@@ -61,8 +61,7 @@ def test_a_reasoning_thinker_writes_the_decomposers_think_then_the_explicit_plan
 
 
 def test_a_thinkers_plan_can_name_objects_as_its_notes_do_and_still_asks_for_the_same_edit():
-    import envs  # noqa: F401  (registers plan_checklist)
-    from envs.canvas.plan_reward import plan_checklist_score
+    from agents.plan_reward import plan_checklist_score
     from envs.canvas.scene import Scene
 
     traced = [t for t in generate_tasks(120, seed=2) if t.reasoning and t.category != "knowledge"]

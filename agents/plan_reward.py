@@ -18,6 +18,7 @@ does with the pixels; the visual reward (``checklist``/``success`` on the edited
 
 from __future__ import annotations
 
+from agents.editor import plan_outcome
 from envs.canvas.checks import evaluate_check
 from envs.canvas.scene import Scene
 from rewards.parsing import parse_tagged
@@ -29,9 +30,6 @@ __all__ = ["plan_checklist_score", "plan_checklist_from_context"]
 def plan_checklist_score(plan: str, source: Scene, checks: list[dict], expected: list[str]) -> float:
     """Share of the checklist items (``checks`` with their ``expected`` answers) that the scene ``plan`` describes
     on ``source`` answers as expected; 0.0 for an empty checklist."""
-    # Imported here: the editor's clause reader imports this package's world model, which imports this module.
-    from agents.editor import plan_outcome
-
     if not checks:
         return 0.0
     outcome = plan_outcome(plan, source)

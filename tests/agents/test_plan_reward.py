@@ -10,7 +10,7 @@ from agents.editor import CanvasEditor, plan_outcome
 from agents.canvas_paint import perceive_png
 from envs.canvas.checks import evaluate_check
 from envs.canvas.generator import generate_tasks
-from envs.canvas.plan_reward import plan_checklist_score
+from agents.plan_reward import plan_checklist_score
 from envs.canvas.scene import Scene
 from envs.editing_env import reward_context
 from rewards import get_reward
