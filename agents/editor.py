@@ -42,7 +42,7 @@ from envs.canvas.scene import Scene
 from envs.image_io import encode_png, load_image
 from rewards.types import Component
 
-__all__ = ["CanvasEditor", "MODES", "request_texts", "read_request", "plan_outcome"]
+__all__ = ["CanvasEditor", "MODES", "request_texts", "read_request", "carry_out", "plan_outcome"]
 
 MODES = ("single_pass", "multi_turn")
 
@@ -172,16 +172,22 @@ def read_request(request: str, scene: Scene) -> Component | str:
     return Component(action, subjects, (target,))
 
 
+def carry_out(request: str, scene: Scene) -> tuple[Component | None, Scene]:
+    """The component the editor carries out for `request` on `scene` and the scene after it; ``(None, scene)``
+    when the request cannot be read or done there (no pixels: the world's semantics only)."""
+    component = read_request(request, scene)
+    if isinstance(component, str):
+        return None, scene
+    try:
+        return component, simulate(scene, component)
+    except EditError:
+        return None, scene
+
+
 def plan_outcome(plan: str, scene: Scene) -> Scene:
     """The scene a plan describes when its requests are read the editor's way and carried out one by one on
     `scene` (multi-turn, no pixels): what a plan asks for, judged before any pixel is touched. A request the
     editor cannot read or carry out changes nothing, as in :meth:`CanvasEditor.act`."""
     for request in request_texts(plan):
-        component = read_request(request, scene)
-        if isinstance(component, str):
-            continue
-        try:
-            scene = simulate(scene, component)
-        except EditError:
-            continue
+        _, scene = carry_out(request, scene)
     return scene

@@ -179,13 +179,11 @@ def plan_sentence_scores(text: str, spans: Sequence[tuple[int, int]], task: Any,
     """Each sentence of a thinker's plan (``spans``: character spans in ``text``) scored against the task's ground
     truth, read the way the Canvas editor reads the plan: its clauses (:func:`agents.editor.request_texts` of the
     whole text, so "Then" and other joiners read as the editor reads them) are read and carried out one after
-    another on the task's source scene (:func:`agents.editor.read_request`), every readable one becomes a component,
+    another on the task's source scene (:func:`agents.editor.carry_out`), every readable one becomes a component,
     and the components are matched to the ground truth one to one (``"grounded"``:
     :func:`envs.canvas.grounding.grounded_component_scores`; ``"f1"``: :func:`rewards.component_scores`). A
     sentence scores the mean of the clauses that start in it (an unreadable clause 0; a sentence without one 0)."""
-    from agents.canvas_language import simulate
-    from agents.editor import read_request, request_texts
-    from envs.canvas.execute import EditError
+    from agents.editor import carry_out, request_texts
     from envs.canvas.scene import Scene
 
     if not task.source_scene:
@@ -201,12 +199,8 @@ def plan_sentence_scores(text: str, spans: Sequence[tuple[int, int]], task: Any,
             cursor = found + 1
         if owner is not None:
             clauses_in[owner] += 1
-        comp = read_request(clause, scene)
-        if isinstance(comp, str):
-            continue
-        try:
-            scene = simulate(scene, comp)
-        except EditError:
+        comp, scene = carry_out(clause, scene)
+        if comp is None:
             continue
         owners.append(owner)
         comps.append({"action": comp.action, "subject": list(comp.subject), "target": list(comp.target)})
