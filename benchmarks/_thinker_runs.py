@@ -57,7 +57,8 @@ def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed
     tasks, scenes = make_tasks(section.train_tasks, seed=section.data_seed, split="train", step_mix=section.step_mix,
                                category_mix=section.category_mix)
     data = make_sft_data(tasks, "thinker", scenes=scenes, seed=seed, reasoning=sft.reasoning, scan=sft.scan,
-                         scan_forms=sft.scan_forms, note_subjects=sft.note_subjects)
+                         scan_forms=sft.scan_forms, note_subjects=sft.note_subjects,
+                         readable_references=sft.readable_references)
     model, tokenizer = load_policy(policy)
     torch.set_num_threads(os.cpu_count() or 1)  # SFT runs alone here, as the GRPO rows do
     metrics = sft_train(model, tokenizer, data, steps=max(100, int(seconds * 20)), seed=seed, time_budget_s=seconds,

@@ -54,7 +54,7 @@ LABEL_FREE = ["rewards.decomposer=[{name: success, weight: 1.0}, {name: format, 
 
 def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_tasks: int, step_mix: dict | None,
                   lr: float, seed: int, category_mix: dict | None = None, reasoning: bool = False, scan: bool = False,
-                  note_subjects: float = 0.0, scan_forms: dict | None = None) -> dict:
+                  note_subjects: float = 0.0, scan_forms: dict | None = None, readable_references: bool = False) -> dict:
     """Continue SFT of the decomposer for ``seconds`` of training (data preparation excluded).
 
     The run stops on the clock (``sft_train(time_budget_s=...)``), not on a step count estimated up front: on a
@@ -65,7 +65,7 @@ def sft_continued(policy: str, out: Path, seconds: float, data_seed: int, n_task
 
     tasks, scenes = make_tasks(n_tasks, seed=data_seed, split="train", step_mix=step_mix, category_mix=category_mix)
     data = make_sft_data(tasks, "decomposer", scenes=scenes, plan_fraction=0.1, seed=seed, reasoning=reasoning, scan=scan,
-                         note_subjects=note_subjects, scan_forms=scan_forms)
+                         note_subjects=note_subjects, scan_forms=scan_forms, readable_references=readable_references)
     model, tokenizer = load_policy(policy)
     # An upper bound on the steps (the cosine schedule is laid out over it; the run stops on the clock well before).
     max_steps = max(100, int(seconds * 20))
@@ -131,7 +131,8 @@ def main() -> int:
         info = sft_continued(args.policy, work / "sft_continued", args.grpo_seconds, data_seed=section.data_seed,
                              n_tasks=section.train_tasks, step_mix=section.step_mix, lr=(section.sft.lr or DEFAULT_LR) * 0.1,
                              seed=args.seed, category_mix=section.category_mix, reasoning=section.sft.reasoning, scan=section.sft.scan,
-                             note_subjects=section.sft.note_subjects, scan_forms=section.sft.scan_forms)
+                             note_subjects=section.sft.note_subjects, scan_forms=section.sft.scan_forms,
+                             readable_references=section.sft.readable_references)
         report["timings"]["(b)"] = info
         policies["(b) SFT continued, same wall time"] = info["path"]
     if "c" in args.rows:

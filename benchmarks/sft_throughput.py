@@ -77,7 +77,8 @@ def main() -> int:
                 raise SystemExit(f"make_tasks with {workers} workers gave other tasks than with 1: a bug, not a timing")
     tasks, scenes = make_tasks(args.tasks, seed=0, split="train", step_mix=step_mix, workers=args.workers)
     examples = make_sft_data(tasks, "decomposer", scenes=scenes, reasoning=sft.reasoning, scan=sft.scan,
-                             scan_forms=sft.scan_forms, note_subjects=sft.note_subjects)
+                             scan_forms=sft.scan_forms, note_subjects=sft.note_subjects,
+                             readable_references=sft.readable_references)
     tokenizer = train_tokenizer((text for pair in examples for text in pair), DEFAULT_VOCAB_SIZE)
     step: dict[int, list[float]] = {1: [], args.threads: []}
     for _ in range(args.rounds):

@@ -100,7 +100,8 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
                             eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
                             workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
                             scan_forms=sft.scan_forms,
-                            note_subjects=sft.note_subjects, rewordings=sft.rewordings,
+                            note_subjects=sft.note_subjects, readable_references=sft.readable_references,
+                            rewordings=sft.rewordings,
                             init={role: path for role, path in sft.init.items() if role in policy_roles},
                             reflection=reflection,
                             log=log, progress=progress, **optional)

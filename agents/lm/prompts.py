@@ -142,10 +142,11 @@ def answer_components(components: Any) -> str:
     return _OPEN_FIELD.sub(r"<\1> ", canonical)
 
 
-def _with_note_subjects(task: Any, share: float) -> list[dict[str, Any]]:
+def _with_note_subjects(task: Any, share: float, readable: bool = False) -> list[dict[str, Any]]:
     """The task's components, each whose objects a reasoning note lists written with the note's full descriptions
-    (:func:`envs.canvas.grounding.note_subjects`) with probability ``share``, drawn per component from the task id
-    so that the same task always gets the same target."""
+    (:func:`envs.canvas.grounding.note_subjects`; with ``readable``, a note's phrase the editor reads as written stays
+    as written) with probability ``share``, drawn per component from the task id so that the same task always gets
+    the same target."""
     comps = [c.model_dump() for c in task.components]
     if share <= 0 or not task.reasoning or not task.source_scene:
         return comps
@@ -154,7 +155,8 @@ def _with_note_subjects(task: Any, share: float) -> list[dict[str, Any]]:
     from rewards.types import as_components
 
     rng = random.Random(f"{task.task_id}:note-subjects")
-    written = note_subjects(Scene.from_json(task.source_scene), as_components(comps), task.order, task.reasoning)
+    written = note_subjects(Scene.from_json(task.source_scene), as_components(comps), task.order, task.reasoning,
+                            readable=readable)
     for comp, subjects in zip(comps, written):
         if rng.random() < share and subjects is not None:
             comp["subject"] = list(subjects)
@@ -194,7 +196,7 @@ def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
 
 
 def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0,
-               scan_forms: Mapping[str, float] | None = None) -> str:
+               scan_forms: Mapping[str, float] | None = None, readable_references: bool = False) -> str:
     """The completion a perfect policy writes for a generated task (an ``envs.task.EditTask`` with ground truth);
     with ``reasoning``, the think (the decomposer's, and the thinker's in the same form) also resolves the request's
     indirect references, and with ``scan`` too each reference walks the scene object by object first
@@ -208,13 +210,16 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
 
     ``scan_forms`` (with ``scan``): which working each note writes (:func:`note_scans`); None: every note's verdicts.
 
+    ``readable_references`` (with ``note_subjects``): a reference the editor reads as written on the scene of its
+    step (a region phrase: "the object in the top right") is written as the request words it, not as its object.
+
     Raises ``ValueError`` when the task lacks what the role's target is made of (components / explicit instruction).
     """
     _check_role(role)
     if role == "decomposer":
         if not task.components:
             raise ValueError(f"task {task.task_id} has no ground-truth components; a decomposer SFT target needs them")
-        answer = answer_components(_with_note_subjects(task, note_subjects if reasoning else 0.0))
+        answer = answer_components(_with_note_subjects(task, note_subjects if reasoning else 0.0, readable_references))
         notes = task.reasoning if reasoning else ()
         scans = _checked_scans(task, scan_forms) if (notes and scan) else ()
         return format_tagged(reasoning_think(len(task.components), notes, scans), answer)
@@ -229,7 +234,7 @@ def sft_target(role: str, task: Any, *, reasoning: bool = False, scan: bool = Fa
         # Imported here: the clause writer pulls in the Canvas world, which building prompts from text does not need.
         from agents.canvas_language import explicit_text, to_explicit_clause
 
-        comps = _with_note_subjects(task, note_subjects)
+        comps = _with_note_subjects(task, note_subjects, readable_references)
         plan = explicit_text([to_explicit_clause(comps[i]) for i in task.order])
     return format_tagged(think, _one_line(plan))
 
@@ -244,7 +249,7 @@ def _checked_scans(task: Any, scan_forms: Mapping[str, float] | None) -> list[st
 
 def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | None = None,
                 reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0,
-                scan_forms: Mapping[str, float] | None = None) -> tuple[str, str]:
+                scan_forms: Mapping[str, float] | None = None, readable_references: bool = False) -> tuple[str, str]:
     """``(prompt, target)`` for one task and role.
 
     Args:
@@ -257,8 +262,10 @@ def sft_example(role: str, task: Any, *, with_plan: bool = False, scene: str | N
         scan: with ``reasoning``, each note walks the scene object by object first (:func:`sft_target`).
         note_subjects: with ``reasoning``, the share of note-named subjects written as the note writes them.
         scan_forms: with ``scan``, the weights of the forms each note's working takes (:func:`note_scans`).
+        readable_references: with ``note_subjects``, references the editor reads as written stay as written.
     """
     scene = scene if scene is not None else scene_text(task.source_png)
     plan = task.explicit_instruction if (with_plan and role == "decomposer") else None
     return build_prompt(role, task.instruction, scene, plan=plan), sft_target(role, task, reasoning=reasoning, scan=scan,
-                                                                            note_subjects=note_subjects, scan_forms=scan_forms)
+                                                                            note_subjects=note_subjects, scan_forms=scan_forms,
+                                                                            readable_references=readable_references)

@@ -42,7 +42,7 @@ def reflection_examples(model: Any, tokenizer: Any, tasks: Sequence[Any], scenes
                         verifier: Agent, *, samples: int = 2, temperature: float = 1.0, max_new_tokens: int = 192,
                         seed: int = 0, batch_size: int = 64, reasoning: bool = False, scan: bool = False,
                         scan_forms: Mapping[str, float] | None = None, note_subjects: float = 0.0,
-                        ) -> tuple[list[tuple[str, str]], ReflectionStats]:
+                        readable_references: bool = False) -> tuple[list[tuple[str, str]], ReflectionStats]:
     """``(prompt with feedback, right plan)`` pairs from the thinker's own failed first plans (module docstring).
 
     Args:
@@ -54,7 +54,7 @@ def reflection_examples(model: Any, tokenizer: Any, tasks: Sequence[Any], scenes
         max_new_tokens: room for a plan and its reasoning trace.
         seed: sampling seed.
         batch_size: prompts per generation call.
-        reasoning, scan, scan_forms, note_subjects: the thinker's target form (:func:`agents.lm.prompts.sft_target`).
+        reasoning, scan, scan_forms, note_subjects, readable_references: the thinker's target form (:func:`agents.lm.prompts.sft_target`).
     """
     from agents.lm.generation import generate
     from agents.lm.policy import parse_plan
@@ -84,7 +84,7 @@ def reflection_examples(model: Any, tokenizer: Any, tasks: Sequence[Any], scenes
                 seen.add(verdict.feedback)
                 out.append((build_prompt("thinker", task.instruction, scene, feedback=verdict.feedback),
                             sft_target("thinker", task, reasoning=reasoning, scan=scan, scan_forms=scan_forms,
-                                       note_subjects=note_subjects)))
+                                       note_subjects=note_subjects, readable_references=readable_references)))
                 stats.examples += 1
                 stats.per_category[task.category] = stats.per_category.get(task.category, 0) + 1
     return out, stats

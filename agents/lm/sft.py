@@ -277,7 +277,7 @@ def sft_train(
 def make_sft_data(
     tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
     reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0, scan_forms: Mapping[str, float] | None = None,
-    rewordings: float = 0.0,
+    rewordings: float = 0.0, readable_references: bool = False,
 ) -> list[tuple[str, str]]:
     """``(prompt, target)`` pairs for ``role`` from generated tasks.
 
@@ -293,6 +293,7 @@ def make_sft_data(
         scan_forms: with ``scan``, the weights of the forms a note's working takes (:func:`agents.lm.prompts.note_scans`).
         note_subjects: with ``reasoning``, the share of subjects an indirect reference names that are written as the
             think's note lists them (:func:`agents.lm.prompts.sft_target`).
+        readable_references: with ``note_subjects``, a reference the editor reads as written stays as written.
         rewordings: the share of one-step direct tasks that get a second example, their request written in a
             train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
     """
@@ -309,7 +310,8 @@ def make_sft_data(
         # thinned the generator's own sentence shapes, which the held-out split is made of, and cost held-out F1.
         for each in (task, reworded) if reworded is not None else (task,):
             out.append(sft_example(role, each, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan,
-                                   scan_forms=scan_forms, note_subjects=note_subjects))
+                                   scan_forms=scan_forms, note_subjects=note_subjects,
+                                   readable_references=readable_references))
     return out
 
 
@@ -498,7 +500,7 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 def _reflection_stage(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, plain: Sequence[tuple[str, str]],
                       reflection: Mapping[str, Any], *, seed: int, step_mix: Mapping[int, float] | None, workers: int | None,
                       batch_size: int, lr: float, prompt_loss_weight: float, reasoning: bool, scan: bool,
-                      scan_forms: Mapping[str, float] | None, note_subjects: float,
+                      scan_forms: Mapping[str, float] | None, note_subjects: float, readable_references: bool,
                       say: Callable[[str], None]) -> dict[str, Any]:
     """The thinker's reflection stage of :func:`cold_start` (its ``reflection`` argument); trains ``model`` in place."""
     from agents.lm.reflection import reflection_examples
@@ -507,7 +509,8 @@ def _reflection_stage(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     tasks, scenes = make_tasks(int(reflection["tasks"]), seed=seed + 1, split="train", step_mix=step_mix, workers=workers)
     examples, stats = reflection_examples(model, tokenizer, tasks, scenes, reflection["editor"], reflection["verifier"],
                                           samples=int(reflection["samples"]), seed=seed, reasoning=reasoning, scan=scan,
-                                          scan_forms=scan_forms, note_subjects=note_subjects)
+                                          scan_forms=scan_forms, note_subjects=note_subjects,
+                                          readable_references=readable_references)
     data_s = time.perf_counter() - began
     say(f"thinker: reflection: {stats.failed} of {stats.plans} sampled first plans failed; {stats.examples} examples "
         f"with feedback in {data_s:.0f} s")
@@ -543,6 +546,7 @@ def cold_start(
     reasoning: bool = False,
     scan: bool = False,
     note_subjects: float = 0.0,
+    readable_references: bool = False,
     rewordings: float = 0.0,
     scan_forms: Mapping[str, float] | None = None,
     init: Mapping[str, str | Path] | None = None,
@@ -584,6 +588,8 @@ def cold_start(
             star 0.20 no, medium purple hexagon 0.81 yes = medium purple hexagon").
         note_subjects: with ``reasoning``, the share of subjects an indirect reference names that the answer writes
             as the note lists them ("the medium purple hexagon") rather than by the shortest unique description.
+        readable_references: with ``note_subjects``, a reference the editor reads as written on the scene of its
+            step (a region phrase) keeps the request's words (:func:`envs.canvas.grounding.note_subjects`).
         scan_forms: with ``scan``, the weights of the forms a note's working takes (verdicts, a superlative's running
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
         rewordings: the share of one-step direct train tasks that get a second example in a train-only sentence
@@ -627,14 +633,15 @@ def cold_start(
         t0 = time.perf_counter()
         tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
         data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning,
-                                    scan=scan, note_subjects=note_subjects, scan_forms=scan_forms, rewordings=rewordings)
+                                    scan=scan, note_subjects=note_subjects, scan_forms=scan_forms, rewordings=rewordings,
+                                    readable_references=readable_references)
                 for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
             "prompt_loss_weight": prompt_loss_weight, "torch_threads": torch.get_num_threads(),
             "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
             "model_overrides": model_overrides or {}, "eval_seed": eval_seed, "reasoning": reasoning,
-            "scan": scan, "note_subjects": note_subjects, "scan_forms": dict(scan_forms) if scan_forms else None,
+            "scan": scan, "note_subjects": note_subjects, "readable_references": readable_references, "scan_forms": dict(scan_forms) if scan_forms else None,
             "rewordings": rewordings,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
@@ -688,7 +695,7 @@ def cold_start(
                 stage = _reflection_stage(model, role_tokenizer, data[role], reflection, seed=seed, step_mix=step_mix,
                                           workers=workers, batch_size=batch_size, lr=lr, prompt_loss_weight=prompt_loss_weight,
                                           reasoning=reasoning, scan=scan, scan_forms=scan_forms,
-                                          note_subjects=note_subjects, say=say)
+                                          note_subjects=note_subjects, readable_references=readable_references, say=say)
             path = save_policy(model, role_tokenizer, out / role)
             entry: dict[str, Any] = {
                 "path": str(path),

@@ -42,11 +42,17 @@ def truth_states(source: Scene, truth: Sequence[Component], order: Sequence[int]
     return states  # type: ignore[return-value]
 
 
-def note_subjects(source: Scene, truth: Sequence[Component], order: Sequence[int], notes: Sequence[str]) -> list[tuple[str, ...] | None]:
+def note_subjects(source: Scene, truth: Sequence[Component], order: Sequence[int], notes: Sequence[str], *,
+                  readable: bool = False) -> list[tuple[str, ...] | None]:
     """Per ground-truth component, its subject written as the objects of the reasoning note that names them ("the
     medium purple star" for the note "the topmost shape = medium purple star", in the note's order), or None when no
     note lists exactly the component's objects, or when a full description would not name one object alone on the
     scene of that step (two medium purple stars). ``notes`` as :attr:`envs.task.EditTask.reasoning`.
+
+    With ``readable``, a note whose *phrase* the editor's description grammar reads, on the scene of that step, as
+    exactly the component's objects ("the object in the top right") gives that phrase instead: the editor then
+    resolves it on the scene it edits, as it does when the rule thinker passes the request on, whereas a named
+    object must be worked out from the source scene, before earlier steps moved or changed anything.
 
     The canonical subject is the *shortest* unique description ("the purple shape"), which a policy can only write
     after checking every other object of the scene; the note's full description is already written in its think.
@@ -56,6 +62,9 @@ def note_subjects(source: Scene, truth: Sequence[Component], order: Sequence[int
     >>> note_subjects(s, [Component("remove", ("the purple shape",), ()), Component("recolor", ("the red shape",), ("blue",))],
     ...               [0, 1], ["the topmost shape = medium purple star"])
     [('the medium purple star',), None]
+    >>> note_subjects(s, [Component("remove", ("the purple shape",), ())], [0], ["the shape in the top = medium purple star"],
+    ...               readable=True)
+    [('the shape in the top',)]
     """
     from rewards.trace import note_members  # the same parse of a note as the trace credit's
 
@@ -70,6 +79,10 @@ def note_subjects(source: Scene, truth: Sequence[Component], order: Sequence[int
         full = {f"{o.size} {o.color} {o.shape}" for o in objects}
         for note, members in listed:
             if members and members == full and len(objects) == len(full):
+                phrase = note.split("=", 1)[0].strip()
+                if readable and sorted(o.oid for o in resolve(phrase, scene.objects)) == sorted(o.oid for o in objects):
+                    out[-1] = (phrase,)
+                    break
                 ordered = [m.strip() for m in note.split("=", 1)[1].split(",")]
                 if all(len(resolve(f"the {m}", scene.objects)) == 1 for m in ordered):
                     out[-1] = tuple(f"the {m}" for m in ordered)

@@ -171,6 +171,11 @@ class SFTSection(_Strict):
         "purple shape', which needs every other object checked). Drawn per component from the task id. The paper's "
         "string F1 scores the note's wording 0 (the grounded F1 and the edit count it), so 1.0 lowers string F1. A "
         "thinker's plan names those objects the same way."))
+    readable_references: bool = Field(default=False, description=(
+        "With `note_subjects`, a reference the editor reads as written on the scene of its step (a region phrase: "
+        "'the object in the top right') keeps the request's words in the answer and the plan instead of the note's "
+        "object, as the rule thinker passes it on: the editor then resolves it on the scene it edits, whereas the "
+        "note's object is worked out on the source scene, before earlier steps moved or changed anything."))
     scan_forms: dict[ScanForm, Annotated[float, Field(ge=0)]] | None = Field(default=None, description=(
         "With `scan` (ignored without it, so `scan: false` alone turns scans off), the forms a note's working takes "
         "and their weights, drawn per note from the task id: "
@@ -212,6 +217,8 @@ class SFTSection(_Strict):
             raise ValueError("scan walks the scene before each note of the reasoning trace: set reasoning: true as well")
         if self.note_subjects and not self.reasoning:
             raise ValueError("note_subjects copies objects from the notes of the reasoning trace: set reasoning: true as well")
+        if self.readable_references and not self.note_subjects:
+            raise ValueError("readable_references chooses how note-named subjects are written: set note_subjects > 0 as well")
         if self.scan_forms is not None and not any(self.scan_forms.values()):
             raise ValueError(f"scan_forms {self.scan_forms} gives every form weight 0; give at least one a positive weight")
         if self.reflection is not None and "thinker" not in self.roles:

@@ -77,6 +77,22 @@ def test_a_thinkers_plan_can_name_objects_as_its_notes_do_and_still_asks_for_the
     assert parse_tagged(sft_target("thinker", task, reasoning=True)).answer.strip() == task.explicit_instruction
 
 
+def test_a_region_reference_the_editor_reads_stays_in_the_plan_as_the_request_words_it():
+    from agents.editor import plan_outcome
+    from envs.canvas.scene import Scene
+
+    spatial = [t for t in generate_tasks(400, seed=3) if t.category == "spatial" and t.reasoning]
+    kept = 0
+    for task in spatial:
+        plan = parse_tagged(sft_target("thinker", task, reasoning=True, note_subjects=1.0,
+                                       readable_references=True)).answer.strip()
+        phrases = [note.split(" = ")[0] for note in task.reasoning]
+        kept += any(p.lower() in plan.lower() for p in phrases)
+        outcome, target = plan_outcome(plan, Scene.from_json(task.source_scene)), Scene.from_json(task.target_scene)
+        assert (outcome.background, sorted(map(str, outcome.objects))) == (target.background, sorted(map(str, target.objects))), plan
+    assert kept > 0  # some region references ("the object in the top right") are written as the request words them
+
+
 def test_sft_scene_text_comes_from_perception_of_the_source_image(tasks):
     task = tasks[0]
     with Image.open(io.BytesIO(task.source_png)) as image:

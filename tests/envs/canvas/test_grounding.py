@@ -70,3 +70,21 @@ def test_note_subjects_write_a_components_objects_as_its_note_lists_them():
     twins = Scene("white", (CanvasObject("star", "red", "large", 0.2, 0.2, 0), CanvasObject("star", "red", "large", 0.8, 0.8, 1)))
     left = [Component("remove", ("the large red star in the top left",), ())]
     assert note_subjects(twins, left, [0], ["the leftmost shape = large red star"]) == [None]
+
+
+def test_readable_note_phrases_stay_as_written_where_the_editor_reads_them_on_that_steps_scene():
+    from envs.canvas.grounding import note_subjects
+    from rewards.types import Component
+
+    note = ["the shape in the top left = small green circle"]
+    recolor = [Component("recolor", ("the circle",), ("blue",))]
+    assert note_subjects(SCENE, recolor, [0], note, readable=True) == [("the shape in the top left",)]
+    assert note_subjects(SCENE, recolor, [0], note) == [("the small green circle",)]
+    # A phrase the editor cannot read ("the leftmost shape") is written as the note's object either way.
+    assert note_subjects(SCENE, recolor, [0], ["the leftmost shape = small green circle"], readable=True) == [
+        ("the small green circle",)]
+    # Read on the scene of its step: once the first step moved the circle out of the top left, the region phrase
+    # names nothing there, so the second step names the circle.
+    moved = [Component("move", ("the circle",), ("top right",)), Component("recolor", ("the circle",), ("blue",))]
+    assert note_subjects(SCENE, moved, [0, 1], note, readable=True) == [("the shape in the top left",),
+                                                                        ("the small green circle",)]

@@ -35,6 +35,7 @@ def test_train_section_maps_to_rllib_fields(make_pipeline):
     ("train.sft.step_mix", "{1: -1}", "train.sft.step_mix.1"),
     ("train.sft.note_subjects", 1.5, "train.sft.note_subjects"),
     ("train.sft", "{reasoning: false, note_subjects: 0.5}", "set reasoning: true"),
+    ("train.sft", "{reasoning: true, readable_references: true}", "set note_subjects > 0"),
     ("train.sft.scan_forms", "{verdicts: 0, none: 0}", "at least one"),
     ("train.sft.scan_forms", "{sorted: 1}", "train.sft.scan_forms.sorted"),
     ("train.sft.reflection", "{tasks: 100}", "add thinker to roles"),      # imageedit_r1 cold-starts a decomposer
