@@ -1,8 +1,9 @@
-"""Shared by the thinker benchmarks (dda_thinker.py, thinkrl_edit.py): one GRPO run of a pipeline's thinker on a
+"""Shared by the thinker benchmarks (dda_thinker.py, thinkrl_edit.py, two_agents.py): their arguments, one GRPO run of a pipeline's thinker on a
 time budget, continued SFT of a thinker for the same wall time, and the comparison lines they print."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -15,10 +16,23 @@ from orchestration.grpo.config import train_section
 from orchestration.grpo.evaluate import INDIRECT_CATEGORIES, paired_by_category
 
 
+def add_run_arguments(ap: argparse.ArgumentParser, work: str, rows: str, rows_help: str) -> None:
+    """The arguments every thinker benchmark takes: where its runs go, the GRPO budget and seed, the held-out tasks,
+    which trained rows to run (``rows``: their letters), overrides for every GRPO row and ``--reuse``."""
+    ap.add_argument("--work", default=work, help="where runs, policies and tables go")
+    ap.add_argument("--grpo-seconds", type=float, default=600.0, help="GRPO wall time of each trained row")
+    ap.add_argument("--eval-tasks", type=int, default=500)
+    ap.add_argument("--eval-seed", type=int, default=0, help="held-out task seed (report 0; choose settings on another)")
+    ap.add_argument("--seed", type=int, default=0, help="GRPO seed")
+    ap.add_argument("--rows", default=rows, help=rows_help)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides for every GRPO row")
+    ap.add_argument("--reuse", action="store_true", help="rows whose run folder already holds a finished run are read, not trained again")
+
+
 def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str],
              reuse: bool = False) -> dict:
     """One GRPO run of ``config_name``'s thinker from ``policy`` for ``seconds`` (metrics, TensorBoard curves and
-    the trained policy in ``run_dir``). With ``reuse``, a run folder that already holds a finished run's summary is
+    the trained policies in ``run_dir``; ``path`` is the thinker's, ``policies`` every trained agent's). With ``reuse``, a run folder that already holds a finished run's summary is
     read instead of trained again (a benchmark that stopped after some rows goes on from there)."""
     import json
 
@@ -26,8 +40,8 @@ def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: f
 
     if reuse and (run_dir / "summary.json").is_file():
         summary = json.loads((run_dir / "summary.json").read_text())
-        return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "path": summary["policies"]["thinker"],
-                "run_dir": str(run_dir), "reused": True}
+        return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "path": summary["policies"].get("thinker"),
+                "policies": summary["policies"], "run_dir": str(run_dir), "reused": True}
 
     config = load_config(config_name, [f"thinker.model={policy}", *overrides])
     section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
@@ -36,7 +50,7 @@ def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: f
     start = time.perf_counter()
     summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True), progress=False)
     return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "wall_s": round(time.perf_counter() - start, 1),
-            "path": summary["policies"]["thinker"], "run_dir": str(run_dir)}
+            "path": summary["policies"].get("thinker"), "policies": summary["policies"], "run_dir": str(run_dir)}
 
 
 def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed: int, reuse: bool = False) -> dict:

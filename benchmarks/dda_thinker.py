@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from _thinker_runs import comparison_lines, grpo_run, sft_continued  # noqa: E402
+from _thinker_runs import add_run_arguments, comparison_lines, grpo_run, sft_continued  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
 from orchestration.grpo.evaluate import evaluate_pipeline, format_category_table, held_out_tasks  # noqa: E402
 
@@ -52,14 +52,8 @@ SUMMED = "(d) GRPO, summed"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--policy", default="runs/sft/thinker", help="the thinker's cold start (editrl sft --config dda_thinker)")
-    ap.add_argument("--work", default="outputs/dda_thinker", help="where runs, policies and tables go")
-    ap.add_argument("--grpo-seconds", type=float, default=600.0, help="GRPO wall time per run (and SFT-continued time)")
-    ap.add_argument("--eval-tasks", type=int, default=500)
-    ap.add_argument("--eval-seed", type=int, default=0, help="held-out task seed (report 0; choose settings on another)")
-    ap.add_argument("--seed", type=int, default=0, help="GRPO / continued-SFT seed")
-    ap.add_argument("--rows", default="abcd", help="which trained rows to run (subset of abcd; the baselines always run)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides for every GRPO row")
-    ap.add_argument("--reuse", action="store_true", help="rows whose run folder already holds a finished run are read, not trained again")
+    add_run_arguments(ap, "outputs/dda_thinker", "abcd", "which trained rows to run (subset of abcd; the baselines always "
+                      "run); (b) continues SFT for --grpo-seconds with the --seed")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
-from _thinker_runs import comparison_lines, grpo_run  # noqa: E402
+from _thinker_runs import add_run_arguments, comparison_lines, grpo_run  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
 from orchestration.grpo.evaluate import evaluate_pipeline, format_category_table, held_out_tasks  # noqa: E402
 
@@ -53,14 +53,7 @@ WEIGHTED = "(d) GRPO, weighted sum"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--policy", default="runs/sft/thinker", help="the planner's cold start (editrl sft --config thinkrl_edit)")
-    ap.add_argument("--work", default="outputs/thinkrl_edit", help="where runs, policies and tables go")
-    ap.add_argument("--grpo-seconds", type=float, default=600.0, help="GRPO wall time per run")
-    ap.add_argument("--eval-tasks", type=int, default=500)
-    ap.add_argument("--eval-seed", type=int, default=0, help="held-out task seed (report 0; choose settings on another)")
-    ap.add_argument("--seed", type=int, default=0, help="GRPO seed")
-    ap.add_argument("--rows", default="acd", help="which trained rows to run (subset of acd; the rule rows always run)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], help="config overrides for every GRPO row")
-    ap.add_argument("--reuse", action="store_true", help="rows whose run folder already holds a finished run are read, not trained again")
+    add_run_arguments(ap, "outputs/thinkrl_edit", "acd", "which trained rows to run (subset of acd; the rule rows always run)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
