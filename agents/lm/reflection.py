@@ -54,7 +54,8 @@ def reflection_examples(model: Any, tokenizer: Any, tasks: Sequence[Any], scenes
         max_new_tokens: room for a plan and its reasoning trace.
         seed: sampling seed.
         batch_size: prompts per generation call.
-        reasoning, scan, scan_forms, note_subjects, readable_references: the thinker's target form (:func:`agents.lm.prompts.sft_target`).
+        reasoning, scan, scan_forms, note_subjects, readable_references: the thinker's target form
+            (:func:`agents.lm.prompts.sft_target`).
     """
     from agents.lm.generation import generate
     from agents.lm.policy import parse_plan
