@@ -23,6 +23,8 @@ metrics, TensorBoard curves and checkpoints, and ``<work>/seed<S>/table.md`` the
 Usage::
 
     python benchmarks/thinkrl_edit.py --policy runs/sft/thinker --grpo-seconds 600 --eval-tasks 500 --seed 0
+    # the same with a verifier that resolves references no better than the rule planner
+    python benchmarks/thinkrl_edit.py --policy runs/sft/thinker --seed 0 --pipeline verifier.options.reader=rule
 """
 
 from __future__ import annotations
@@ -54,13 +56,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--policy", default="runs/sft/thinker", help="the planner's cold start (editrl sft --config thinkrl_edit)")
     add_run_arguments(ap, "outputs/thinkrl_edit", "acd", "which trained rows to run (subset of acd; the rule rows always run)")
+    ap.add_argument("--pipeline", action="append", default=[], help=(
+        "a config override of the pipeline for every row, trained and judged (repeatable), e.g. "
+        "verifier.options.reader=rule: a verifier that reads references no better than the rule planner"))
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     work = Path(args.work) / f"seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     report: dict = {"settings": vars(args), "timings": {}}
-    seeded = [f"train.seed={args.seed}", *args.overrides]
+    seeded = [*args.pipeline, f"train.seed={args.seed}", *args.overrides]
     policies = {}
     if "a" in args.rows:
         policies[COLD] = args.policy
@@ -82,9 +87,11 @@ def main() -> int:
     for reflect in (False, True):
         suffix = ", reflection" if reflect else ", no reflection"
         extra = [] if reflect else NO_REFLECTION
-        per_task[RULE + suffix] = evaluate_pipeline(load_config(CONFIG, ["thinker={backend: rule}", *extra]), tasks)["rows"]
+        per_task[RULE + suffix] = evaluate_pipeline(load_config(CONFIG, [*args.pipeline, "thinker={backend: rule}", *extra]),
+                                                    tasks)["rows"]
         for name, path in policies.items():
-            per_task[name + suffix] = evaluate_pipeline(load_config(CONFIG, [f"thinker.model={path}", *extra]), tasks)["rows"]
+            per_task[name + suffix] = evaluate_pipeline(load_config(CONFIG, [*args.pipeline, f"thinker.model={path}", *extra]),
+                                                        tasks)["rows"]
             print(f"{name}{suffix}: full success {sum(float(r['full_success']) for r in per_task[name + suffix]) / len(tasks):.3f}",
                   flush=True)
 
