@@ -29,6 +29,25 @@ def add_run_arguments(ap: argparse.ArgumentParser, work: str, rows: str, rows_he
     ap.add_argument("--reuse", action="store_true", help="rows whose run folder already holds a finished run are read, not trained again")
 
 
+def open_run(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """Seed torch with ``--seed`` and make ``<work>/seed<S>``; returns it and the report the benchmark fills."""
+    torch.manual_seed(args.seed)
+    work = Path(args.work) / f"seed{args.seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    return work, {"settings": vars(args), "timings": {}}
+
+
+def write_results(work: Path, text: str, report: dict[str, Any], per_task: dict[str, list]) -> None:
+    """Print the final table and write it to ``work/table.md``, with the report and per-task rows in ``report.json``."""
+    import json
+
+    print(text)
+    (work / "table.md").write_text(text + "\n")
+    report["table"] = text
+    report["per_task"] = per_task
+    (work / "report.json").write_text(json.dumps(report, indent=1, default=str))
+
+
 def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str],
              reuse: bool = False) -> dict:
     """One GRPO run of ``config_name``'s thinker from ``policy`` for ``seconds`` (metrics, TensorBoard curves and

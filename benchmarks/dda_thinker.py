@@ -27,16 +27,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
-from _thinker_runs import add_run_arguments, comparison_lines, grpo_run, sft_continued  # noqa: E402
+from _thinker_runs import add_run_arguments, comparison_lines, grpo_run, open_run, sft_continued, write_results  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
 from orchestration.grpo.evaluate import evaluate_pipeline, format_category_table, held_out_tasks  # noqa: E402
 
@@ -56,10 +53,7 @@ def main() -> int:
                       "run); (b) continues SFT for --grpo-seconds with the --seed")
     args = ap.parse_args()
 
-    torch.manual_seed(args.seed)
-    work = Path(args.work) / f"seed{args.seed}"
-    work.mkdir(parents=True, exist_ok=True)
-    report: dict = {"settings": vars(args), "timings": {}}
+    work, report = open_run(args)
     base = load_config(CONFIG, [f"thinker.model={args.policy}"])
     seeded = [f"train.seed={args.seed}", *args.overrides]
     policies = {}
@@ -88,11 +82,7 @@ def main() -> int:
     pairs += [(DUAL, SUMMED)] if DUAL in policies and SUMMED in policies else []
     lines = comparison_lines(per_task, pairs, report)
     text = format_category_table(per_task) + "\n\nfull success, paired bootstrap 95% over the held-out tasks:\n" + "\n".join(lines)
-    print(text)
-    (work / "table.md").write_text(text + "\n")
-    report["table"] = text
-    report["per_task"] = per_task
-    (work / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    write_results(work, text, report, per_task)
     return 0
 
 

@@ -30,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -38,9 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyarrow.parquet as pq  # noqa: E402
-import torch  # noqa: E402
-
-from _thinker_runs import add_run_arguments, comparison_lines, grpo_run  # noqa: E402
+from _thinker_runs import add_run_arguments, comparison_lines, grpo_run, open_run, write_results  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
 from orchestration.grpo.evaluate import evaluate_pipeline, format_category_table, held_out_tasks  # noqa: E402
 
@@ -61,10 +58,7 @@ def main() -> int:
         "verifier.options.reader=rule: a verifier that reads references no better than the rule planner"))
     args = ap.parse_args()
 
-    torch.manual_seed(args.seed)
-    work = Path(args.work) / f"seed{args.seed}"
-    work.mkdir(parents=True, exist_ok=True)
-    report: dict = {"settings": vars(args), "timings": {}}
+    work, report = open_run(args)
     seeded = [*args.pipeline, f"train.seed={args.seed}", *args.overrides]
     policies = {}
     if "a" in args.rows:
@@ -105,11 +99,7 @@ def main() -> int:
         text += (f"\n\nUCPG: the consistent subset was smaller than the group in {report['ucpg']['subset_smaller_share']:.1%} "
                  f"of groups (mean over {report['ucpg']['iterations']} iterations); it kept {report['ucpg']['kept_share']:.1%} "
                  "of the completions")
-    print(text)
-    (work / "table.md").write_text(text + "\n")
-    report["table"] = text
-    report["per_task"] = per_task
-    (work / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    write_results(work, text, report, per_task)
     return 0
 
 

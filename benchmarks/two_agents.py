@@ -29,16 +29,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
-from _thinker_runs import add_run_arguments, comparison_lines, grpo_run  # noqa: E402
+from _thinker_runs import add_run_arguments, comparison_lines, grpo_run, open_run, write_results  # noqa: E402
 from orchestration.config import load_config  # noqa: E402
 from orchestration.grpo.evaluate import evaluate_pipeline, format_category_table, held_out_tasks  # noqa: E402
 
@@ -74,10 +71,7 @@ def main() -> int:
     add_run_arguments(ap, "outputs/two_agents", "bcd", "which trained rows to run (subset of bcd; the cold starts always run)")
     args = ap.parse_args()
 
-    torch.manual_seed(args.seed)
-    work = Path(args.work) / f"seed{args.seed}"
-    work.mkdir(parents=True, exist_ok=True)
-    report: dict = {"settings": vars(args), "timings": {}}
+    work, report = open_run(args)
     pipeline = pipeline_overrides(args.decomposer)
     base = load_config(CONFIG, [f"thinker.model={args.thinker}", *pipeline])
     cold = {"thinker": args.thinker, "decomposer": args.decomposer}
@@ -103,11 +97,7 @@ def main() -> int:
                            for row, info in report["timings"].items())
     text = (format_category_table(per_task) + f"\n\nGRPO: {iterations}\n\nfull success, paired bootstrap 95% over the "
             "held-out tasks:\n" + "\n".join(lines))
-    print(text)
-    (work / "table.md").write_text(text + "\n")
-    report["table"] = text
-    report["per_task"] = per_task
-    (work / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    write_results(work, text, report, per_task)
     return 0
 
 
