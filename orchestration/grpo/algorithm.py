@@ -569,10 +569,11 @@ class GRPO(Algorithm):
     def training_step(self) -> None:
         cfg = self.config
         metrics: dict[str, float] = {}
-        timings = {"generate_s": 0.0, "reward_s": 0.0, "update_s": 0.0, "sync_s": 0.0}
+        timings = {"generate_s": 0.0, "reward_s": 0.0, "update_s": 0.0, "sync_s": 0.0, "start_sync_s": 0.0}
         start = time.perf_counter()
         if not self._actors_synced:  # first step after setup or restore: the actors still hold the starting weights
-            timings["sync_s"] += self._sync_weights()
+            # Kept apart from sync_s: this one also waits for the policy actors to start (seconds, not milliseconds).
+            timings["start_sync_s"] = self._sync_weights()
 
         if cfg.max_staleness > 0:
             sampled = self._sampled_ahead(timings)

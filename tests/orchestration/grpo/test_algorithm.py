@@ -28,9 +28,10 @@ def test_toy_reward_rises_with_a_fixed_seed(ray_cluster, make_pipeline):
                              train={"group_size": 8, "tasks_per_iteration": 4, "lr": 0.03, "seed": 0})
     algo = build_grpo_config(pipeline).build_algo()
     try:
-        rewards, learner = [], {}
+        rewards, learner, first = [], {}, None
         for _ in range(10):
             result = algo.train()
+            first = first or result
             rewards.append(result["grpo"]["decomposer/reward"])
             learner = result["learners"]["decomposer"]
         assert algo.iteration == 10
@@ -38,6 +39,8 @@ def test_toy_reward_rises_with_a_fixed_seed(ray_cluster, make_pipeline):
         assert result["grpo"]["weights_version"] == 11  # synced once at the start and after every update
         assert {"clip_fraction", "entropy", "kl_old", "policy_loss"} <= set(learner)
         assert result["grpo"]["sync_s"] > 0 and result["grpo"]["tokens_per_s"] > 0
+        # The first weights (and the actors' start-up) are timed apart from the per-update sync.
+        assert first["grpo"]["start_sync_s"] > 0 and result["grpo"]["start_sync_s"] == 0
     finally:
         algo.stop()
 
