@@ -1,9 +1,11 @@
-"""Shared by the thinker benchmarks (dda_thinker.py, thinkrl_edit.py, two_agents.py): their arguments, one GRPO run of a pipeline's thinker on a
-time budget, continued SFT of a thinker for the same wall time, and the comparison lines they print."""
+"""Shared by the thinker benchmarks (dda_thinker.py, thinkrl_edit.py, two_agents.py): their arguments, run folder
+and results, one GRPO run of a pipeline's thinker on a time budget, continued SFT of a thinker for the same wall
+time, and the comparison lines they print."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -39,8 +41,6 @@ def open_run(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
 
 def write_results(work: Path, text: str, report: dict[str, Any], per_task: dict[str, list]) -> None:
     """Print the final table and write it to ``work/table.md``, with the report and per-task rows in ``report.json``."""
-    import json
-
     print(text)
     (work / "table.md").write_text(text + "\n")
     report["table"] = text
@@ -51,10 +51,9 @@ def write_results(work: Path, text: str, report: dict[str, Any], per_task: dict[
 def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: float, overrides: list[str],
              reuse: bool = False) -> dict:
     """One GRPO run of ``config_name``'s thinker from ``policy`` for ``seconds`` (metrics, TensorBoard curves and
-    the trained policies in ``run_dir``; ``path`` is the thinker's, ``policies`` every trained agent's). With ``reuse``, a run folder that already holds a finished run's summary is
-    read instead of trained again (a benchmark that stopped after some rows goes on from there)."""
-    import json
-
+    the trained policies in ``run_dir``; ``path`` is the thinker's, ``policies`` every trained agent's). With
+    ``reuse``, a run folder that already holds a finished run's summary is read instead of trained again (a
+    benchmark that stopped after some rows goes on from there)."""
     from orchestration.train import clear_run_dir, run_training
 
     if reuse and (run_dir / "summary.json").is_file():
@@ -76,8 +75,6 @@ def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed
     """Continue the thinker's SFT for ``seconds`` of training on fresh labelled tasks of the GRPO stream of
     ``config_name`` (its targets as its ``train.sft`` writes them), at a tenth of the cold start's peak rate (where
     its schedule ended); stops on the clock. With ``reuse``, a policy already saved in ``out`` is taken as it is."""
-    import json
-
     from agents.lm.model import load_policy, save_policy
 
     if reuse and (out / "config.json").is_file():
