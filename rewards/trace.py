@@ -116,10 +116,7 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
     the same phrase (:attr:`envs.task.EditTask.reasoning_scans`; numbers are not compared), else 0.0; None for a
     note without a scan or whose phrase the truth does not have. A phrase used by several steps is matched with
     their scans in order. A note whose entries keep a running best ("... best") is scored against the running scan
-    of its phrase (:attr:`envs.task.EditTask.reasoning_running_scans`, ``truth_running``) where there is one, each
-    entry against the truth's entry of the same object rather than the same place: a running scan may be cut to the
-    objects the phrase could name (``scan_forms: candidates``), and dropping an object that can never be "best"
-    changes no other entry's mark.
+    of its phrase (:attr:`envs.task.EditTask.reasoning_running_scans`, ``truth_running``) where there is one.
 
     >>> truth = ["the red shape = small red star"], ["large blue star 0.20 no, small red star 0.61 yes"]
     >>> scan_scores("1 edit; the red shape: large blue star 0.2 yes, small red star 0.60 yes = small red star", *truth)
@@ -132,10 +129,6 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
     [[1.0], [1.0]]
     >>> scan_scores("1 edit; a: x 0.5 best, y 0.3 best = y", ["a = y"], ["x 0.5 no, y 0.3 yes"], ["x 0.5 best, y 0.3 no"])
     [[1.0, 0.0]]
-    >>> running = ["large blue star 0.5 best, small red circle 0.3 no, small green star 0.1 best"]
-    >>> scan_scores("1 edit; the leftmost star: large blue star 0.5 best, small green star 0.1 best = small green star",
-    ...             ["the leftmost star = small green star"], ["unused no"], running)
-    [[1.0, 1.0]]
     """
     def keys(scan: str) -> list[str]:
         return [_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)]
@@ -155,27 +148,7 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
             continue
         scans = by_phrase[parsed[0]]
         verdicts, best = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
+        truth = best if any(entry.endswith(" best") for entry in parsed[1]) else verdicts
         used[parsed[0]] = used.get(parsed[0], 0) + 1
-        if any(entry.endswith(" best") for entry in parsed[1]):
-            out.append(_scores_by_object([_entry_key(e) for e in parsed[1]], best))
-        else:
-            out.append([1.0 if k < len(verdicts) and _entry_key(entry) == verdicts[k] else 0.0 for k, entry in enumerate(parsed[1])])
+        out.append([1.0 if k < len(truth) and _entry_key(entry) == truth[k] else 0.0 for k, entry in enumerate(parsed[1])])
     return out
-
-
-def _scores_by_object(keys: Sequence[str], truth: Sequence[str]) -> list[float]:
-    """1.0 for each entry key equal to the truth's key of the same object (its words before the mark; objects with
-    the same description matched in order), else 0.0."""
-    def obj(key: str) -> str:
-        return key.rpartition(" ")[0]
-
-    free = list(range(len(truth)))
-    scores = []
-    for key in keys:
-        match = next((i for i in free if obj(truth[i]) == obj(key)), None)
-        if match is None:
-            scores.append(0.0)
-            continue
-        free.remove(match)
-        scores.append(1.0 if truth[match] == key else 0.0)
-    return scores

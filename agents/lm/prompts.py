@@ -164,10 +164,9 @@ def _with_note_subjects(task: Any, share: float, readable: bool = False) -> list
 
 
 #: How a reasoning note's working can be written: the scan of per-object verdicts (:func:`envs.canvas.reasoning.
-#: reference_scan`), the running best of a superlative (:func:`envs.canvas.reasoning.running_scan`), the running best
-#: over only the objects of the kind the superlative names (:func:`envs.canvas.reasoning.candidate_scan`), or none
-#: (the note alone).
-ScanForm = Literal["verdicts", "running", "candidates", "none"]
+#: reference_scan`), the running best of a superlative (:func:`envs.canvas.reasoning.running_scan`), or none (the
+#: note alone).
+ScanForm = Literal["verdicts", "running", "none"]
 SCAN_FORMS: tuple[str, ...] = get_args(ScanForm)
 
 
@@ -175,7 +174,7 @@ def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
     """The working written before each note of ``task``'s reasoning: per note, one of the ``forms`` (weights over
     :data:`SCAN_FORMS`) that the note has, drawn from the task id so that the same task always gets the same target;
     ``None`` is every note's verdict scan. A note without a scan (a knowledge value) gets none whatever is drawn, and
-    "running" and "candidates" apply to superlatives of one value only (the others draw among the remaining forms).
+    "running" applies to superlatives of one value only (the others draw among the remaining forms).
     """
     if forms is None:
         return list(task.reasoning_scans)
@@ -185,13 +184,8 @@ def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
     running = list(task.reasoning_running_scans) or [""] * len(task.reasoning_scans)
     rng = random.Random(f"{task.task_id}:scan-forms")
     out = []
-    cut = None
-    if forms.get("candidates", 0) > 0:
-        # Imported here: cutting a scan to the named kind reads the Canvas world's shape names.
-        from envs.canvas.reasoning import candidate_scan as cut
-    for note, verdicts, best in zip(task.reasoning, task.reasoning_scans, running):
-        candidates = cut(note.partition(" = ")[0], best) if cut else ""
-        written = {"verdicts": verdicts, "running": best, "candidates": candidates, "none": ""}
+    for verdicts, best in zip(task.reasoning_scans, running):
+        written = {"verdicts": verdicts, "running": best, "none": ""}
         choices = [(form, weight) for form, weight in forms.items() if weight > 0 and (form == "none" or written[form])]
         if not verdicts or not choices:
             out.append("")

@@ -381,28 +381,6 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     return ", ".join(parts)
 
 
-def candidate_scan(phrase: str, running: str) -> str:
-    """A running scan (:func:`running_scan`) cut to the objects ``phrase`` could name: for a superlative that names
-    a kind ("the leftmost star", "the star with the least size") only the entries of that kind, in the same order
-    and with the same marks (an object of another kind is never "best", so dropping it changes no mark); for one
-    over every shape ("the leftmost shape") the scan as it is. The comparison then runs over the candidates alone,
-    so the answer cannot be an object of another kind. "" for a note without a running scan.
-
-    >>> candidate_scan("the leftmost star", "large blue star 0.50 best, small red circle 0.30 no, small green star 0.10 best")
-    'large blue star 0.50 best, small green star 0.10 best'
-    >>> candidate_scan("the leftmost shape", "large blue star 0.50 best, small red circle 0.30 best")
-    'large blue star 0.50 best, small red circle 0.30 best'
-    """
-    if not running:
-        return ""
-    named = [s for s in SHAPE_CORNERS if s in phrase.lower().split()]
-    if len(named) != 1:
-        return running
-    entries = [e.strip() for e in running.split(",")]
-    kept = [e for e in entries if len(e.split()) >= 3 and e.split()[2] == named[0]]
-    return ", ".join(kept) if kept else running
-
-
 SUBJECT_FINDERS = {
     "knowledge": knowledge_subjects,
     "spatial": spatial_subjects,

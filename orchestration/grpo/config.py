@@ -181,8 +181,7 @@ class SFTSection(_Strict):
         "and their weights, drawn per note from the task id: "
         "`verdicts` (the scan above), `running` (a superlative of one value keeps the best object so far: 'large red "
         "star 0.20 best, medium purple hexagon 0.81 best, small green circle 0.50 no'; other notes draw among the "
-        "other forms), `candidates` (the same running best over only the objects of the kind the superlative names: "
-        "'the leftmost star: large red star 0.20 best, small green star 0.10 best') and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
+        "other forms) and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
         "The share of one-step direct train tasks that get a second SFT example, their request written in a "
