@@ -86,7 +86,10 @@ def test_sigkill_at_a_random_point_then_resume(make_pipeline, tmp_path, capsys, 
 
     checkpoint = latest_checkpoint(run_dir)
     assert checkpoint is not None and is_complete(checkpoint), note
-    assert (root / "latest").read_text().strip() == checkpoint.name, note  # the pointer itself, not the fallback
+    if (root / "latest").is_file():
+        assert (root / "latest").read_text().strip() == checkpoint.name, note  # the pointer itself, not the fallback
+    else:  # the first save was killed between its folder's rename and its pointer's write: the one whole folder
+        assert [p.name for p in root.glob("iter_*")] == [checkpoint.name], note
     iteration = json.loads((checkpoint / "meta.json").read_text())["iteration"]
     assert checkpoint.name == f"iter_{iteration:06d}"
     assert all(is_complete(p) for p in root.glob("iter_*")), note  # no half checkpoint is visible
@@ -131,3 +134,14 @@ def test_latest_falls_back_to_the_newest_complete_checkpoint(tmp_path):
     assert latest_checkpoint(tmp_path).name == "iter_000001"
     assert sorted(remove_leftovers(root)) == [".tmp_iter_000003_99", ".tmp_latest_99_0a1b2c3d", ".trash_iter_000001_98"]
     assert sorted(p.name for p in root.iterdir()) == ["iter_000001", "iter_000002", "latest"]
+
+
+def test_latest_without_a_pointer_is_the_newest_complete_checkpoint(tmp_path):
+    """A kill between the first save's rename and its pointer's write leaves a whole folder and no `latest`."""
+    root = checkpoint_root(tmp_path)
+    assert latest_checkpoint(tmp_path) is None
+    for part in ("rllib", "policies"):
+        (root / "iter_000001" / part).mkdir(parents=True)
+    assert latest_checkpoint(tmp_path) is None  # meta.json is written last: not whole yet
+    (root / "iter_000001" / "meta.json").write_text("{}")
+    assert latest_checkpoint(tmp_path).name == "iter_000001"
