@@ -39,6 +39,7 @@ SCHEMA = pa.schema(
         ("reasoning", pa.list_(pa.string())),
         ("reasoning_scans", pa.list_(pa.string())),
         ("reasoning_running_scans", pa.list_(pa.string())),
+        ("reasoning_order_scans", pa.list_(pa.string())),
     ]
 )
 

@@ -67,6 +67,10 @@ class EditTask(BaseModel):
         "For each note of `reasoning`, the other way a superlative of one value is resolved: object by object, "
         "keeping the best so far ('large blue star 0.50 best, small red circle 0.30 best'); '' for every other "
         "note. Written into a reasoning trace by `train.sft.scan_forms`."))
+    reasoning_order_scans: list[str] = Field(default_factory=list, description=(
+        "For each note of `reasoning`, the way a superlative of height is resolved with no number: the objects "
+        "that compete, top to bottom ('large blue star, small green star' for 'the lowest star', the last one); '' "
+        "for every other note. Written into a reasoning trace by `train.sft.scan_forms`."))
 
     @field_validator("instruction")
     @classmethod

@@ -35,6 +35,7 @@ from envs.canvas.reasoning import (
     knowledge_value,
     new_object_phrase,
     reference_scan,
+    order_scan,
     running_scan,
     scene_text_order,
     size_word,
@@ -115,6 +116,7 @@ class Step:
     note: str | None = None  # what the step's indirect reference or knowledge phrase names ("<phrase> = <meaning>")
     scan: str = ""  # how the note's reference is resolved, object by object (`reference_scan`); "" for a value
     running: str = ""  # the same by keeping the best so far (`running_scan`); "" unless a superlative of one value
+    ordered: str = ""  # the competing objects top to bottom (`order_scan`); "" unless a superlative of height
 
 
 @dataclass
@@ -239,6 +241,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     note = None if ref.category == "direct" else f"{ref.text} = " + ", ".join(f"{o.size} {o.color} {o.shape}" for o in in_scene_order)
     scan = "" if ref.category == "direct" else reference_scan(ref, scene)
     running = "" if ref.category == "direct" else running_scan(ref, scene)
+    ordered = "" if ref.category == "direct" else order_scan(ref, scene)
     reads: set[Attr] = set(ref.reads)
     writes: set[Attr] = set()
 
@@ -249,7 +252,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("color", value, rng)
             templates.append(tid)
-            note, scan, running = f"{text} = {value}", "", ""
+            note, scan, running, ordered = f"{text} = {value}", "", "", ""
         clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text)
         explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
         writes = {(o.oid, "color") for o in objects}
@@ -259,7 +262,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("shape", value, rng)
             templates.append(tid)
-            note, scan, running = f"{text} = {value}", "", ""
+            note, scan, running, ordered = f"{text} = {value}", "", "", ""
         clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text)
         explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
         writes = {(o.oid, "shape") for o in objects}
@@ -291,7 +294,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     comp = Component(action, subjects, (value,) if value is not None else ())
     return Step(action, comp, clause, explicit, templates, reads, writes, tuple(o.oid for o in objects),
                 category="knowledge" if knowledge_target else ref.category, saying=saying, question=question, note=note,
-                scan=scan, running=running)
+                scan=scan, running=running, ordered=ordered)
 
 
 # -- dependencies ---------------------------------------------------------------------------------------------------
@@ -462,6 +465,7 @@ def generate_task(index: int, seed: int = 0, split: str = "train", cfg: Generato
             reasoning=[s.note for s in steps if s.note],
             reasoning_scans=[s.scan for s in steps if s.note],
             reasoning_running_scans=[s.running for s in steps if s.note],
+            reasoning_order_scans=[s.ordered for s in steps if s.note],
         )
     raise RuntimeError(f"could not generate task {index} (seed {seed}, {split}) in {cfg.max_attempts} attempts")
 

@@ -381,6 +381,41 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     return ", ".join(parts)
 
 
+#: Superlatives of height: the scene text lists objects top to bottom, so the answer is the first or the last
+#: object that competes, with no number to read.
+_ORDER_END = {"super_topmost": "first", "super_bottommost": "last"}
+
+
+def order_scan(ref: Reference, scene: Scene) -> str:
+    """A third way to resolve a superlative of height, with no number: the objects that compete, in the order of the
+    scene text (top to bottom), so that "the lowest star" is the last entry and "the topmost shape" the first.
+
+    Copying an object's coordinate from the scene text is a lookup the small thinker does not learn (it writes
+    region-like values instead); listing the competing objects in order is a copy of their descriptions, which it
+    does reliably. "" for every other reference.
+
+    >>> from envs.canvas.scene import CanvasObject
+    >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1),
+    ...                         CanvasObject("star", "green", "small", 0.1, 0.8, 2)))
+    >>> order_scan(Reference("the lowest star", (2,), frozenset({("*", "shape")}), "superlative", "super_bottommost.00"), scene)
+    'large blue star, small green star'
+    >>> order_scan(Reference("the topmost shape", (0,), frozenset(), "superlative", "super_topmost.00"), scene)
+    'large blue star, small red circle, small green star'
+    >>> order_scan(Reference("the leftmost shape", (2,), frozenset(), "superlative", "super_leftmost.00"), scene)
+    ''
+    """
+    family = ref.template.rsplit(".", 1)[0]
+    if family not in _ORDER_END or len(ref.oids) != 1:
+        return ""
+    answer = scene.by_oid(ref.oids[0])
+    only_shape = answer.shape if ("*", "shape") in ref.reads else None
+    competing = [o for o in scene_text_order(scene.objects) if only_shape is None or o.shape == only_shape]
+    end = competing[0] if _ORDER_END[family] == "first" else competing[-1]
+    if end.oid != answer.oid:
+        raise AssertionError(f"order scan of {ref.text!r} ends on object {end.oid}, not {answer.oid}, which it names")
+    return ", ".join(f"{o.size} {o.color} {o.shape}" for o in competing)
+
+
 SUBJECT_FINDERS = {
     "knowledge": knowledge_subjects,
     "spatial": spatial_subjects,

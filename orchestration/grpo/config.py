@@ -181,7 +181,9 @@ class SFTSection(_Strict):
         "and their weights, drawn per note from the task id: "
         "`verdicts` (the scan above), `running` (a superlative of one value keeps the best object so far: 'large red "
         "star 0.20 best, medium purple hexagon 0.81 best, small green circle 0.50 no'; other notes draw among the "
-        "other forms) and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
+        "other forms), `order` (a superlative of height lists the objects that compete, top to bottom, as the scene "
+        "text does, and names the first or the last: no number to copy; other notes draw among the other forms) "
+        "and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
         "The share of one-step direct train tasks that get a second SFT example, their request written in a "
