@@ -277,7 +277,7 @@ def sft_train(
 def make_sft_data(
     tasks: Sequence[Any], role: str, *, scenes: Sequence[str] | None = None, plan_fraction: float = 0.0, seed: int = 0,
     reasoning: bool = False, scan: bool = False, note_subjects: float = 0.0, scan_forms: Mapping[str, float] | None = None,
-    rewordings: float = 0.0, readable_references: bool = False,
+    rewordings: float = 0.0, readable_references: bool = False, centre_lookups: float = 0.0,
 ) -> list[tuple[str, str]]:
     """``(prompt, target)`` pairs for ``role`` from generated tasks.
 
@@ -296,9 +296,16 @@ def make_sft_data(
         readable_references: with ``note_subjects``, a reference the editor reads as written stays as written.
         rewordings: the share of one-step direct tasks that get a second example, their request written in a
             train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
+        centre_lookups: auxiliary examples per task that ask for centres of its source scene's objects
+            (:func:`agents.lm.lookups.centre_lookup_example`): the whole part of the number for every task, the
+            fraction as a chance drawn per task from its id.
     """
+    from agents.lm.lookups import centre_lookup_example
     from agents.lm.prompts import scene_text, sft_example
     from envs.canvas.rewording import reworded_task
+
+    if centre_lookups < 0:
+        raise ValueError(f"centre_lookups must be >= 0 (auxiliary examples per task), got {centre_lookups}")
 
     rng = random.Random(seed)
     out = []
@@ -312,6 +319,11 @@ def make_sft_data(
             out.append(sft_example(role, each, with_plan=with_plan, scene=scene, reasoning=reasoning, scan=scan,
                                    scan_forms=scan_forms, note_subjects=note_subjects,
                                    readable_references=readable_references))
+        if centre_lookups:
+            draw = random.Random(f"{task.task_id}:centre-lookups")
+            count = int(centre_lookups) + (draw.random() < centre_lookups % 1)
+            lookups = (centre_lookup_example(role, scene, draw) for _ in range(count))
+            out.extend(example for example in lookups if example is not None)
     return out
 
 
@@ -548,6 +560,7 @@ def cold_start(
     note_subjects: float = 0.0,
     readable_references: bool = False,
     rewordings: float = 0.0,
+    centre_lookups: float = 0.0,
     scan_forms: Mapping[str, float] | None = None,
     init: Mapping[str, str | Path] | None = None,
     reflection: Mapping[str, Any] | None = None,
@@ -594,6 +607,8 @@ def cold_start(
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
         rewordings: the share of one-step direct train tasks that get a second example in a train-only sentence
             shape (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
+        centre_lookups: auxiliary examples per train task that ask for the centres of its scene's objects
+            (:func:`make_sft_data`).
         init: ``{role: policy folder}``: those roles start from that policy's weights and tokenizer (e.g. a thinker
             with ``reasoning`` from a decomposer that already writes the same think); ``model_overrides`` do not
             apply to them. The tokenizer is trained only when some role starts fresh.
@@ -634,7 +649,7 @@ def cold_start(
         tasks, scenes = make_tasks(n_tasks, seed=seed, split="train", step_mix=step_mix, workers=workers)
         data = {role: make_sft_data(tasks, role, scenes=scenes, plan_fraction=plan_fraction, seed=seed, reasoning=reasoning,
                                     scan=scan, note_subjects=note_subjects, scan_forms=scan_forms, rewordings=rewordings,
-                                    readable_references=readable_references)
+                                    readable_references=readable_references, centre_lookups=centre_lookups)
                 for role in roles}
         report: dict[str, Any] = {
             "n_tasks": n_tasks, "seed": seed, "steps": role_steps, "batch_size": batch_size, "lr": lr,
@@ -642,7 +657,7 @@ def cold_start(
             "step_mix": {str(k): v for k, v in step_mix.items()} if step_mix is not None else None,
             "model_overrides": model_overrides or {}, "eval_seed": eval_seed, "reasoning": reasoning,
             "scan": scan, "note_subjects": note_subjects, "readable_references": readable_references, "scan_forms": dict(scan_forms) if scan_forms else None,
-            "rewordings": rewordings,
+            "rewordings": rewordings, "centre_lookups": centre_lookups,
         }  # fmt: skip
         report["data_s"] = round(time.perf_counter() - t0, 2)
         say(f"generated {n_tasks} tasks in {report['data_s']} s")

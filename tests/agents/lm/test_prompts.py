@@ -167,6 +167,12 @@ def test_scan_forms_choose_each_notes_working_once_per_task():
     drawn = [scan for task in superlatives for scan, best in zip(note_scans(task, {"verdicts": 1, "running": 1}),
                                                                  task.reasoning_running_scans) if best]
     assert any(s.endswith(" best") or " best, " in s for s in drawn) and any(" yes" in s for s in drawn)
+    heights = [t for t in tasks if any(t.reasoning_order_scans)]
+    assert heights
+    for task in heights:
+        assert note_scans(task, {"order": 1, "none": 0}) == task.reasoning_order_scans  # the other notes: no form
+        target = sft_target("decomposer", task, reasoning=True, scan=True, scan_forms={"order": 1})
+        assert trace_scores(parse_tagged(target).think, task.reasoning) == [1.0] * len(task.reasoning)
     with pytest.raises(ValueError, match="unknown scan form"):
         note_scans(tasks[0], {"sorted": 1})
 

@@ -254,3 +254,26 @@ def test_running_scans_keep_the_best_so_far_and_end_on_the_superlatives_object(t
             assert all(mark in ("best", "no") for _, mark in entries), best
             assert " ".join([obj for obj, mark in entries if mark == "best"][-1].split()[:3]) == meaning, (best, note)
     assert running > 20
+
+
+def test_order_scans_list_the_competitors_top_to_bottom_and_end_on_the_superlatives_object(train_tasks):
+    """Each superlative of height also has an order scan: the objects of its verdict scan that compete (every one for
+    "shape", the named kind otherwise), in the same order, the first ("topmost", "highest") or the last ("lowest",
+    "nearest the bottom") the one object the note names; every other note has none."""
+    ordered = 0
+    for task in train_tasks[:400]:
+        assert len(task.reasoning_order_scans) == len(task.reasoning), task.task_id
+        for note, scan, order in zip(task.reasoning, task.reasoning_scans, task.reasoning_order_scans):
+            phrase, meaning = note.split(" = ")
+            first = any(w in phrase for w in ("topmost", "highest"))
+            if not (first or any(w in phrase for w in ("lowest", "nearest the bottom"))) or "," in meaning:
+                assert not order, note
+                continue
+            ordered += 1
+            entries = order.split(", ")
+            objects = [" ".join(entry.split()[:3]) for entry in scan.split(", ")]
+            kind = phrase.split()[-1] if phrase.split()[-1] != "bottom" else phrase.split()[1]
+            competing = [o for o in objects if kind == "shape" or o.endswith(" " + kind)]
+            assert entries == competing, (phrase, scan, order)
+            assert (entries[0] if first else entries[-1]) == meaning, (order, note)
+    assert ordered > 20
