@@ -1,10 +1,12 @@
-"""Auxiliary SFT examples that ask for objects' centres, read from the scene text in an order of the request's choosing.
+"""Auxiliary SFT examples that ask for one coordinate of some objects, read from the scene text in an order of the
+request's choosing.
 
 A reasoning scan writes each object's coordinate next to its description ("large purple triangle 0.31 no"), which is
 a lookup: the number that follows *that* description in the scene text. Trained only inside scans, which walk the
 scene in its own order, the tiny thinker never learned it (it wrote region-like values, 0.33 or 0.67, near the
-object's region); asked directly for the centres of objects named in a random order, it learns the lookup within a
-thousand steps, and the skill carries over to the scans (docs/benchmarks/dda_thinker.md).
+object's region); asked directly for the coordinates of objects named in a random order, it learns the lookup within
+a thousand steps, and the skill carries over to the scans. Asked for both coordinates at once, it learned the height
+only as "the number after the one just copied", which a scan of heights never writes: so each example asks for one.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import re
 
 from agents.lm.prompts import build_prompt
 
-__all__ = ["LOOKUP_REQUEST", "scene_centres", "centre_lookup_example"]
+__all__ = ["LOOKUP_REQUESTS", "scene_centres", "coordinate_lookup_example"]
 
-#: The request of a lookup example; no editing request starts this way.
-LOOKUP_REQUEST = "Read the centres of: {names}."
+#: The request of a lookup example per coordinate; no editing request starts this way.
+LOOKUP_REQUESTS = {"x": "Read how far right these are: {names}.", "y": "Read how far down these are: {names}."}
 
 # One object of `envs.canvas.perception.describe`'s text: "<size> <colour> <shape> at <region> (<x>, <y>)".
 _OBJECT = re.compile(r"(\w+ \w+ \w+) at [a-z ]+? \((\d\.\d\d), (\d\.\d\d)\)")
@@ -34,23 +36,25 @@ def scene_centres(scene: str) -> list[tuple[str, str, str]]:
     return _OBJECT.findall(scene)
 
 
-def centre_lookup_example(role: str, scene: str, rng: random.Random) -> tuple[str, str] | None:
-    """A ``(prompt, target)`` pair for ``role`` that asks for the centres of some of ``scene``'s objects (one to all,
-    in a random order) and answers them in the think, each as "<description> <x> <y>". None for a scene without
-    objects or with two objects of the same description (the question would not say which).
+def coordinate_lookup_example(role: str, scene: str, rng: random.Random) -> tuple[str, str] | None:
+    """A ``(prompt, target)`` pair for ``role`` that asks for one coordinate (x or y, drawn) of some of ``scene``'s
+    objects (one to all, in a random order) and answers in the think, each as "<description> <value>", the way a
+    scan writes it. None for a scene without objects or with two objects of the same description (the question
+    would not say which).
 
     >>> scene = "background: cream; objects: small red circle at top left (0.15, 0.18); large blue star at centre (0.50, 0.47)"
-    >>> prompt, target = centre_lookup_example("thinker", scene, random.Random(0))
+    >>> prompt, target = coordinate_lookup_example("thinker", scene, random.Random(0))
     >>> print(prompt.splitlines()[-1])
-    request: Read the centres of: large blue star, small red circle.
+    request: Read how far down these are: small red circle, large blue star.
     >>> target
-    '<think>large blue star 0.50 0.47, small red circle 0.15 0.18</think>'
+    '<think>small red circle 0.18, large blue star 0.47</think>'
     """
     objects = scene_centres(scene)
     names = [name for name, _, _ in objects]
     if not objects or len(set(names)) != len(names):
         return None
+    axis = rng.choice(("x", "y"))
     asked = rng.sample(objects, rng.randint(1, len(objects)))
-    request = LOOKUP_REQUEST.format(names=", ".join(name for name, _, _ in asked))
-    answer = ", ".join(f"{name} {x} {y}" for name, x, y in asked)
+    request = LOOKUP_REQUESTS[axis].format(names=", ".join(name for name, _, _ in asked))
+    answer = ", ".join(f"{name} {x if axis == 'x' else y}" for name, x, y in asked)
     return build_prompt(role, request, scene), f"<think>{answer}</think>"

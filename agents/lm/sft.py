@@ -296,11 +296,11 @@ def make_sft_data(
         readable_references: with ``note_subjects``, a reference the editor reads as written stays as written.
         rewordings: the share of one-step direct tasks that get a second example, their request written in a
             train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
-        centre_lookups: auxiliary examples per task that ask for centres of its source scene's objects
-            (:func:`agents.lm.lookups.centre_lookup_example`): the whole part of the number for every task, the
+        centre_lookups: auxiliary examples per task that ask for one coordinate of some of its source scene's
+            objects (:func:`agents.lm.lookups.coordinate_lookup_example`): the whole part of the number for every task, the
             fraction as a chance drawn per task from its id.
     """
-    from agents.lm.lookups import centre_lookup_example
+    from agents.lm.lookups import coordinate_lookup_example
     from agents.lm.prompts import scene_text, sft_example
     from envs.canvas.rewording import reworded_task
 
@@ -322,7 +322,7 @@ def make_sft_data(
         if centre_lookups:
             draw = random.Random(f"{task.task_id}:centre-lookups")
             count = int(centre_lookups) + (draw.random() < centre_lookups % 1)
-            lookups = (centre_lookup_example(role, scene, draw) for _ in range(count))
+            lookups = (coordinate_lookup_example(role, scene, draw) for _ in range(count))
             out.extend(example for example in lookups if example is not None)
     return out
 
@@ -607,7 +607,7 @@ def cold_start(
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
         rewordings: the share of one-step direct train tasks that get a second example in a train-only sentence
             shape (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
-        centre_lookups: auxiliary examples per train task that ask for the centres of its scene's objects
+        centre_lookups: auxiliary examples per train task that ask for a coordinate of its scene's objects
             (:func:`make_sft_data`).
         init: ``{role: policy folder}``: those roles start from that policy's weights and tokenizer (e.g. a thinker
             with ``reasoning`` from a decomposer that already writes the same think); ``model_overrides`` do not

@@ -186,9 +186,9 @@ class SFTSection(_Strict):
         "and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))
     centre_lookups: float = Field(default=0.0, ge=0.0, le=4.0, description=(
-        "Auxiliary examples per train task that ask for the centres of some of its scene's objects, named in a "
-        "random order ('request: Read the centres of: large blue star, small red circle.' -> '<think>large blue star "
-        "0.50 0.47, small red circle 0.15 0.18</think>'; `agents.lm.lookups`): the whole part for every task, the "
+        "Auxiliary examples per train task that ask for one coordinate of some of its scene's objects, named in a "
+        "random order ('request: Read how far down these are: large blue star, small red circle.' -> '<think>large "
+        "blue star 0.47, small red circle 0.18</think>'; `agents.lm.lookups`): the whole part for every task, the "
         "fraction as a chance per task. A scan copies each object's coordinate from the scene text, a lookup the "
         "tiny policies learn only when asked for it on its own. 0: none."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
@@ -385,12 +385,6 @@ class GRPOSettings(_Strict):
         "attribute, logic), e.g. to spend GRPO's samples where the policy still fails; categories left out are not "
         "drawn; the stream is then a mixed one (`step_mix`, or balanced step counts when that is None). None: the "
         "generator's own weights (`envs.canvas.generator.CATEGORY_WEIGHTS`)."))
-    centre_lookups: float = Field(default=0.0, ge=0.0, le=4.0, description=(
-        "Auxiliary examples per train task that ask for the centres of some of its scene's objects, named in a "
-        "random order ('request: Read the centres of: large blue star, small red circle.' -> '<think>large blue star "
-        "0.50 0.47, small red circle 0.15 0.18</think>'; `agents.lm.lookups`): the whole part for every task, the "
-        "fraction as a chance per task. A scan copies each object's coordinate from the scene text, a lookup the "
-        "tiny policies learn only when asked for it on its own. 0: none."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
         "The share of the generated one-step direct train tasks whose request GRPO sees in a train-only sentence "
         "shape instead of the generator's (`envs.canvas.rewording`, as `sft.rewordings` adds them to the cold "
