@@ -102,6 +102,7 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
                             scan_forms=sft.scan_forms,
                             note_subjects=sft.note_subjects, readable_references=sft.readable_references,
                             rewordings=sft.rewordings, centre_lookups=sft.centre_lookups,
+                            lookup_steps=sft.lookup_steps,
                             init={role: path for role, path in sft.init.items() if role in policy_roles},
                             reflection=reflection,
                             log=log, progress=progress, **optional)

@@ -191,6 +191,10 @@ class SFTSection(_Strict):
         "blue star 0.47, small red circle 0.18</think>'; `agents.lm.lookups`): the whole part for every task, the "
         "fraction as a chance per task. A scan copies each object's coordinate from the scene text, a lookup the "
         "tiny policies learn only when asked for it on its own. 0: none."))
+    lookup_steps: int = Field(default=0, ge=0, description=(
+        "SFT steps on coordinate lookups alone (two per train task, as `centre_lookups` writes them) before each "
+        "role's SFT from its `init` or fresh weights: the lookup is learned in a sudden drop of its loss, which "
+        "lookups mixed into the task examples did not reach. 0: none."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
         "The share of one-step direct train tasks that get a second SFT example, their request written in a "
         "train-only sentence shape (`envs.canvas.rewording`: the replaced value named, 'change the circle from red "

@@ -32,15 +32,15 @@ def test_each_lookup_answers_the_named_objects_with_the_scene_texts_numbers(task
         prompt, target = example
         assert prompt.startswith("task: rewrite\n") and f"scene: {scene}\n" in prompt
         request = prompt.split("request: ")[1]
-        assert request.startswith(("Read how far right these are: ", "Read how far down these are: ")), request
-        axis = 0 if request.startswith("Read how far right") else 1
+        assert request.startswith(("Read how far right these are: ", "Read how far down these are: ", "Read the centres of: ")), request
+        axes = [0] if request.startswith("Read how far right") else [1] if request.startswith("Read how far down") else [0, 1]
         asked = request.split(": ")[1].rstrip(".\n").split(", ")
         assert target.startswith("<think>") and target.endswith("</think>")
         entries = target[len("<think>"):-len("</think>")].split(", ")
         assert [" ".join(e.split()[:3]) for e in entries] == asked
         for entry in entries:
-            *name, value = entry.split()
-            assert centres[" ".join(name)][axis] == value
+            words = entry.split()
+            assert words[3:] == [centres[" ".join(words[:3])][axis] for axis in axes]
         answered += 1
     assert answered > 30
 
@@ -50,10 +50,10 @@ def test_make_sft_data_adds_the_asked_number_of_lookups_per_task(tasks_and_scene
     plain = make_sft_data(tasks, "thinker", scenes=scenes, reasoning=True)
     with_one = make_sft_data(tasks, "thinker", scenes=scenes, reasoning=True, centre_lookups=1.0)
     with_half = make_sft_data(tasks, "thinker", scenes=scenes, reasoning=True, centre_lookups=0.5)
-    lookups = [p for p, _ in with_one if "Read how far " in p]
-    assert [pair for pair in with_one if "Read how far " not in pair[0]] == plain  # the task examples unchanged
+    lookups = [p for p, _ in with_one if "request: Read " in p]
+    assert [pair for pair in with_one if "request: Read " not in pair[0]] == plain  # the task examples unchanged
     assert len(tasks) - 5 <= len(lookups) <= len(tasks)  # one per task, but none for a scene with twin objects
-    halves = sum("Read how far " in p for p, _ in with_half)
+    halves = sum("request: Read " in p for p, _ in with_half)
     assert 0 < halves < len(lookups)
     assert with_half == make_sft_data(tasks, "thinker", scenes=scenes, reasoning=True, centre_lookups=0.5)  # per task id
     with pytest.raises(ValueError, match="centre_lookups must be >= 0"):

@@ -108,6 +108,18 @@ def test_cold_start_can_start_a_role_from_another_policy(tmp_path):
         cold_start(tmp_path / "bad", n_tasks=16, roles=("thinker",), init={"thinker": tmp_path})
 
 
+def test_cold_start_learns_lookups_first_then_keeps_them_in_the_mixture(tmp_path):
+    small = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+    lines: list[str] = []
+    report = cold_start(tmp_path, n_tasks=16, roles=("thinker",), steps=2, batch_size=4, vocab_size=400, model_overrides=small,
+                        reasoning=True, centre_lookups=0.5, lookup_steps=3, log=lines.append)
+    assert report["lookup_steps"] == 3 and report["centre_lookups"] == 0.5
+    assert any(line.startswith("thinker: 3 lookup steps on ") for line in lines), lines
+    examples = next(line for line in lines if line.startswith("thinker: ") and " examples, 2 steps" in line)
+    assert 16 < int(examples.split(" parameters, ")[1].split(" examples")[0]) < 32  # the tasks and about half as many lookups
+    load_policy(tmp_path / "thinker")
+
+
 def test_make_tasks_is_the_same_with_one_or_two_processes():
     one_tasks, one_scenes = make_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}, workers=1)
     two_tasks, two_scenes = make_tasks(200, seed=2, step_mix={1: 0.5, 3: 0.5}, workers=2)
