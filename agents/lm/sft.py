@@ -296,9 +296,9 @@ def make_sft_data(
         readable_references: with ``note_subjects``, a reference the editor reads as written stays as written.
         rewordings: the share of one-step direct tasks that get a second example, their request written in a
             train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
-        centre_lookups: auxiliary examples per task that ask for one coordinate of some of its source scene's
-            objects (:func:`agents.lm.lookups.coordinate_lookup_example`): the whole part of the number for every task, the
-            fraction as a chance drawn per task from its id.
+        centre_lookups: auxiliary examples per task that ask for the width, the height or both of some of its
+            source scene's objects (:func:`agents.lm.lookups.coordinate_lookup_example`): the whole part of the
+            number for every task, the fraction as a chance drawn per task from its id.
     """
     from agents.lm.lookups import coordinate_lookup_example
     from agents.lm.prompts import scene_text, sft_example
@@ -611,7 +611,7 @@ def cold_start(
         centre_lookups: auxiliary examples per train task that ask for a coordinate of its scene's objects
             (:func:`make_sft_data`).
         lookup_steps: SFT steps on such lookups alone (two per train task) before each role's SFT: the lookup is
-            learned in a sudden drop of its loss that a mixture, where lookups are a third of the examples, did not
+            learned in a sudden drop of its loss, which a mixture where lookups were a third of the examples did not
             reach in 3,000 steps.
         init: ``{role: policy folder}``: those roles start from that policy's weights and tokenizer (e.g. a thinker
             with ``reasoning`` from a decomposer that already writes the same think); ``model_overrides`` do not

@@ -390,9 +390,10 @@ def order_scan(ref: Reference, scene: Scene) -> str:
     """A third way to resolve a superlative of height, with no number: the objects that compete, in the order of the
     scene text (top to bottom), so that "the lowest star" is the last entry and "the topmost shape" the first.
 
-    Copying an object's coordinate from the scene text is a lookup the small thinker does not learn (it writes
-    region-like values instead); listing the competing objects in order is a copy of their descriptions, which it
-    does reliably. "" for every other reference.
+    Copying an object's coordinate from the scene text is a lookup the small thinker learns only when taught it on
+    its own (`agents.lm.lookups`); this form needs none, only the descriptions, in order. The tiny thinker's lists
+    tend to stop an object early, which loses "the lowest" (docs/benchmarks/dda_thinker.md). "" for every other
+    reference.
 
     >>> from envs.canvas.scene import CanvasObject
     >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1),

@@ -186,9 +186,10 @@ class SFTSection(_Strict):
         "and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))
     centre_lookups: float = Field(default=0.0, ge=0.0, le=4.0, description=(
-        "Auxiliary examples per train task that ask for one coordinate of some of its scene's objects, named in a "
-        "random order ('request: Read how far down these are: large blue star, small red circle.' -> '<think>large "
-        "blue star 0.47, small red circle 0.18</think>'; `agents.lm.lookups`): the whole part for every task, the "
+        "Auxiliary examples per train task that ask for the width, the height or both of some of its scene's "
+        "objects, named in a random order ('request: Read how far down these are: large blue star, small red "
+        "circle.' -> '<think>large blue star 0.47, small red circle 0.18</think>'; `agents.lm.lookups`): the whole "
+        "part for every task, the "
         "fraction as a chance per task. A scan copies each object's coordinate from the scene text, a lookup the "
         "tiny policies learn only when asked for it on its own. 0: none."))
     lookup_steps: int = Field(default=0, ge=0, description=(
