@@ -333,6 +333,12 @@ def reference_scan(ref: Reference, scene: Scene) -> str:
     return ", ".join(parts)
 
 
+def _competing_shape(ref: Reference, answer: CanvasObject) -> str | None:
+    """The one shape whose objects a superlative compares, or None when every object competes: "the leftmost star"
+    reads every object's shape, so only stars compete."""
+    return answer.shape if ("*", "shape") in ref.reads else None
+
+
 #: Superlatives that name the one extreme of a value: the value each object shows and whether the larger one wins.
 _RUNNING_VALUE = {
     "super_leftmost": ("x", False), "super_rightmost": ("x", True), "super_topmost": ("y", False),
@@ -364,8 +370,7 @@ def running_scan(ref: Reference, scene: Scene) -> str:
         return ""
     kind, larger_wins = _RUNNING_VALUE[family]
     answer = scene.by_oid(ref.oids[0])
-    # "the leftmost star" reads every object's shape: only stars compete.
-    only_shape = answer.shape if ("*", "shape") in ref.reads else None
+    only_shape = _competing_shape(ref, answer)
     parts = []
     best: float | None = None
     best_oid: int | None = None
@@ -409,7 +414,7 @@ def order_scan(ref: Reference, scene: Scene) -> str:
     if family not in _ORDER_END or len(ref.oids) != 1:
         return ""
     answer = scene.by_oid(ref.oids[0])
-    only_shape = answer.shape if ("*", "shape") in ref.reads else None
+    only_shape = _competing_shape(ref, answer)
     competing = [o for o in scene_text_order(scene.objects) if only_shape is None or o.shape == only_shape]
     end = competing[0] if _ORDER_END[family] == "first" else competing[-1]
     if end.oid != answer.oid:
