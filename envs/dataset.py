@@ -40,6 +40,7 @@ SCHEMA = pa.schema(
         ("reasoning_scans", pa.list_(pa.string())),
         ("reasoning_running_scans", pa.list_(pa.string())),
         ("reasoning_order_scans", pa.list_(pa.string())),
+        ("reasoning_compare_scans", pa.list_(pa.string())),
     ]
 )
 

@@ -110,13 +110,16 @@ def _entry_key(entry: str) -> str:
 
 
 def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[str],
-                truth_running: Sequence[str] = (), truth_order: Sequence[str] = ()) -> list[list[float] | None]:
+                truth_running: Sequence[str] = (), truth_order: Sequence[str] = (),
+                truth_compare: Sequence[str] = ()) -> list[list[float] | None]:
     """Per note of ``think`` (as :func:`trace_scores` counts them), one score per scan entry: 1.0 when the entry
     names the same object with the same verdict as the entry at the same place of the truth scan of the note with
     the same phrase (:attr:`envs.task.EditTask.reasoning_scans`; numbers are not compared), else 0.0; None for a
     note without a scan or whose phrase the truth does not have. A phrase used by several steps is matched with
     their scans in order. A note whose entries keep a running best ("... best") is scored against the running scan
-    of its phrase (:attr:`envs.task.EditTask.reasoning_running_scans`, ``truth_running``) where there is one; a note
+    of its phrase (:attr:`envs.task.EditTask.reasoning_running_scans`, ``truth_running``) where there is one, or,
+    when they also write comparisons ("... vs ..."), against its compare scan
+    (:attr:`envs.task.EditTask.reasoning_compare_scans`, ``truth_compare``) where there is one; a note
     whose entries carry no verdict at all (the competing objects top to bottom), against the order scan
     (:attr:`envs.task.EditTask.reasoning_order_scans`, ``truth_order``) where there is one.
 
@@ -134,18 +137,24 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
     >>> scan_scores("1 edit; a: big red star, big blue star = big blue star", ["a = big blue star"],
     ...             ["big red star 0.2 no, big blue star 0.5 yes"], [""], ["big red star, big green star"])
     [[1.0, 0.0]]
+    >>> scan_scores("1 edit; a: x 0.50 best, y 0.50 vs 0.50 same no, z 0.90 vs 0.50 more best = z", ["a = z"],
+    ...             ["x 0.50 no, y 0.50 no, z 0.90 yes"], ["x 0.50 best, y 0.50 best, z 0.90 best"], [""],
+    ...             ["x 0.50 best, y 0.50 vs 0.50 same no, z 0.90 vs 0.50 more best"])
+    [[1.0, 1.0, 1.0]]
     """
     def keys(scan: str) -> list[str]:
         return [_entry_key(_normal(e)) for e in scan.split(SCAN_SEPARATOR)]
 
-    # Per phrase, in step order: (verdict scan, running scan or the verdict scan where the note has none, order scan
-    # or the verdict scan).
-    by_phrase: dict[str, list[tuple[list[str], list[str], list[str]]]] = {}
+    # Per phrase, in step order: (verdict scan, running scan, compare scan, order scan), each the verdict scan where
+    # the note has no such scan.
+    by_phrase: dict[str, list[tuple[list[str], list[str], list[str], list[str]]]] = {}
     running = list(truth_running) or [""] * len(truth_scans)
     ordered = list(truth_order) or [""] * len(truth_scans)
-    for note, scan, best, order in zip(truth_notes, truth_scans, running, ordered):
+    compared = list(truth_compare) or [""] * len(truth_scans)
+    for note, scan, best, order, compare in zip(truth_notes, truth_scans, running, ordered, compared):
         if scan:
-            by_phrase.setdefault(_normal(note.partition(" = ")[0]), []).append((keys(scan), keys(best or scan), keys(order or scan)))
+            by_phrase.setdefault(_normal(note.partition(" = ")[0]), []).append(
+                (keys(scan), keys(best or scan), keys(compare or best or scan), keys(order or scan)))
     used: dict[str, int] = {}
     out: list[list[float] | None] = []
     for part in split_think(think)[1:]:
@@ -154,9 +163,9 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
             out.append(None)
             continue
         scans = by_phrase[parsed[0]]
-        verdicts, best, order = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
+        verdicts, best, compare, order = scans[min(used.get(parsed[0], 0), len(scans) - 1)]
         if any(entry.endswith(" best") for entry in parsed[1]):
-            truth = best
+            truth = compare if any(" vs " in entry for entry in parsed[1]) else best
         elif not any(entry.endswith((" yes", " no")) for entry in parsed[1]):
             truth = order
         else:

@@ -1,5 +1,5 @@
-"""Auxiliary SFT examples that ask for one coordinate of some objects, read from the scene text in an order of the
-request's choosing.
+"""Auxiliary SFT examples that train, one at a time, the small skills a reasoning scan chains: reading an object's
+coordinate from the scene text, comparing two values, and walking the scene's objects in order.
 
 A reasoning scan writes each object's coordinate next to its description ("large purple triangle 0.31 no"), which is
 a lookup: the number that follows *that* description in the scene text. Trained only inside scans, which walk the
@@ -8,6 +8,10 @@ object's region); asked directly for the coordinates of objects named in a rando
 a thousand steps, and the skill carries over to the scans. Asked for both coordinates at once it learns the lookup
 about twice as fast as asked for one, but then reads the height only as "the number after the one just copied",
 which a scan of heights never writes: so the examples ask for the width, the height or both, a third each.
+
+A running scan also compares each value with the last best's ("0.31 vs 0.11 more", `envs.canvas.reasoning.
+running_scan`) and must walk every object before it stops: comparisons of values drawn from the scene and lists of
+its objects in order are the other two kinds of lookup (:func:`scene_lookup_example` draws among the three).
 """
 
 from __future__ import annotations
@@ -18,11 +22,19 @@ from collections.abc import Sequence
 
 from agents.lm.prompts import build_prompt
 
-__all__ = ["LOOKUP_REQUESTS", "scene_centres", "coordinate_lookup_example", "lookup_examples"]
+__all__ = ["LOOKUP_REQUESTS", "LOOKUP_KINDS", "scene_centres", "coordinate_lookup_example", "comparison_example",
+           "order_list_example", "scene_lookup_example", "lookup_examples"]
 
-#: The request of a lookup example per coordinate asked; no editing request starts this way.
+#: The request of a lookup example per kind (a coordinate asked, a comparison, a list); no editing request starts
+#: this way.
 LOOKUP_REQUESTS = {"x": "Read how far right these are: {names}.", "y": "Read how far down these are: {names}.",
-                   "xy": "Read the centres of: {names}."}
+                   "xy": "Read the centres of: {names}.", "compare": "Compare: {pairs}.",
+                   "list": "List the objects in order."}
+
+#: How often each kind of lookup is drawn (:func:`scene_lookup_example`): coordinates, the skill learned last, half.
+LOOKUP_KINDS = {"coordinates": 0.5, "comparison": 0.3, "list": 0.2}
+
+_SIZE_WORDS = ("small", "medium", "large")
 
 # One object of `envs.canvas.perception.describe`'s text: "<size> <colour> <shape> at <region> (<x>, <y>)".
 _OBJECT = re.compile(r"(\w+ \w+ \w+) at [a-z ]+? \((\d\.\d\d), (\d\.\d\d)\)")
@@ -68,13 +80,68 @@ def coordinate_lookup_example(role: str, scene: str, rng: random.Random) -> tupl
     return build_prompt(role, request, scene), f"<think>{answer}</think>"
 
 
+def comparison_example(role: str, scene: str, rng: random.Random) -> tuple[str, str] | None:
+    """A ``(prompt, target)`` pair that asks how two to six pairs of values compare, written as a running scan
+    writes them ("0.61 vs 0.85 less"); the values are ``scene``'s coordinates and a few others, some pairs size words.
+    None for a scene without objects.
+
+    >>> scene = "background: cream; objects: small red circle at top left (0.15, 0.18); large blue star at centre (0.50, 0.47)"
+    >>> prompt, target = comparison_example("thinker", scene, random.Random(7))
+    >>> print(prompt.splitlines()[-1])
+    request: Compare: large with small, 0.15 with 0.47.
+    >>> target
+    '<think>large vs small more, 0.15 vs 0.47 less</think>'
+    """
+    from envs.canvas.reasoning import value_relation
+
+    objects = scene_centres(scene)
+    if not objects:
+        return None
+    values = [v for _, x, y in objects for v in (x, y)] + [f"{rng.randrange(100) / 100:.2f}" for _ in range(4)]
+    pairs = [(rng.choice(_SIZE_WORDS), rng.choice(_SIZE_WORDS)) if rng.random() < 0.15 else (rng.choice(values), rng.choice(values))
+             for _ in range(rng.randint(2, 6))]
+    request = LOOKUP_REQUESTS["compare"].format(pairs=", ".join(f"{a} with {b}" for a, b in pairs))
+    answer = ", ".join(f"{a} vs {b} {value_relation(a, b)}" for a, b in pairs)
+    return build_prompt(role, request, scene), f"<think>{answer}</think>"
+
+
+def order_list_example(role: str, scene: str) -> tuple[str, str] | None:
+    """A ``(prompt, target)`` pair that asks for ``scene``'s objects in the order of its text, which is the order a
+    scan walks them; None for a scene without objects.
+
+    >>> scene = "background: cream; objects: small red circle at top left (0.15, 0.18); large blue star at centre (0.50, 0.47)"
+    >>> order_list_example("thinker", scene)[1]
+    '<think>small red circle, large blue star</think>'
+    """
+    objects = scene_centres(scene)
+    if not objects:
+        return None
+    return build_prompt(role, LOOKUP_REQUESTS["list"], scene), f"<think>{', '.join(name for name, _, _ in objects)}</think>"
+
+
+def scene_lookup_example(role: str, scene: str, rng: random.Random) -> tuple[str, str] | None:
+    """One lookup example of a kind drawn by :data:`LOOKUP_KINDS`: coordinates (:func:`coordinate_lookup_example`),
+    a comparison (:func:`comparison_example`) or the objects in order (:func:`order_list_example`).
+
+    >>> scene = "background: cream; objects: small red circle at top left (0.15, 0.18); large blue star at centre (0.50, 0.47)"
+    >>> [scene_lookup_example("thinker", scene, random.Random(seed))[0].splitlines()[-1] for seed in (0, 3, 6)]
+    ['request: List the objects in order.', 'request: Read the centres of: large blue star.', 'request: Compare: large with large, 0.62 with 0.62.']
+    """
+    draw = rng.random()
+    if draw < LOOKUP_KINDS["coordinates"]:
+        return coordinate_lookup_example(role, scene, rng)
+    if draw < LOOKUP_KINDS["coordinates"] + LOOKUP_KINDS["comparison"]:
+        return comparison_example(role, scene, rng)
+    return order_list_example(role, scene)
+
+
 def lookup_examples(role: str, scenes: Sequence[str], per_scene: int, seed: int = 0) -> list[tuple[str, str]]:
-    """``per_scene`` lookup examples (:func:`coordinate_lookup_example`) for each scene text that has one.
+    """``per_scene`` lookup examples (:func:`scene_lookup_example`) for each scene text that has one.
 
     >>> scene = "background: cream; objects: small red circle at top left (0.15, 0.18); large blue star at centre (0.50, 0.47)"
     >>> len(lookup_examples("thinker", [scene, "background: white; objects: none"], per_scene=3))
     3
     """
     rng = random.Random(f"{seed}:lookups")
-    found = (coordinate_lookup_example(role, scene, rng) for scene in scenes for _ in range(per_scene))
+    found = (scene_lookup_example(role, scene, rng) for scene in scenes for _ in range(per_scene))
     return [example for example in found if example is not None]

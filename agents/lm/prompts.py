@@ -164,10 +164,10 @@ def _with_note_subjects(task: Any, share: float, readable: bool = False) -> list
 
 
 #: How a reasoning note's working can be written: the scan of per-object verdicts (:func:`envs.canvas.reasoning.
-#: reference_scan`), the running best of a superlative (:func:`envs.canvas.reasoning.running_scan`), the competing
-#: objects top to bottom of a superlative of height (:func:`envs.canvas.reasoning.order_scan`), or none (the note
-#: alone).
-ScanForm = Literal["verdicts", "running", "order", "none"]
+#: reference_scan`), the running best of a superlative (:func:`envs.canvas.reasoning.running_scan`), the same with
+#: each decision written out (:func:`envs.canvas.reasoning.compare_scan`), the competing objects top to bottom of a
+#: superlative of height (:func:`envs.canvas.reasoning.order_scan`), or none (the note alone).
+ScanForm = Literal["verdicts", "running", "compare", "order", "none"]
 SCAN_FORMS: tuple[str, ...] = get_args(ScanForm)
 
 
@@ -175,8 +175,8 @@ def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
     """The working written before each note of ``task``'s reasoning: per note, one of the ``forms`` (weights over
     :data:`SCAN_FORMS`) that the note has, drawn from the task id so that the same task always gets the same target;
     ``None`` is every note's verdict scan. A note without a scan (a knowledge value) gets none whatever is drawn, and
-    "running" applies to superlatives of one value only, "order" to superlatives of height only (the others draw
-    among the remaining forms).
+    "running" and "compare" apply to superlatives of one value only, "order" to superlatives of height only (the
+    others draw among the remaining forms).
     """
     if forms is None:
         return list(task.reasoning_scans)
@@ -185,10 +185,11 @@ def note_scans(task: Any, forms: Mapping[str, float] | None) -> list[str]:
         raise ValueError(f"unknown scan form(s) {', '.join(unknown)}; choose from {', '.join(SCAN_FORMS)}")
     running = list(task.reasoning_running_scans) or [""] * len(task.reasoning_scans)
     ordered = list(task.reasoning_order_scans) or [""] * len(task.reasoning_scans)
+    compared = list(task.reasoning_compare_scans) or [""] * len(task.reasoning_scans)
     rng = random.Random(f"{task.task_id}:scan-forms")
     out = []
-    for verdicts, best, order in zip(task.reasoning_scans, running, ordered):
-        written = {"verdicts": verdicts, "running": best, "order": order, "none": ""}
+    for verdicts, best, order, compare in zip(task.reasoning_scans, running, ordered, compared):
+        written = {"verdicts": verdicts, "running": best, "compare": compare, "order": order, "none": ""}
         choices = [(form, weight) for form, weight in forms.items() if weight > 0 and (form == "none" or written[form])]
         if not verdicts or not choices:
             out.append("")

@@ -296,11 +296,11 @@ def make_sft_data(
         readable_references: with ``note_subjects``, a reference the editor reads as written stays as written.
         rewordings: the share of one-step direct tasks that get a second example, their request written in a
             train-only sentence shape (:func:`envs.canvas.rewording.reword`), drawn per task from its id; same target.
-        centre_lookups: auxiliary examples per task that ask for the width, the height or both of some of its
-            source scene's objects (:func:`agents.lm.lookups.coordinate_lookup_example`): the whole part of the
-            number for every task, the fraction as a chance drawn per task from its id.
+        centre_lookups: auxiliary examples per task that read its source scene: some objects' coordinates, a
+            comparison of values, or the objects in order (:func:`agents.lm.lookups.scene_lookup_example`): the
+            whole part of the number for every task, the fraction as a chance drawn per task from its id.
     """
-    from agents.lm.lookups import coordinate_lookup_example
+    from agents.lm.lookups import scene_lookup_example
     from agents.lm.prompts import scene_text, sft_example
     from envs.canvas.rewording import reworded_task
 
@@ -322,7 +322,7 @@ def make_sft_data(
         if centre_lookups:
             draw = random.Random(f"{task.task_id}:centre-lookups")
             count = int(centre_lookups) + (draw.random() < centre_lookups % 1)
-            lookups = (coordinate_lookup_example(role, scene, draw) for _ in range(count))
+            lookups = (scene_lookup_example(role, scene, draw) for _ in range(count))
             out.extend(example for example in lookups if example is not None)
     return out
 
@@ -608,8 +608,8 @@ def cold_start(
             best, none; :func:`agents.lm.prompts.note_scans`); None: verdicts for every note.
         rewordings: the share of one-step direct train tasks that get a second example in a train-only sentence
             shape (:func:`make_sft_data`); the held-out evaluation tasks are never reworded.
-        centre_lookups: auxiliary examples per train task that ask for a coordinate of its scene's objects
-            (:func:`make_sft_data`).
+        centre_lookups: auxiliary examples per train task that read its scene: coordinates, comparisons, the
+            objects in order (:func:`make_sft_data`).
         lookup_steps: SFT steps on such lookups alone (two per train task) before each role's SFT: the lookup is
             learned in a sudden drop of its loss, which a mixture where lookups were a third of the examples did not
             reach in 3,000 steps.

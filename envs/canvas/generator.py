@@ -32,6 +32,7 @@ from envs.canvas.reasoning import (
     Reference,
     canonical_new_object,
     direct_references,
+    compare_scan,
     knowledge_value,
     new_object_phrase,
     order_scan,
@@ -117,6 +118,7 @@ class Step:
     scan: str = ""  # how the note's reference is resolved, object by object (`reference_scan`); "" for a value
     running: str = ""  # the same by keeping the best so far (`running_scan`); "" unless a superlative of one value
     ordered: str = ""  # the competing objects top to bottom (`order_scan`); "" unless a superlative of height
+    compared: str = ""  # the running best with each decision written out (`compare_scan`); as `running`
 
 
 @dataclass
@@ -242,6 +244,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     scan = "" if ref.category == "direct" else reference_scan(ref, scene)
     running = "" if ref.category == "direct" else running_scan(ref, scene)
     ordered = "" if ref.category == "direct" else order_scan(ref, scene)
+    compared = "" if ref.category == "direct" else compare_scan(ref, scene)
     reads: set[Attr] = set(ref.reads)
     writes: set[Attr] = set()
 
@@ -252,7 +255,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("color", value, rng)
             templates.append(tid)
-            note, scan, running, ordered = f"{text} = {value}", "", "", ""
+            note, scan, running, ordered, compared = f"{text} = {value}", "", "", "", ""
         clause, saying, question = _wordings(rng, "recolor", plural, subj=shown, color=text)
         explicit = EXPLICIT["recolor"].format(subj=join_phrases(subjects), color=value)
         writes = {(o.oid, "color") for o in objects}
@@ -262,7 +265,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
         if knowledge_target:
             text, tid = knowledge_value("shape", value, rng)
             templates.append(tid)
-            note, scan, running, ordered = f"{text} = {value}", "", "", ""
+            note, scan, running, ordered, compared = f"{text} = {value}", "", "", "", ""
         clause, saying, question = _wordings(rng, "reshape", plural, subj=shown, shape_np=text)
         explicit = EXPLICIT["reshape"].format(subj=join_phrases(subjects), shape_np=_shape_np(value, plural))
         writes = {(o.oid, "shape") for o in objects}
@@ -294,7 +297,7 @@ def make_step(rng: random.Random, scene: Scene, category: str, touched: list[int
     comp = Component(action, subjects, (value,) if value is not None else ())
     return Step(action, comp, clause, explicit, templates, reads, writes, tuple(o.oid for o in objects),
                 category="knowledge" if knowledge_target else ref.category, saying=saying, question=question, note=note,
-                scan=scan, running=running, ordered=ordered)
+                scan=scan, running=running, ordered=ordered, compared=compared)
 
 
 # -- dependencies ---------------------------------------------------------------------------------------------------
@@ -466,6 +469,7 @@ def generate_task(index: int, seed: int = 0, split: str = "train", cfg: Generato
             reasoning_scans=[s.scan for s in steps if s.note],
             reasoning_running_scans=[s.running for s in steps if s.note],
             reasoning_order_scans=[s.ordered for s in steps if s.note],
+            reasoning_compare_scans=[s.compared for s in steps if s.note],
         )
     raise RuntimeError(f"could not generate task {index} (seed {seed}, {split}) in {cfg.max_attempts} attempts")
 

@@ -346,6 +346,20 @@ _RUNNING_VALUE = {
 }
 
 
+def value_relation(value: str, best: str) -> str:
+    """How a value a compare scan (:func:`compare_scan`) writes compares with the last best's: "less", "more" or "same". Values are
+    coordinates as the scene text writes them ("0.48") or size words, compared in size order.
+
+    >>> value_relation("0.31", "0.11"), value_relation("small", "medium"), value_relation("0.50", "0.50")
+    ('more', 'less', 'same')
+    """
+    def number(text: str) -> float:
+        return float(SIZE_ORDER.index(text)) if text in SIZE_ORDER else float(text)
+
+    a, b = number(value), number(best)
+    return "less" if a < b else "more" if a > b else "same"
+
+
 def running_scan(ref: Reference, scene: Scene) -> str:
     """The other way to resolve a superlative: walk the scene in the same order as :func:`reference_scan` and keep
     the best object so far - an object the reference could name is marked "best" when it beats the last one marked
@@ -383,6 +397,57 @@ def running_scan(ref: Reference, scene: Scene) -> str:
         parts.append(f"{o.size} {o.color} {o.shape}{shown} {'best' if wins else 'no'}")
     if best_oid != answer.oid:
         raise AssertionError(f"running scan of {ref.text!r} ends on object {best_oid}, not {answer.oid}, which it names")
+    return ", ".join(parts)
+
+
+def compare_scan(ref: Reference, scene: Scene) -> str:
+    """The running best of :func:`running_scan` with each decision written out as local steps, each comparing two
+    things written side by side: a superlative of one kind ("the leftmost star") first tests the object's shape
+    against the kind ("circle vs star no"); a competing object then writes its value (its coordinate, or its size
+    word), the last best's value, how the two compare as written ("less", "more", "same") and the verdict, which
+    follows from that word and the superlative's direction. Written as verdicts only ("large purple triangle 0.31
+    best"), each verdict compared the object's value with one written entries back, and the tiny thinker ignored
+    the kind the phrase names (docs/benchmarks/dda_thinker.md). "" for a reference that is not a superlative of one
+    value.
+
+    >>> from envs.canvas.scene import CanvasObject
+    >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1),
+    ...                         CanvasObject("star", "green", "small", 0.1, 0.8, 2)))
+    >>> compare_scan(Reference("the leftmost shape", (2,), frozenset(), "superlative", "super_leftmost.00"), scene)
+    'large blue star 0.50 best, small red circle 0.30 vs 0.50 less best, small green star 0.10 vs 0.30 less best'
+    >>> compare_scan(Reference("the leftmost star", (2,), frozenset({("*", "shape")}), "superlative", "super_leftmost.00"), scene)
+    'large blue star star vs star 0.50 best, small red circle circle vs star no, small green star star vs star 0.10 vs 0.50 less best'
+    >>> compare_scan(Reference("the smallest star", (2,), frozenset({("*", "shape")}), "superlative", "super_smallest.01"), scene)
+    'large blue star star vs star large best, small red circle circle vs star no, small green star star vs star small vs large less best'
+    >>> compare_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
+    ''
+    """
+    family = ref.template.rsplit(".", 1)[0]
+    if family not in _RUNNING_VALUE or len(ref.oids) != 1:
+        return ""
+    kind, larger_wins = _RUNNING_VALUE[family]
+    answer = scene.by_oid(ref.oids[0])
+    only_shape = _competing_shape(ref, answer)
+    parts = []
+    best: str | None = None
+    best_oid: int | None = None
+    for o in scene_text_order(scene.objects):
+        entry = f"{o.size} {o.color} {o.shape}" + (f" {o.shape} vs {only_shape}" if only_shape else "")
+        if only_shape is not None and o.shape != only_shape:
+            parts.append(f"{entry} no")
+            continue
+        value = o.size if kind == "size" else f"{getattr(o, kind):.2f}"
+        if best is None:
+            parts.append(f"{entry} {value} best")
+            best, best_oid = value, o.oid
+            continue
+        relation = value_relation(value, best)
+        wins = relation == ("more" if larger_wins else "less")
+        parts.append(f"{entry} {value} vs {best} {relation} {'best' if wins else 'no'}")
+        if wins:
+            best, best_oid = value, o.oid
+    if best_oid != answer.oid:
+        raise AssertionError(f"compare scan of {ref.text!r} ends on object {best_oid}, not {answer.oid}, which it names")
     return ", ".join(parts)
 
 

@@ -317,7 +317,8 @@ def scan_entry_tokens(rollouts: GroupRollouts, token_note: np.ndarray, start_id:
             continue
         parts = split_think(output.think)[1:]
         per_note = scan_scores(output.think, episode.task.reasoning, episode.task.reasoning_scans,
-                               episode.task.reasoning_running_scans, episode.task.reasoning_order_scans)
+                               episode.task.reasoning_running_scans, episode.task.reasoning_order_scans,
+                               episode.task.reasoning_compare_scans)
         flat: list[float] = []
         for note, (part, note_scores) in enumerate(zip(parts, per_note)):
             parsed = scan_entries(part)

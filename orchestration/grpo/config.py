@@ -181,21 +181,24 @@ class SFTSection(_Strict):
         "and their weights, drawn per note from the task id: "
         "`verdicts` (the scan above), `running` (a superlative of one value keeps the best object so far: 'large red "
         "star 0.20 best, medium purple hexagon 0.81 best, small green circle 0.50 no'; other notes draw among the "
-        "other forms), `order` (a superlative of height lists the objects that compete, top to bottom, as the scene "
+        "other forms), `compare` (the same running best with each decision written out: the kind the phrase names "
+        "tested first, then the value against the last best's and how they compare: 'small red circle circle vs "
+        "star no, small green star star vs star 0.10 vs 0.50 less best'), `order` (a superlative of height lists the objects that compete, top to bottom, as the scene "
         "text does, and names the first or the last: no number to copy; other notes draw among the other forms) "
         "and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))
     centre_lookups: float = Field(default=0.0, ge=0.0, le=4.0, description=(
-        "Auxiliary examples per train task that ask for the width, the height or both of some of its scene's "
-        "objects, named in a random order ('request: Read how far down these are: large blue star, small red "
-        "circle.' -> '<think>large blue star 0.47, small red circle 0.18</think>'; `agents.lm.lookups`): the whole "
-        "part for every task, the "
-        "fraction as a chance per task. A scan copies each object's coordinate from the scene text, a lookup the "
-        "tiny policies learn only when asked for it on its own. 0: none."))
+        "Auxiliary examples per train task that read its scene, each one of three kinds (`agents.lm.lookups`): "
+        "the width, the height or both of some objects named in a random order ('request: Read how far down these "
+        "are: large blue star, small red circle.' -> '<think>large blue star 0.47, small red circle 0.18</think>'; "
+        "half of them), comparisons of values as a running scan writes them ('Compare: 0.61 with 0.85.' -> "
+        "'0.61 vs 0.85 less'; 3 in 10), or the objects in the order of the scene text (1 in 5). The whole part for "
+        "every task, the fraction as a chance per task. A scan chains these skills; the tiny policies learn each "
+        "only when asked for it on its own. 0: none."))
     lookup_steps: int = Field(default=0, ge=0, description=(
-        "SFT steps on coordinate lookups alone (two per train task, as `centre_lookups` writes them) before each "
-        "role's SFT from its `init` or fresh weights: the lookup is learned in a sudden drop of its loss, which "
-        "lookups mixed into the task examples did not reach. 0: none."))
+        "SFT steps on such lookups alone (two per train task, as `centre_lookups` writes them) before each "
+        "role's SFT from its `init` or fresh weights: the coordinate lookup is learned in a sudden drop of its loss, "
+        "which lookups mixed into the task examples did not reach. 0: none."))
     rewordings: float = Field(default=0.0, ge=0.0, le=1.0, description=(
         "The share of one-step direct train tasks that get a second SFT example, their request written in a "
         "train-only sentence shape (`envs.canvas.rewording`: the replaced value named, 'change the circle from red "

@@ -148,7 +148,7 @@ def test_scan_traces_walk_the_scene_before_each_note_and_score_like_plain_notes(
 def test_scan_forms_choose_each_notes_working_once_per_task():
     from agents.lm.prompts import note_scans
     from rewards.parsing import parse_tagged
-    from rewards.trace import trace_scores
+    from rewards.trace import scan_scores, trace_scores
 
     tasks = [t for t in generate_tasks(200, seed=4) if any(t.reasoning_scans)]
     superlatives = [t for t in tasks if any(t.reasoning_running_scans)]
@@ -167,6 +167,14 @@ def test_scan_forms_choose_each_notes_working_once_per_task():
     drawn = [scan for task in superlatives for scan, best in zip(note_scans(task, {"verdicts": 1, "running": 1}),
                                                                  task.reasoning_running_scans) if best]
     assert any(s.endswith(" best") or " best, " in s for s in drawn) and any(" yes" in s for s in drawn)
+    for task in superlatives:
+        assert note_scans(task, {"compare": 1, "none": 0}) == task.reasoning_compare_scans  # the other notes: no form
+        think = parse_tagged(sft_target("decomposer", task, reasoning=True, scan=True,
+                                        scan_forms={"verdicts": 1, "compare": 1})).think
+        assert trace_scores(think, task.reasoning) == [1.0] * len(task.reasoning)
+        credit = scan_scores(think, task.reasoning, task.reasoning_scans, task.reasoning_running_scans,
+                             task.reasoning_order_scans, task.reasoning_compare_scans)
+        assert all(all(score == 1.0 for score in note) for note in credit if note is not None), (think, credit)
     heights = [t for t in tasks if any(t.reasoning_order_scans)]
     assert heights
     for task in heights:

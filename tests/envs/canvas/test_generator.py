@@ -11,9 +11,11 @@ import pytest
 from envs.canvas.checks import evaluate_checklist
 from envs.canvas.execute import execute
 from envs.canvas.generator import BALANCED_STEPS, generate_mixed_task, generate_mixed_tasks, generate_task, generate_tasks
+from envs.canvas.reasoning import value_relation
 from envs.canvas.render import render
 from envs.canvas.scene import Scene
 from envs.canvas.templates import CLAUSES, is_held_out, uses_held_out
+from envs.canvas.vocab import SHAPE_CORNERS
 from envs.image_io import encode_png
 
 N_TRAIN = 2000
@@ -254,6 +256,52 @@ def test_running_scans_keep_the_best_so_far_and_end_on_the_superlatives_object(t
             assert all(mark in ("best", "no") for _, mark in entries), best
             assert " ".join([obj for obj, mark in entries if mark == "best"][-1].split()[:3]) == meaning, (best, note)
     assert running > 20
+
+
+def test_compare_scans_write_each_decision_and_keep_the_running_scans_objects(train_tasks):
+    """Each superlative of one value also has a compare scan: the same objects in the same order as its verdict
+    scan; a superlative of one kind tests each object's shape against it first and marks every other kind "no";
+    each competing object after the first writes its value, the last best's and how the two compare, and is "best"
+    exactly when that relation is the superlative's direction; the last "best" is the one object the note names;
+    every other note has none."""
+    compared = 0
+    for task in train_tasks[:400]:
+        assert len(task.reasoning_compare_scans) == len(task.reasoning), task.task_id
+        for note, scan, best, running in zip(task.reasoning, task.reasoning_scans, task.reasoning_compare_scans,
+                                             task.reasoning_running_scans):
+            phrase, meaning = note.split(" = ")
+            extreme = any(w in phrase for w in ("leftmost", "rightmost", "topmost", "highest", "lowest", "furthest",
+                                                "nearest the bottom", "largest", "biggest", "greatest", "smallest",
+                                                "tiniest", "least"))
+            assert bool(best) == bool(running), (best, running)
+            if not (best and extreme):
+                assert not best, note
+                continue
+            compared += 1
+            entries = best.split(", ")
+            objects = [" ".join(entry.split()[:3]) for entry in entries]
+            assert objects == [" ".join(entry.split()[:3]) for entry in scan.split(", ")], (scan, best)
+            assert all(entry.split()[-1] in ("best", "no") for entry in entries), best
+            kind = next((w for w in phrase.split() if w in SHAPE_CORNERS), None)
+            larger_wins = any(w in phrase for w in ("rightmost", "right", "lowest", "bottom", "largest", "biggest", "greatest"))
+            last = None
+            for obj, entry in zip(objects, entries):
+                words = entry.split()[3:]
+                if kind is not None:
+                    assert words[:3] == [obj.split()[2], "vs", kind], entry
+                    words = words[3:]
+                    if obj.split()[2] != kind:
+                        assert words == ["no"], entry
+                        continue
+                if last is None:
+                    assert words[-1] == "best" and len(words) == 2, entry
+                else:
+                    value, _, previous, relation, verdict = words
+                    assert previous == last and relation == value_relation(value, previous), entry
+                    assert (verdict == "best") == (relation == ("more" if larger_wins else "less")), (phrase, entry)
+                last = words[0] if words[-1] == "best" else last
+            assert [obj for obj, entry in zip(objects, entries) if entry.endswith(" best")][-1] == meaning, (best, note)
+    assert compared > 20
 
 
 def test_order_scans_list_the_competitors_top_to_bottom_and_end_on_the_superlatives_object(train_tasks):
