@@ -137,9 +137,9 @@ def scan_scores(think: str, truth_notes: Sequence[str], truth_scans: Sequence[st
     >>> scan_scores("1 edit; a: big red star, big blue star = big blue star", ["a = big blue star"],
     ...             ["big red star 0.2 no, big blue star 0.5 yes"], [""], ["big red star, big green star"])
     [[1.0, 0.0]]
-    >>> scan_scores("1 edit; a: x 0.50 best, y 0.50 vs 0.50 same no, z 0.90 vs 0.50 more best = z", ["a = z"],
-    ...             ["x 0.50 no, y 0.50 no, z 0.90 yes"], ["x 0.50 best, y 0.50 best, z 0.90 best"], [""],
-    ...             ["x 0.50 best, y 0.50 vs 0.50 same no, z 0.90 vs 0.50 more best"])
+    >>> scan_scores("1 edit; a: x 0.50 best, y 0.50 vs 0.50 same for more no, z 0.90 vs 0.50 more for more best = z",
+    ...             ["a = z"], ["x 0.50 no, y 0.50 no, z 0.90 yes"], ["x 0.50 best, y 0.50 best, z 0.90 best"], [""],
+    ...             ["x 0.50 best, y 0.50 vs 0.50 same for more no, z 0.90 vs 0.50 more for more best"])
     [[1.0, 1.0, 1.0]]
     """
     def keys(scan: str) -> list[str]:

@@ -404,21 +404,22 @@ def compare_scan(ref: Reference, scene: Scene) -> str:
     """The running best of :func:`running_scan` with each decision written out as local steps, each comparing two
     things written side by side: a superlative of one kind ("the leftmost star") first tests the object's shape
     against the kind ("circle vs star no"); a competing object then writes its value (its coordinate, or its size
-    word), the last best's value, how the two compare as written ("less", "more", "same") and the verdict, which
-    follows from that word and the superlative's direction. Written as verdicts only ("large purple triangle 0.31
-    best"), each verdict compared the object's value with one written entries back, and the tiny thinker ignored
-    the kind the phrase names (docs/benchmarks/dda_thinker.md). "" for a reference that is not a superlative of one
-    value.
+    word), the last best's value, how the two compare as written ("less", "more", "same"), the relation the
+    superlative wants ("for less": the leftmost, the highest, the smallest) and the verdict, "best" exactly when the
+    two words agree. Written as verdicts only ("large purple triangle 0.31 best"), each verdict compared the
+    object's value with one written entries back, and the tiny thinker ignored the kind the phrase names; with the
+    wanted relation left out, it got the comparison right and then the verdict wrong for one superlative in four
+    that it failed (docs/benchmarks/dda_thinker.md). "" for a reference that is not a superlative of one value.
 
     >>> from envs.canvas.scene import CanvasObject
     >>> scene = Scene("white", (CanvasObject("star", "blue", "large", 0.5, 0.2, 0), CanvasObject("circle", "red", "small", 0.3, 0.6, 1),
     ...                         CanvasObject("star", "green", "small", 0.1, 0.8, 2)))
     >>> compare_scan(Reference("the leftmost shape", (2,), frozenset(), "superlative", "super_leftmost.00"), scene)
-    'large blue star 0.50 best, small red circle 0.30 vs 0.50 less best, small green star 0.10 vs 0.30 less best'
+    'large blue star 0.50 best, small red circle 0.30 vs 0.50 less for less best, small green star 0.10 vs 0.30 less for less best'
     >>> compare_scan(Reference("the leftmost star", (2,), frozenset({("*", "shape")}), "superlative", "super_leftmost.00"), scene)
-    'large blue star star vs star 0.50 best, small red circle circle vs star no, small green star star vs star 0.10 vs 0.50 less best'
-    >>> compare_scan(Reference("the smallest star", (2,), frozenset({("*", "shape")}), "superlative", "super_smallest.01"), scene)
-    'large blue star star vs star large best, small red circle circle vs star no, small green star star vs star small vs large less best'
+    'large blue star star vs star 0.50 best, small red circle circle vs star no, small green star star vs star 0.10 vs 0.50 less for less best'
+    >>> compare_scan(Reference("the largest shape", (0,), frozenset(), "superlative", "super_largest.01"), scene)
+    'large blue star large best, small red circle small vs large less for more no, small green star small vs large less for more no'
     >>> compare_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
     ''
     """
@@ -426,6 +427,7 @@ def compare_scan(ref: Reference, scene: Scene) -> str:
     if family not in _RUNNING_VALUE or len(ref.oids) != 1:
         return ""
     kind, larger_wins = _RUNNING_VALUE[family]
+    wanted = "more" if larger_wins else "less"
     answer = scene.by_oid(ref.oids[0])
     only_shape = _competing_shape(ref, answer)
     parts = []
@@ -442,8 +444,8 @@ def compare_scan(ref: Reference, scene: Scene) -> str:
             best, best_oid = value, o.oid
             continue
         relation = value_relation(value, best)
-        wins = relation == ("more" if larger_wins else "less")
-        parts.append(f"{entry} {value} vs {best} {relation} {'best' if wins else 'no'}")
+        wins = relation == wanted
+        parts.append(f"{entry} {value} vs {best} {relation} for {wanted} {'best' if wins else 'no'}")
         if wins:
             best, best_oid = value, o.oid
     if best_oid != answer.oid:

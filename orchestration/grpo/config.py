@@ -182,8 +182,9 @@ class SFTSection(_Strict):
         "`verdicts` (the scan above), `running` (a superlative of one value keeps the best object so far: 'large red "
         "star 0.20 best, medium purple hexagon 0.81 best, small green circle 0.50 no'; other notes draw among the "
         "other forms), `compare` (the same running best with each decision written out: the kind the phrase names "
-        "tested first, then the value against the last best's and how they compare: 'small red circle circle vs "
-        "star no, small green star star vs star 0.10 vs 0.50 less best'), `order` (a superlative of height lists the objects that compete, top to bottom, as the scene "
+        "tested first, then the value against the last best's, how they compare and the relation the superlative "
+        "wants: 'small red circle circle vs star no, small green star star vs star 0.10 vs 0.50 less for less "
+        "best'), `order` (a superlative of height lists the objects that compete, top to bottom, as the scene "
         "text does, and names the first or the last: no number to copy; other notes draw among the other forms) "
         "and `none` (the note alone). None: verdicts for every note. A mixture leaves the policy a "
         "choice of working per reference that GRPO's reward can settle, which the SFT data cannot."))

@@ -261,8 +261,8 @@ def test_running_scans_keep_the_best_so_far_and_end_on_the_superlatives_object(t
 def test_compare_scans_write_each_decision_and_keep_the_running_scans_objects(train_tasks):
     """Each superlative of one value also has a compare scan: the same objects in the same order as its verdict
     scan; a superlative of one kind tests each object's shape against it first and marks every other kind "no";
-    each competing object after the first writes its value, the last best's and how the two compare, and is "best"
-    exactly when that relation is the superlative's direction; the last "best" is the one object the note names;
+    each competing object after the first writes its value, the last best's, how the two compare and the relation
+    the superlative wants, and is "best" exactly when the two agree; the last "best" is the one object the note names;
     every other note has none."""
     compared = 0
     for task in train_tasks[:400]:
@@ -296,9 +296,10 @@ def test_compare_scans_write_each_decision_and_keep_the_running_scans_objects(tr
                 if last is None:
                     assert words[-1] == "best" and len(words) == 2, entry
                 else:
-                    value, _, previous, relation, verdict = words
+                    value, _, previous, relation, _, wanted, verdict = words
                     assert previous == last and relation == value_relation(value, previous), entry
-                    assert (verdict == "best") == (relation == ("more" if larger_wins else "less")), (phrase, entry)
+                    assert wanted == ("more" if larger_wins else "less"), (phrase, entry)
+                    assert (verdict == "best") == (relation == wanted), (phrase, entry)
                 last = words[0] if words[-1] == "best" else last
             assert [obj for obj, entry in zip(objects, entries) if entry.endswith(" best")][-1] == meaning, (best, note)
     assert compared > 20
