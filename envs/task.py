@@ -73,9 +73,9 @@ class EditTask(BaseModel):
         "for every other note. Written into a reasoning trace by `train.sft.scan_forms`."))
     reasoning_compare_scans: list[str] = Field(default_factory=list, description=(
         "For each note of `reasoning`, the running best of a superlative of one value with each decision written "
-        "out: the kind tested, the value against the last best's and how they compare ('large blue star 0.50 best, "
-        "small red circle 0.30 vs 0.50 less for less best' for 'the leftmost shape'); '' for every other note. Written into "
-        "a reasoning trace by `train.sft.scan_forms`."))
+        "out: the kind tested, the value against the last best's, how they compare and the relation wanted ('large "
+        "blue star 0.50 best, small red circle 0.30 vs 0.50 less for less best' for 'the leftmost shape'); '' for "
+        "every other note. Written into a reasoning trace by `train.sft.scan_forms`."))
 
     @field_validator("instruction")
     @classmethod

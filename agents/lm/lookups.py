@@ -9,8 +9,8 @@ a thousand steps, and the skill carries over to the scans. Asked for both coordi
 about twice as fast as asked for one, but then reads the height only as "the number after the one just copied",
 which a scan of heights never writes: so the examples ask for the width, the height or both, a third each.
 
-A running scan also compares each value with the last best's ("0.31 vs 0.11 more", `envs.canvas.reasoning.
-running_scan`) and must walk every object before it stops: comparisons of values drawn from the scene and lists of
+A compare scan also compares each value with the last best's ("0.31 vs 0.11 more", `envs.canvas.reasoning.
+compare_scan`) and must walk every object before it stops: comparisons of values drawn from the scene and lists of
 its objects in order are the other two kinds of lookup (:func:`scene_lookup_example` draws among the three).
 """
 
@@ -33,8 +33,6 @@ LOOKUP_REQUESTS = {"x": "Read how far right these are: {names}.", "y": "Read how
 
 #: How often each kind of lookup is drawn (:func:`scene_lookup_example`): coordinates, the skill learned last, half.
 LOOKUP_KINDS = {"coordinates": 0.5, "comparison": 0.3, "list": 0.2}
-
-_SIZE_WORDS = ("small", "medium", "large")
 
 # One object of `envs.canvas.perception.describe`'s text: "<size> <colour> <shape> at <region> (<x>, <y>)".
 _OBJECT = re.compile(r"(\w+ \w+ \w+) at [a-z ]+? \((\d\.\d\d), (\d\.\d\d)\)")
@@ -81,7 +79,7 @@ def coordinate_lookup_example(role: str, scene: str, rng: random.Random) -> tupl
 
 
 def comparison_example(role: str, scene: str, rng: random.Random) -> tuple[str, str] | None:
-    """A ``(prompt, target)`` pair that asks how two to six pairs of values compare, written as a running scan
+    """A ``(prompt, target)`` pair that asks how two to six pairs of values compare, written as a compare scan
     writes them ("0.61 vs 0.85 less"); the values are ``scene``'s coordinates and a few others, some pairs size words.
     None for a scene without objects.
 
@@ -93,13 +91,14 @@ def comparison_example(role: str, scene: str, rng: random.Random) -> tuple[str, 
     '<think>large vs small more, 0.15 vs 0.47 less</think>'
     """
     from envs.canvas.reasoning import value_relation
+    from envs.canvas.vocab import SIZE_ORDER
 
     objects = scene_centres(scene)
     if not objects:
         return None
     values = [v for _, x, y in objects for v in (x, y)] + [f"{rng.randrange(100) / 100:.2f}" for _ in range(4)]
-    pairs = [(rng.choice(_SIZE_WORDS), rng.choice(_SIZE_WORDS)) if rng.random() < 0.15 else (rng.choice(values), rng.choice(values))
-             for _ in range(rng.randint(2, 6))]
+    pairs = [(rng.choice(SIZE_ORDER), rng.choice(SIZE_ORDER)) if rng.random() < 0.15 else
+             (rng.choice(values), rng.choice(values)) for _ in range(rng.randint(2, 6))]
     request = LOOKUP_REQUESTS["compare"].format(pairs=", ".join(f"{a} with {b}" for a, b in pairs))
     answer = ", ".join(f"{a} vs {b} {value_relation(a, b)}" for a, b in pairs)
     return build_prompt(role, request, scene), f"<think>{answer}</think>"

@@ -347,8 +347,8 @@ _RUNNING_VALUE = {
 
 
 def value_relation(value: str, best: str) -> str:
-    """How a value a compare scan (:func:`compare_scan`) writes compares with the last best's: "less", "more" or "same". Values are
-    coordinates as the scene text writes them ("0.48") or size words, compared in size order.
+    """How a value a compare scan (:func:`compare_scan`) writes compares with the last best's: "less", "more" or
+    "same". Values are coordinates as the scene text writes them ("0.48") or size words, compared in size order.
 
     >>> value_relation("0.31", "0.11"), value_relation("small", "medium"), value_relation("0.50", "0.50")
     ('more', 'less', 'same')
