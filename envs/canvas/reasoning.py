@@ -346,6 +346,17 @@ _RUNNING_VALUE = {
 }
 
 
+def _one_value_superlative(ref: Reference, scene: Scene) -> tuple[str, bool, CanvasObject, str | None] | None:
+    """For a superlative of one value (the running and compare scans'): the value compared, whether the larger one
+    wins, the object the reference names and the one shape that competes (None: every shape); None otherwise."""
+    family = ref.template.rsplit(".", 1)[0]
+    if family not in _RUNNING_VALUE or len(ref.oids) != 1:
+        return None
+    kind, larger_wins = _RUNNING_VALUE[family]
+    answer = scene.by_oid(ref.oids[0])
+    return kind, larger_wins, answer, _competing_shape(ref, answer)
+
+
 def value_relation(value: str, best: str) -> str:
     """How a value a compare scan (:func:`compare_scan`) writes compares with the last best's: "less", "more" or
     "same". Values are coordinates as the scene text writes them ("0.48") or size words, compared in size order.
@@ -379,12 +390,10 @@ def running_scan(ref: Reference, scene: Scene) -> str:
     >>> running_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
     ''
     """
-    family = ref.template.rsplit(".", 1)[0]
-    if family not in _RUNNING_VALUE or len(ref.oids) != 1:
+    compared = _one_value_superlative(ref, scene)
+    if compared is None:
         return ""
-    kind, larger_wins = _RUNNING_VALUE[family]
-    answer = scene.by_oid(ref.oids[0])
-    only_shape = _competing_shape(ref, answer)
+    kind, larger_wins, answer, only_shape = compared
     parts = []
     best: float | None = None
     best_oid: int | None = None
@@ -423,13 +432,11 @@ def compare_scan(ref: Reference, scene: Scene) -> str:
     >>> compare_scan(Reference("the shape below the star", (1,), frozenset(), "spatial", "spatial_rel.03", 0), scene)
     ''
     """
-    family = ref.template.rsplit(".", 1)[0]
-    if family not in _RUNNING_VALUE or len(ref.oids) != 1:
+    compared = _one_value_superlative(ref, scene)
+    if compared is None:
         return ""
-    kind, larger_wins = _RUNNING_VALUE[family]
+    kind, larger_wins, answer, only_shape = compared
     wanted = "more" if larger_wins else "less"
-    answer = scene.by_oid(ref.oids[0])
-    only_shape = _competing_shape(ref, answer)
     parts = []
     best: str | None = None
     best_oid: int | None = None
