@@ -86,12 +86,16 @@ def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed
     sft = section.sft
     tasks, scenes = make_tasks(section.train_tasks, seed=section.data_seed, split="train", step_mix=section.step_mix,
                                category_mix=section.category_mix)
+    # Every option of the cold start's data, its lookups and rewordings included: without them the continued run
+    # trains on another mixture than the one the policy was made on, and forgets what only those examples teach.
     data = make_sft_data(tasks, "thinker", scenes=scenes, seed=seed, reasoning=sft.reasoning, scan=sft.scan,
                          scan_forms=sft.scan_forms, note_subjects=sft.note_subjects,
-                         readable_references=sft.readable_references)
+                         readable_references=sft.readable_references, rewordings=sft.rewordings,
+                         centre_lookups=sft.centre_lookups)
     model, tokenizer = load_policy(policy)
     torch.set_num_threads(os.cpu_count() or 1)  # SFT runs alone here, as the GRPO rows do
-    metrics = sft_train(model, tokenizer, data, steps=max(100, int(seconds * 20)), seed=seed, time_budget_s=seconds,
+    batch = {"batch_size": sft.batch_size} if sft.batch_size else {}
+    metrics = sft_train(model, tokenizer, data, steps=max(100, int(seconds * 20)), seed=seed, time_budget_s=seconds, **batch,
                         lr=(sft.lr or DEFAULT_LR) * 0.1, warmup_steps=0, prompt_loss_weight=DEFAULT_PROMPT_LOSS_WEIGHT)
     save_policy(model, tokenizer, out)
     info = {"steps": metrics.steps, "wall_s": round(metrics.wall_s, 1)}
