@@ -3,15 +3,21 @@
 The format::
 
     <think>3 principles</think><answer>
-    follow: Is the circle now green? yes; saw small green circle
-    follow: Is there still a small red circle in the top left? no (expected no); not seen
-    keep: Is the star unchanged? no; saw large red star
+    follow: Is the circle now green? saw small green circle; yes
+    follow: Is there still a small red circle in the top left? not seen; no (expected no)
+    keep: Is the star unchanged? saw large red star; no
     </answer>
 
-One line per principle: ``<kind>: <question>? <answer>[ (expected <yes|no>)]; <reason>``, where ``kind`` is one of
-:data:`PRINCIPLES` (Edit-R1's keep / follow / quality), ``answer`` is what the verifier saw (yes/no), the expected
-answer is "yes" unless written, and the reason (optional) says what it saw. A principle *holds* when the answer is
-the expected one; the verifier's score is the share of principles that hold (:func:`principle_score`).
+One line per principle: ``<kind>: <question>? [<reason>; ]<answer>[ (expected <yes|no>)]``, where ``kind`` is one
+of :data:`PRINCIPLES` (Edit-R1's keep / follow / quality), the reason (optional) says what the verifier saw,
+``answer`` is its yes/no verdict on what it saw, and the expected answer is "yes" unless written. A principle
+*holds* when the answer is the expected one; the verifier's score is the share of principles that hold
+(:func:`principle_score`).
+
+Why the reason comes before the answer: a language model writes left to right, so the answer it writes after the
+reason is conditioned on what it has just copied from the edited scene (a chain of thought in one line); written
+the other way round, the answer is a guess the reason then explains. The answer-first order
+(``<question>? <answer>[ (expected ...)]; <reason>``) is still read.
 
 Why the expected answer is part of the line: some checks are stated the way a wrong edit would satisfy them ("is
 there still a red circle?", expected no), so that a verifier answering "yes" to everything does not pass.
@@ -36,7 +42,11 @@ __all__ = ["PRINCIPLES", "Principle", "ParsedPrinciples", "parse_principles", "f
 #: out), quality (the image itself is sound).
 PRINCIPLES: tuple[str, ...] = ("keep", "follow", "quality")
 
-_LINE = re.compile(
+_REASON_FIRST = re.compile(
+    r"^(?P<kind>keep|follow|quality)\s*:\s*(?P<question>[^;]*?\?)\s*(?:(?P<reason>[^;]*?)\s*;\s*)?(?P<answer>yes|no)"
+    r"(?:\s*\(expected (?P<expected>yes|no)\))?\s*$"
+)
+_ANSWER_FIRST = re.compile(
     r"^(?P<kind>keep|follow|quality)\s*:\s*(?P<question>[^;]*?\?)\s*(?P<answer>yes|no)"
     r"(?:\s*\(expected (?P<expected>yes|no)\))?\s*(?:;\s*(?P<reason>.*))?$"
 )
@@ -90,10 +100,10 @@ def parse_principles(text: str) -> ParsedPrinciples:
     Without a clean envelope the lines of the whole text are read (a pretrained model's plain list still counts,
     and ``envelope_ok`` says it was not clean).
 
-    >>> p = parse_principles("<think>2 principles</think><answer>\\nfollow: Is the star red? yes; saw small red star\\n"
+    >>> p = parse_principles("<think>2 principles</think><answer>\\nfollow: Is the star red? saw small red star; yes\\n"
     ...                      "keep: Is there still a circle? yes (expected no); saw circle\\n</answer>")
-    >>> [(x.kind, x.answer, x.expected, x.holds) for x in p.principles], p.well_formed
-    ([('follow', 'yes', 'yes', True), ('keep', 'yes', 'no', False)], True)
+    >>> [(x.kind, x.answer, x.expected, x.holds, x.reason) for x in p.principles], p.well_formed
+    ([('follow', 'yes', 'yes', True, 'saw small red star'), ('keep', 'yes', 'no', False, 'saw circle')], True)
     >>> parse_principles("follow: broken line").malformed
     ("'follow: broken line'",)
     """
@@ -108,7 +118,7 @@ def parse_principles(text: str) -> ParsedPrinciples:
         line = " ".join(raw.split())
         if not line or (envelope.answer is None and line.startswith("<")):
             continue
-        match = _LINE.match(line)
+        match = _REASON_FIRST.match(line) or _ANSWER_FIRST.match(line)
         if match is None:
             malformed.append(_snippet(line))
             continue
@@ -126,7 +136,9 @@ def format_principle(principle: Principle) -> str:
     """One line of the format; raises ``ValueError`` on a field that would not parse back.
 
     >>> format_principle(Principle("keep", "Is the star unchanged?", "no", "yes", "saw large red star"))
-    'keep: Is the star unchanged? no; saw large red star'
+    'keep: Is the star unchanged? saw large red star; no'
+    >>> format_principle(Principle("follow", "Is the star gone?", "no", "no"))
+    'follow: Is the star gone? no (expected no)'
     """
     question = " ".join(principle.question.split())
     if principle.kind not in PRINCIPLES:
@@ -136,10 +148,10 @@ def format_principle(principle: Principle) -> str:
     if principle.answer not in ("yes", "no") or principle.expected not in ("yes", "no"):
         raise ValueError(f"answer and expected must be 'yes' or 'no', got {principle.answer!r}, {principle.expected!r}")
     reason = " ".join(principle.reason.split())
-    if "<" in reason or ">" in reason:
-        raise ValueError(f"reason {reason!r} may not hold '<' or '>'")
+    if any(mark in reason for mark in "<>;") or reason in ("yes", "no"):
+        raise ValueError(f"reason {reason!r} may not hold '<', '>' or ';' nor be a bare yes/no")
     expected = "" if principle.expected == "yes" else f" (expected {principle.expected})"
-    return f"{principle.kind}: {question} {principle.answer}{expected}" + (f"; {reason}" if reason else "")
+    return f"{principle.kind}: {question} " + (f"{reason}; " if reason else "") + f"{principle.answer}{expected}"
 
 
 def format_principles(principles: Iterable[Principle]) -> str:
@@ -147,7 +159,7 @@ def format_principles(principles: Iterable[Principle]) -> str:
 
     >>> print(format_principles([Principle("follow", "Is the star red?", "yes", reason="saw small red star")]))
     <think>1 principle</think><answer>
-    follow: Is the star red? yes; saw small red star
+    follow: Is the star red? saw small red star; yes
     </answer>
     """
     lines = [format_principle(p) for p in principles]

@@ -7,6 +7,11 @@ the edited image (``envs.canvas.perception.describe``), never the generator's sc
     scene: background: white; objects: small red circle at top left (0.17, 0.17)
     request: Make the circle green.
     edited: background: white; objects: small green circle at top left (0.17, 0.17)
+    changes: gone small red circle at top left; new small green circle at top left
+
+The ``changes`` line is perception's own difference of the two scenes (:func:`scene_changes`): what a verifier
+must notice is there in a few words, instead of hidden in two long object lists that mostly agree (a tiny LM that
+reads only the lists writes the same answers for an untouched image and for the ideal edit).
 
 The completion is the list of principles of :mod:`rewards.principles`. Its SFT target (a *reward trajectory*) is
 written from Canvas ground truth: the task's reference checklist, each item answered by evaluating its check on the
@@ -17,13 +22,15 @@ find stray marks). The targets are therefore right for correct *and* incorrect e
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rewards.principles import Principle, format_principles
 
 __all__ = ["VERIFY_TASK", "QUALITY_QUESTION", "build_verifier_prompt", "check_reason", "reward_trajectory",
-           "trajectory_text"]
+           "scene_changes", "trajectory_text"]
 
 #: The first line of a verifier prompt (two tokens, like the other roles' task lines).
 VERIFY_TASK = "verify"
@@ -41,6 +48,44 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_COORDINATES = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def _scene_parts(scene: str) -> tuple[str, list[str]]:
+    """The background and the object phrases without coordinates of a ``describe`` text (anything else: no parts)."""
+    head, _, objects = " ".join(scene.split()).partition("; objects: ")
+    background = head.removeprefix("background: ").strip() if head.startswith("background: ") else ""
+    if not objects or objects == "none":
+        return background, []
+    return background, [_COORDINATES.sub("", part).strip() for part in objects.split("; ") if part.strip()]
+
+
+def scene_changes(source_scene: str, edited_scene: str) -> str:
+    """What differs between two perceived scenes (``describe`` texts): the background, then each object phrase
+    (size, colour, shape, region) the source has more often than the edited scene (``gone``), then each the edited
+    scene has more often (``new``), in the scenes' order; ``none`` when they agree.
+
+    Coordinates are left out so that the sub-pixel jitter of a re-rendered, untouched object is no change; an object
+    that moved to another region is one gone and one new.
+
+    >>> src = "background: white; objects: small red circle at top left (0.17, 0.17); large blue star at centre (0.50, 0.50)"
+    >>> scene_changes(src, "background: cream; objects: small green circle at top left (0.17, 0.17); large blue star at centre (0.51, 0.50)")
+    'background white -> cream; gone small red circle at top left; new small green circle at top left'
+    >>> scene_changes(src, src), scene_changes(src, "background: white; objects: none")
+    ('none', 'gone small red circle at top left; gone large blue star at centre')
+    """
+    before_bg, before = _scene_parts(source_scene)
+    after_bg, after = _scene_parts(edited_scene)
+    out = [f"background {before_bg} -> {after_bg}"] if before_bg != after_bg else []
+    left, right = Counter(before) - Counter(after), Counter(after) - Counter(before)
+    for name, counts, order in (("gone", left, before), ("new", right, after)):
+        for phrase in order:
+            if counts[phrase] > 0:
+                counts[phrase] -= 1
+                out.append(f"{name} {phrase}")
+    return "; ".join(out) if out else "none"
+
+
 def build_verifier_prompt(instruction: str, source_scene: str, edited_scene: str) -> str:
     """The verifier prompt; the completion starts right after it.
 
@@ -50,10 +95,11 @@ def build_verifier_prompt(instruction: str, source_scene: str, edited_scene: str
     scene: background: white; objects: small blue star at top (0.50, 0.20)
     request: Make the star red.
     edited: background: white; objects: small red star at top (0.50, 0.20)
+    changes: gone small blue star at top; new small red star at top
     <BLANKLINE>
     """
     lines = [f"task: {VERIFY_TASK}", f"scene: {_one_line(source_scene)}", f"request: {_one_line(instruction)}",
-             f"edited: {_one_line(edited_scene)}"]
+             f"edited: {_one_line(edited_scene)}", f"changes: {scene_changes(source_scene, edited_scene)}"]
     return "\n".join(lines) + "\n"
 
 

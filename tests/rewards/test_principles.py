@@ -23,6 +23,13 @@ def test_round_trip():
     assert principle_score(parsed.principles) == 0.5
 
 
+def test_reason_comes_before_the_answer_and_the_other_order_is_read():
+    line = format_principles(EXAMPLE[1:2]).splitlines()[1]
+    assert line == "follow: Is there still a small red circle in the top left? saw small red circle; yes (expected no)"
+    answer_first = "follow: Is there still a small red circle in the top left? yes (expected no); saw small red circle"
+    assert parse_principles(answer_first).principles == parse_principles(line).principles == tuple(EXAMPLE[1:2])
+
+
 def test_bad_line_is_skipped_not_fatal():
     text = format_principles(EXAMPLE[:2]).replace("</answer>", "keep Is it? maybe\n</answer>")
     parsed = parse_principles(text)
@@ -62,6 +69,7 @@ def test_writer_refuses_what_would_not_parse_back():
     import pytest
 
     for bad in [Principle("follow", "no question mark", "yes"), Principle("follow", "a; b?", "yes"),
-                Principle("other", "Is it?", "yes"), Principle("keep", "Is it?", "yes", reason="<tag>")]:  # type: ignore[arg-type]
+                Principle("other", "Is it?", "yes"), Principle("keep", "Is it?", "yes", reason="<tag>"),
+                Principle("keep", "Is it?", "yes", reason="a; b"), Principle("keep", "Is it?", "yes", reason="no")]:  # type: ignore[arg-type]
         with pytest.raises(ValueError):
             format_principles([bad])

@@ -38,6 +38,17 @@ def test_trajectory_answers_the_reference_checklist_on_the_pixels(task, candidat
         assert all(p.reason for p in parsed.principles)
 
 
+def test_changes_line_is_perceptions_difference(task, candidates):
+    changes = {c.kind: prompt.splitlines()[-1] for (prompt, _), c in zip(sft_examples(task, candidates), candidates)}
+    assert all(line.startswith("changes: ") for line in changes.values())
+    assert changes["source"] == "changes: none"  # nothing done: nothing to notice
+    judged = {c.kind: c.judge for c in candidates}
+    for a in changes:  # edits the judge tells apart read differently here (the same image twice reads the same)
+        for b in changes:
+            if judged[a] != judged[b]:
+                assert changes[a] != changes[b], (a, b)
+
+
 def test_pairs_prefer_the_judges_choice(task, candidates):
     pairs = preference_pairs(task, candidates, max_pairs=5)
     assert pairs and len({p.pair_id for p in pairs}) == len(pairs)
