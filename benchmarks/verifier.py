@@ -22,7 +22,9 @@ Verifiers, each scoring every edit of every pair on its own:
 
 Metrics: pairwise accuracy (a pair counts 1 when the preferred edit scores higher, 0.5 on a tie, 0 otherwise; the
 tie share is reported), strict accuracy (ties count 0), and rank correlation with the judge's scores over every
-scored edit (Spearman's rho and Kendall's tau-b, pooled over tasks). LM verifiers decode greedily.
+scored edit (Spearman's rho and Kendall's tau-b, pooled over tasks). LM verifiers decode greedily. Each accuracy
+comes with a bootstrap 95% interval over the pairs (chance is 0.5), and each verifier's accuracy minus the
+label-free rule verifier's with a paired bootstrap 95% interval (the same pairs resampled for both).
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ def pairwise_accuracy(preferred: np.ndarray, rejected: np.ndarray) -> tuple[floa
     """
     wins, ties = preferred > rejected, preferred == rejected
     return float(np.mean(wins + 0.5 * ties)), float(np.mean(wins)), float(np.mean(ties))
+
+
+def pair_credit(preferred: np.ndarray, rejected: np.ndarray) -> np.ndarray:
+    """Per pair: 1 when the preferred edit scores higher, 0.5 on a tie, 0 otherwise (what the accuracy averages).
+
+    >>> pair_credit(np.array([1.0, 0.5, 0.2]), np.array([0.5, 0.5, 0.4])).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    return (preferred > rejected) + 0.5 * (preferred == rejected)
 
 
 def rank_correlations(scores: np.ndarray, judge: np.ndarray) -> tuple[float, float]:
@@ -147,23 +158,38 @@ def main(argv: list[str] | None = None) -> int:
     pref = np.array([i for i, _ in index])
     rej = np.array([j for _, j in index])
     judge_arr = np.array(judge)
+    from orchestration.stats import bootstrap_mean, paired_bootstrap
+
     rows = []
+    credits: dict[str, np.ndarray] = {}
     for name, scorer in scorers.items():
         began = time.perf_counter()
         scores, readable = scorer(items)
         s = np.array(scores)
         acc, strict, ties = pairwise_accuracy(s[pref], s[rej])
+        credits[name] = pair_credit(s[pref], s[rej])
+        interval = bootstrap_mean(credits[name])
         rho, tau = rank_correlations(s, judge_arr)
-        rows.append({"verifier": name, "pairs": len(pairs), "accuracy": acc, "strict_accuracy": strict, "ties": ties,
+        rows.append({"verifier": name, "pairs": len(pairs), "accuracy": acc, "accuracy_low": interval.low,
+                     "accuracy_high": interval.high, "strict_accuracy": strict, "ties": ties,
                      "spearman": rho, "kendall": tau, "readable": float(np.mean(readable)),
                      "mean_abs_error": float(np.mean(np.abs(s - judge_arr))), "seconds": time.perf_counter() - began})
         print(f"{name}: accuracy {acc:.3f}", file=sys.stderr)
-    header = "| verifier | pairs | pairwise acc. (ties 0.5) | strict acc. | ties | Spearman | Kendall | readable | MAE vs judge | s |"
+    header = ("| verifier | pairs | pairwise acc. (ties 0.5) [95%] | strict acc. | ties | Spearman | Kendall | readable | "
+              "MAE vs judge | s |")
     print(header)
     print("|" + "---|" * 10)
     for r in rows:
-        print(f"| {r['verifier']} | {r['pairs']} | {r['accuracy']:.3f} | {r['strict_accuracy']:.3f} | {r['ties']:.3f} | "
+        print(f"| {r['verifier']} | {r['pairs']} | {r['accuracy']:.3f} [{r['accuracy_low']:.3f}, {r['accuracy_high']:.3f}] | "
+              f"{r['strict_accuracy']:.3f} | {r['ties']:.3f} | "
               f"{r['spearman']:.3f} | {r['kendall']:.3f} | {r['readable']:.2f} | {r['mean_abs_error']:.3f} | {r['seconds']:.0f} |")
+    if "rule" in credits:
+        print("\npairwise accuracy minus the label-free rule verifier's, paired bootstrap 95% over the pairs:")
+        for r in rows:
+            if r["verifier"] != "rule":
+                difference = paired_bootstrap(credits[r["verifier"]], credits["rule"])
+                r["minus_rule"] = {"estimate": difference.estimate, "low": difference.low, "high": difference.high}
+                print(f"- {r['verifier']}: {difference}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "edits": len(items),
