@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "edits": len(items),
+                                               "pair_ids": [p.pair_id for p in pairs],
+                                               "pair_credit": {name: c.tolist() for name, c in credits.items()},
                                                "machine": platform.platform()}, indent=1))
     return 0
 

@@ -21,13 +21,14 @@ from typing import Any, Literal
 __all__ = ["DEFAULT_VERIFIER_STEPS", "DEFAULT_VERIFIER_TASKS", "DEFAULT_VERIFIER_BATCH", "verifier_sft_data", "verifier_cold_start"]
 
 #: SFT steps of the verifier's cold start (batch :data:`DEFAULT_VERIFIER_BATCH`). An example is ~300 tokens
-#: (prompt and a ~150-token trajectory of mostly copied phrases); on 2 shared CPU cores a step takes ~0.5 s, so this
-#: is a few minutes: enough for the format and the easy answers, not a converged verifier.
-DEFAULT_VERIFIER_STEPS = 400
+#: (prompt and a ~150-token trajectory of mostly copied phrases); on 2 CPU cores the tiny default model takes
+#: ~0.2 s a step, so this is about 7 minutes. 400 steps taught the format but left the verifier at chance on
+#: held-out pairs; 2,000 rank them (docs/benchmarks/verifier.md).
+DEFAULT_VERIFIER_STEPS = 2000
 
-#: Train tasks the verifier's data is made from; each gives ~6 candidates, so ~1,800 trajectories: each is seen
-#: about twice in the default steps.
-DEFAULT_VERIFIER_TASKS = 300
+#: Train tasks the verifier's data is made from; each gives ~6 candidates, so ~3,700 trajectories: each is seen
+#: about four times in the default steps.
+DEFAULT_VERIFIER_TASKS = 600
 
 #: Examples per step: half the policies' 16, because an example is ~3x longer than a decomposer's.
 DEFAULT_VERIFIER_BATCH = 8
