@@ -26,8 +26,8 @@ __all__ = ["LMVerifier", "parse_verdict"]
 def parse_verdict(text: str) -> Verdict:
     """A :class:`Verdict` from a raw verifier completion; never raises.
 
-    >>> v = parse_verdict("<think>2 principles</think><answer>\\nfollow: Is the star red? no; saw small blue star\\n"
-    ...                   "keep: Is the circle unchanged? yes; saw large green circle\\n</answer>")
+    >>> v = parse_verdict("<think>2 principles</think><answer>\\nfollow: Is the star red? saw small blue star; no\\n"
+    ...                   "keep: Is the circle unchanged? saw large green circle; yes\\n</answer>")
     >>> v.score, v.passed, [(i.group, i.answer, i.reason) for i in v.items]
     (0.5, False, [('follow', 'no', 'saw small blue star'), ('keep', 'yes', 'saw large green circle')])
     >>> print(v.feedback)
