@@ -15,8 +15,8 @@ editor):
     (d) GRPO summed       the same two rewards summed, then normalised (``advantage: grpo``), same wall time
 
 Comparisons: paired bootstrap 95% intervals over the held-out tasks, overall and for each reasoning category, of
-every LM row against the editor alone and the rule thinker, of (c) and (d) against (a) and (b), and of (c) against
-(d). One command per GRPO seed; each run folder (``<work>/seed<S>/<row>``) holds the metrics, TensorBoard curves
+every LM row against the editor alone and the rule thinker, of (b) against (a), of (c) and (d) against (a) and (b),
+and of (c) against (d). One command per GRPO seed; each run folder (``<work>/seed<S>/<row>``) holds the metrics, TensorBoard curves
 and checkpoints, and ``<work>/seed<S>/table.md`` the final table.
 
 Usage::
@@ -78,6 +78,7 @@ def main() -> int:
         print(f"{name}: full success {sum(float(r['full_success']) for r in per_task[name]) / len(tasks):.3f}", flush=True)
 
     pairs = [(name, base_row) for name in policies for base_row in (EDITOR_ALONE, RULE)]
+    pairs += [(MORE_SFT, COLD)] if MORE_SFT in policies and COLD in policies else []
     pairs += [(later, earlier) for later in (DUAL, SUMMED) for earlier in (COLD, MORE_SFT) if later in policies and earlier in policies]
     pairs += [(DUAL, SUMMED)] if DUAL in policies and SUMMED in policies else []
     lines = comparison_lines(per_task, pairs, report)
