@@ -91,12 +91,7 @@ def sft_continued(config_name: str, policy: str, out: Path, seconds: float, seed
     sft = section.sft
     tasks, scenes = make_tasks(sft.n_tasks or section.train_tasks, seed=section.data_seed, split="train",
                                step_mix=sft.step_mix or DEFAULT_STEP_MIX, workers=sft.workers)
-    # Every option of the cold start's data, its lookups and rewordings included: without them the continued run
-    # trains on another mixture than the one the policy was made on, and forgets what only those examples teach.
-    data = make_sft_data(tasks, "thinker", scenes=scenes, seed=seed, reasoning=sft.reasoning, scan=sft.scan,
-                         scan_forms=sft.scan_forms, note_subjects=sft.note_subjects,
-                         readable_references=sft.readable_references, rewordings=sft.rewordings,
-                         centre_lookups=sft.centre_lookups)
+    data = make_sft_data(tasks, "thinker", scenes=scenes, seed=seed, **sft.data_options())
     model, tokenizer = load_policy(policy)
     torch.set_num_threads(os.cpu_count() or 1)  # SFT runs alone here, as the GRPO rows do
     batch = {"batch_size": sft.batch_size} if sft.batch_size else {}

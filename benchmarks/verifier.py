@@ -48,8 +48,8 @@ def pairwise_accuracy(preferred: np.ndarray, rejected: np.ndarray) -> tuple[floa
     >>> pairwise_accuracy(np.array([1.0, 0.5, 0.2]), np.array([0.5, 0.5, 0.4]))
     (0.5, 0.3333333333333333, 0.3333333333333333)
     """
-    wins, ties = preferred > rejected, preferred == rejected
-    return float(np.mean(wins + 0.5 * ties)), float(np.mean(wins)), float(np.mean(ties))
+    return (float(np.mean(pair_credit(preferred, rejected))), float(np.mean(preferred > rejected)),
+            float(np.mean(preferred == rejected)))
 
 
 def pair_credit(preferred: np.ndarray, rejected: np.ndarray) -> np.ndarray:

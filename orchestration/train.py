@@ -98,11 +98,7 @@ def run_sft(config: PipelineConfig, section: TrainSection, log: Log | None = Non
     if policy_roles:
         report = cold_start(sft.out_dir, roles=policy_roles, seed=sft.seed, eval_tasks=sft.eval_tasks, eval_every=sft.eval_every,
                             eval_seed=sft.eval_seed, model_overrides=dict(sft.model), num_threads=sft.num_threads or os.cpu_count(),
-                            workers=sft.workers, reasoning=sft.reasoning, scan=sft.scan,
-                            scan_forms=sft.scan_forms,
-                            note_subjects=sft.note_subjects, readable_references=sft.readable_references,
-                            rewordings=sft.rewordings, centre_lookups=sft.centre_lookups,
-                            lookup_steps=sft.lookup_steps,
+                            workers=sft.workers, **sft.data_options(), lookup_steps=sft.lookup_steps,
                             init={role: path for role, path in sft.init.items() if role in policy_roles},
                             reflection=reflection,
                             log=log, progress=progress, **optional)

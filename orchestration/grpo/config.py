@@ -228,6 +228,14 @@ class SFTSection(_Strict):
         "torch threads while SFT runs; None: every core (SFT then runs alone). Use 1 when other jobs share the cores."))
     workers: int | None = Field(default=None, ge=1, description="Processes that generate the training data; None: every core.")
 
+    def data_options(self) -> dict[str, Any]:
+        """The options of `agents.lm.sft.make_sft_data` this section sets: every run that writes SFT examples as this
+        cold start does (the cold start itself, continued SFT in the benchmarks) takes them from here, so none of
+        them trains on a part of the mixture."""
+        return {"reasoning": self.reasoning, "scan": self.scan, "scan_forms": self.scan_forms,
+                "note_subjects": self.note_subjects, "readable_references": self.readable_references,
+                "rewordings": self.rewordings, "centre_lookups": self.centre_lookups}
+
     @model_validator(mode="after")
     def _scan_needs_reasoning(self) -> "SFTSection":
         if self.scan and not self.reasoning:

@@ -222,3 +222,14 @@ def test_a_checkpoint_without_a_newer_setting_resumes_as_its_default(make_pipeli
     older = {k: v for k, v in state.items() if k != "policy_loss"}
     assert resume_changes(older, state) == []
     assert resume_changes(older, {**state, "policy_loss": "other"}) == ["train.policy_loss: 'clip' -> 'other'"]
+
+
+def test_sft_data_options_are_what_make_sft_data_takes():
+    import inspect
+
+    from agents.lm.sft import make_sft_data
+    from orchestration.grpo.config import SFTSection
+
+    options = SFTSection(reasoning=True, scan=True, centre_lookups=0.5).data_options()
+    assert set(options) <= set(inspect.signature(make_sft_data).parameters)
+    assert options["centre_lookups"] == 0.5 and options["scan"]
