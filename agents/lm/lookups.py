@@ -17,7 +17,6 @@ its objects in order are the other two kinds of lookup (:func:`scene_lookup_exam
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 
 from agents.lm.prompts import build_prompt
@@ -34,10 +33,6 @@ LOOKUP_REQUESTS = {"x": "Read how far right these are: {names}.", "y": "Read how
 #: How often each kind of lookup is drawn (:func:`scene_lookup_example`): coordinates, the skill learned last, half.
 LOOKUP_KINDS = {"coordinates": 0.5, "comparison": 0.3, "list": 0.2}
 
-# One object of `envs.canvas.perception.describe`'s text: "<size> <colour> <shape> at <region> (<x>, <y>)".
-_OBJECT = re.compile(r"(\w+ \w+ \w+) at [a-z ]+? \((\d\.\d\d), (\d\.\d\d)\)")
-
-
 def scene_centres(scene: str) -> list[tuple[str, str, str]]:
     """``(description, x, y)`` of each object of a scene text, in its order, coordinates as written.
 
@@ -46,7 +41,9 @@ def scene_centres(scene: str) -> list[tuple[str, str, str]]:
     >>> scene_centres("background: white; objects: none")
     []
     """
-    return _OBJECT.findall(scene)
+    from envs.canvas.perception import described_objects
+
+    return [(name, x, y) for name, _region, x, y in described_objects(scene)]
 
 
 def coordinate_lookup_example(role: str, scene: str, rng: random.Random) -> tuple[str, str] | None:

@@ -22,7 +22,6 @@ find stray marks). The targets are therefore right for correct *and* incorrect e
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -48,16 +47,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-_COORDINATES = re.compile(r"\s*\([^)]*\)\s*$")
-
-
 def _scene_parts(scene: str) -> tuple[str, list[str]]:
     """The background and the object phrases without coordinates of a ``describe`` text (anything else: no parts)."""
-    head, _, objects = " ".join(scene.split()).partition("; objects: ")
+    from envs.canvas.perception import described_objects
+
+    head = " ".join(scene.split()).partition("; objects: ")[0]
     background = head.removeprefix("background: ").strip() if head.startswith("background: ") else ""
-    if not objects or objects == "none":
-        return background, []
-    return background, [_COORDINATES.sub("", part).strip() for part in objects.split("; ") if part.strip()]
+    return background, [f"{name} at {region}" for name, region, _x, _y in described_objects(scene)]
 
 
 def scene_changes(source_scene: str, edited_scene: str) -> str:

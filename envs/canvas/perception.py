@@ -41,6 +41,7 @@ labelling and templates then stays bounded.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -61,6 +62,7 @@ __all__ = [
     "PerceptionScore",
     "compare_to_scene",
     "describe",
+    "described_objects",
     "perceive",
 ]
 
@@ -486,6 +488,23 @@ def describe(perception: Perception) -> str:
     ordered = sorted(perception.objects, key=lambda o: (round(o.y, 2), round(o.x, 2), o.shape, o.color, o.size))
     parts = [f"{o.size} {o.color} {o.shape} at {region_of(o.x, o.y)} ({o.x:.2f}, {o.y:.2f})" for o in ordered]
     return f"background: {perception.background}; objects: {'; '.join(parts) if parts else 'none'}"
+
+
+#: One object of :func:`describe`'s text: "<size> <colour> <shape> at <region> (<x>, <y>)" (every vocabulary word
+#: of size, colour and shape is one word).
+_DESCRIBED_OBJECT = re.compile(r"(\w+ \w+ \w+) at ([a-z ]+?) \((\d\.\d\d), (\d\.\d\d)\)")
+
+
+def described_objects(text: str) -> list[tuple[str, str, str, str]]:
+    """:func:`describe` read back, for its objects: ``(size colour shape, region, x, y)`` of each, in its order,
+    coordinates as written. Prompt builders that quote or compare a scene's objects read them here.
+
+    >>> described_objects("background: cream; objects: small red circle at top left (0.15, 0.18); large blue star at centre (0.50, 0.47)")
+    [('small red circle', 'top left', '0.15', '0.18'), ('large blue star', 'centre', '0.50', '0.47')]
+    >>> described_objects("background: white; objects: none")
+    []
+    """
+    return _DESCRIBED_OBJECT.findall(text)
 
 
 # ---------------------------------------------------------------------------------------------------------------
