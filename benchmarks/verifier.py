@@ -1,6 +1,6 @@
 """Reward models against the ground-truth judge on held-out preference pairs of held-out tasks.
 
-    python benchmarks/verifier.py --sft runs/sft/verifier [--gcpo runs/gcpo/checkpoints/step_000040/policy]
+    python benchmarks/verifier.py --sft runs/sft/verifier [--gcpo runs/edit_r1/checkpoints/iter_000016/policies/verifier]
         [--tasks 40] [--seed 0] [--max-pairs 2] [--json OUT]
 
 Pairs: test-split Canvas tasks (never in any training data: training uses the train split), up to ``--max-pairs``

@@ -267,7 +267,7 @@ def _train_and_evaluate(config: PipelineConfig, section: TrainSection, grpo_conf
             last_saved = current  # e.g. resumed with nothing left to run: never rewrite the checkpoint it came from
         else:
             last_saved = save_checkpoint(algo, run_dir, section.keep_checkpoints, metrics)
-        log(f"GRPO: {algo.iteration} iterations, {grpo_s:.0f} s this session; checkpoint {last_saved}")
+        log(f"{type(algo).__name__}: {algo.iteration} iterations, {grpo_s:.0f} s this session; checkpoint {last_saved}")
     finally:
         bar.close()
         metrics_log.close()

@@ -29,3 +29,27 @@ def tiny_kontext_path(tmp_path_factory):
     from agents.diffusion.tiny import save_tiny_flux_kontext
 
     return save_tiny_flux_kontext(tmp_path_factory.mktemp("kontext") / "tiny-kontext")
+
+
+@pytest.fixture(scope="session")
+def tiny_gcpo_data(tmp_path_factory):
+    """``(folder, verifier path, pairs)``: an untrained tiny LM verifier (its tokenizer trained on verifier
+    trajectories) and Canvas preference pairs of three tasks in ``folder/pairs.parquet``."""
+    from agents.lm.model import build_model, save_policy, tiny_causal_lm_config
+    from agents.lm.tokenizer import train_tokenizer
+    from agents.lm.verifier_data import candidate_edits, preference_pairs, sft_examples
+    from envs.canvas.generator import generate_mixed_task
+    from envs.preferences import write_pairs
+
+    root = tmp_path_factory.mktemp("gcpo")
+    pairs, texts = [], []
+    for index in range(3):
+        task = generate_mixed_task(index, seed=3, split="train", step_mix={1: 1.0})
+        cands = candidate_edits(task, kinds=("target", "source", "drop"))
+        pairs += preference_pairs(task, cands, max_pairs=2)
+        texts += [t for pair in sft_examples(task, cands) for t in pair]
+    tokenizer = train_tokenizer(texts * 3, vocab_size=400)
+    config = tiny_causal_lm_config(len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
+    path = save_policy(build_model(tokenizer, config, seed=0), tokenizer, root / "verifier")
+    write_pairs(pairs, root / "pairs.parquet")
+    return root, path, pairs

@@ -1,25 +1,20 @@
-"""Command line of GCPO on the reasoning verifier.
+"""Preference pairs for GCPO on the reasoning verifier.
 
 ```bash
 python -m orchestration.gcpo pairs --tasks 200 --split train --out runs/gcpo/pairs.parquet   # Canvas preference pairs
-python -m orchestration.gcpo train --model runs/sft/verifier --pairs runs/gcpo/pairs.parquet --out runs/gcpo \
-    [--set steps=40 --set group_size=8 ...] [--resume]
+editrl train --config edit_r1 [--set train.gcpo.pairs=runs/gcpo/pairs.parquet --set train.iterations=40 ...]
 ```
 
-Every ``--set`` key is a field of :class:`orchestration.gcpo.config.GCPOSettings` (unknown keys are refused with
-the known ones).
+Training is ``editrl train`` on a pipeline whose ``train.gcpo`` is set (:mod:`orchestration.gcpo.algorithm`): the
+GRPO learner on RLlib, with its checkpoints, ``--resume`` and ``ray job submit``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
-
-import yaml
-from pydantic import ValidationError
 
 
 def make_pairs(n_tasks: int, split: str, seed: int, max_pairs: int, step_mix: dict[int, float] | None = None) -> list:
@@ -34,23 +29,6 @@ def make_pairs(n_tasks: int, split: str, seed: int, max_pairs: int, step_mix: di
     return pairs
 
 
-def _settings(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    from orchestration.gcpo.config import GCPOSettings
-
-    fields = {"model": args.model, "pairs": args.pairs, "out_dir": args.out}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set {item!r}: write key=value, e.g. --set steps=40")
-        fields[key.strip()] = yaml.safe_load(value)
-    try:
-        return GCPOSettings(**{k: v for k, v in fields.items() if v is not None})
-    except ValidationError as err:
-        known = ", ".join(GCPOSettings.model_fields)
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        parser.error(f"invalid GCPO settings: {problems} (fields: {known})")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.gcpo", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,29 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split", choices=("train", "test"), default="train")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-pairs", type=int, default=2, help="pairs per task")
-    p.add_argument("--out", required=True, help="Parquet file to write")
-    t = sub.add_parser("train", help="train the verifier with GCPO")
-    t.add_argument("--model", help="starting verifier (default: the settings' model)")
-    t.add_argument("--pairs", help="preference pairs (Parquet)")
-    t.add_argument("--out", help="run folder (default runs/gcpo)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any GCPOSettings field")
-    t.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    p.add_argument("--out", default="runs/gcpo/pairs.parquet",
+                   help="Parquet file to write (default: where configs/edit_r1.yaml's train.gcpo.pairs reads)")
+    sub.add_parser("train", help="moved: `editrl train --config edit_r1` trains the verifier with GCPO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    if args.command == "pairs":
-        from envs.preferences import write_pairs
+    if args.command == "train":
+        parser.error("GCPO training is `editrl train --config edit_r1` (train.gcpo in the config; --resume, "
+                     "ray job submit and checkpoints as for GRPO): docs/verifier.md")
+    from envs.preferences import write_pairs
 
-        n = write_pairs(make_pairs(args.tasks, args.split, args.seed, args.max_pairs), args.out)
-        print(json.dumps({"pairs": n, "out": args.out}))
-        return 0
-    from orchestration.gcpo.trainer import train_gcpo
-
-    settings = _settings(args, t)
-    try:
-        summary = train_gcpo(settings, resume=args.resume)
-    except ValueError as err:
-        t.error(str(err))
-    print(json.dumps(summary, indent=1))
+    n = write_pairs(make_pairs(args.tasks, args.split, args.seed, args.max_pairs), args.out)
+    print(json.dumps({"pairs": n, "out": args.out}))
     return 0
 
 

@@ -1,57 +1,53 @@
-"""Settings of a GCPO run on the reasoning verifier: one documented field per choice, unknown keys refused."""
+"""The ``train.gcpo`` section: what turns a pipeline's training run into GCPO on its reasoning verifier.
+
+Everything GCPO shares with GRPO - group size, temperature, completion length, learning rate, clip range, loss
+aggregation, advantage scaling, KL, epochs, learners, checkpoints, time budget - is the GRPO setting of the same name
+in ``train:`` (:class:`orchestration.grpo.config.GRPOSettings`): one definition each. This section holds only what
+GCPO adds: where the preference pairs are, how many an iteration draws, and the credit of a tie.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any
 
-from orchestration.grpo.core import AggMode, KLKind, ScaleMode
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["GCPOSettings"]
+__all__ = ["GCPOSection", "gcpo_errors"]
 
 
-class GCPOSettings(BaseModel):
-    """What :func:`orchestration.gcpo.trainer.train_gcpo` trains, on what, and how."""
+class GCPOSection(BaseModel):
+    """``train.gcpo``: train the pipeline's LM verifier with GCPO on preference pairs (docs/verifier.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description=(
-        "The verifier to start from: a folder written by `editrl sft --config edit_r1` (runs/sft/verifier) or any "
-        "causal LM that `agents.lm.model.load_policy` loads."))
-    pairs: str = Field(description="Preference pairs, a Parquet file in the format of `envs.preferences`.")
-    out_dir: str = Field(default="runs/gcpo", description=(
-        "Run folder: checkpoints/step_NNNNNN/ (policy, optimizer, meta.json), checkpoints/latest, metrics.jsonl, "
-        "summary.json; the trained verifier is checkpoints/<latest>/policy."))
-    steps: int = Field(default=20, ge=1, description=(
-        "Optimizer steps (one batch of pairs each). Small by default: a step on 2 CPU cores samples and scores "
-        "pairs_per_step * 2 * group_size completions of ~150 tokens."))
-    pairs_per_step: int = Field(default=4, ge=1, description="Preference pairs per step.")
-    group_size: int = Field(default=4, ge=2, description=(
-        "Judgements sampled per edit (the group of verifications per candidate). Edit-R1 uses larger groups; "
-        "at least 2, else no judgement has another to rank against."))
-    temperature: float = Field(default=1.0, gt=0, description=(
-        "Sampling temperature of the judgements; the log-probs are of this tempered distribution, as in GRPO."))
-    max_new_tokens: int = Field(default=320, ge=16, description=(
-        "Longest judgement; a four-step task on six objects needs ~200 tokens."))
-    lr: float = Field(default=2e-5, gt=0, description=(
-        "AdamW learning rate. Far below the SFT rate (1e-3): the policy-gradient step on a few groups is noisy, and "
-        "the cold start's format must survive it."))
-    grad_clip: float = Field(default=1.0, gt=0, description="Gradient norm clip.")
-    clip_low: float = Field(default=0.2, ge=0, description="Lower clip range of the policy ratio (GRPO's).")
-    clip_high: float = Field(default=0.28, ge=0, description="Upper clip range (DAPO's clip-higher, the GRPO default).")
-    loss_agg: AggMode = Field(default="token-mean", description="Loss aggregation, as `train.loss_agg` of GRPO.")
-    scale_rewards: ScaleMode = Field(default="group", description="Advantage scaling, as `train.scale_rewards` of GRPO.")
-    kl_coef: float = Field(default=0.0, ge=0, description=(
-        "Weight of the KL to the starting verifier (a frozen copy is kept only when > 0). Edit-R1 reports 0.04."))
-    kl_estimator: KLKind = Field(default="k3", description="KL estimator when `kl_coef` > 0.")
-    tie_credit: float = Field(default=0.5, ge=0, le=1, description="Credit of a tie with an opposite-side judgement.")
-    checkpoint_every: int = Field(default=10, ge=1, description="Write a checkpoint every this many steps (and at the end).")
-    seed: int = Field(default=0, description="Seed of pair sampling and of the sampler.")
-    num_threads: int | None = Field(default=1, ge=1, description=(
-        "torch threads while training; None leaves torch's setting. One by default: the tiny model gains little "
-        "from a second thread on a shared 2-core machine."))
+    pairs: str = Field(description=(
+        "Preference pairs, a Parquet file in the format of `envs.preferences` (`python -m orchestration.gcpo pairs` "
+        "writes Canvas ones). Read when the run starts."))
+    pairs_per_iteration: int = Field(default=4, ge=1, description=(
+        "Pairs drawn per iteration (without replacement within it). Each pair is judged `group_size` times on each "
+        "side, so an iteration samples pairs_per_iteration * 2 * group_size judgements of up to `max_new_tokens`."))
+    tie_credit: float = Field(default=0.5, ge=0, le=1, description=(
+        "Credit of a judgement that ties with one of the opposite side (`rewards.gcpo_rewards`)."))
 
-    @model_validator(mode="after")
-    def _kl_needs_weight(self) -> "GCPOSettings":
-        if self.kl_estimator != "k3" and self.kl_coef == 0:
-            raise ValueError("kl_estimator is used only with kl_coef > 0; set kl_coef or leave kl_estimator at k3")
-        return self
+
+def gcpo_errors(pipeline: Any, trainable: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+    """What stops a GCPO run of ``pipeline`` (a :class:`orchestration.config.PipelineConfig`) with the trained nodes
+    ``trainable`` and the GRPO settings ``settings`` (a ``GRPOConfig``'s values), one message each."""
+    errors = []
+    if len(trainable) != 1:
+        errors.append(f"train.gcpo trains one verifier; train.agents names {len(trainable)} agents "
+                      f"({', '.join(trainable) or 'none'}): name the verifier node only")
+    for node in trainable:
+        agent = pipeline.agents.get(node)
+        if agent is not None and (agent.role != "verifier" or agent.backend != "transformers"):
+            errors.append(f"train.gcpo trains an LM verifier (role verifier, backend transformers); agent {node!r} is "
+                          f"role {agent.role!r}, backend {agent.backend!r}")
+        if trainable[node].get("rewards"):
+            errors.append(f"train.agents.{node}.rewards: a GCPO verifier is rewarded by how its judgements rank against "
+                          "the opposite side of each pair, not by reward terms; remove them")
+    unsupported = {"max_staleness": 0, "greedy_member": False, "component_credit": 0.0, "trace_credit": 0.0,
+                   "scan_credit": 0.0, "difficulty_filter": None}
+    for name, value in unsupported.items():
+        if settings.get(name, value) != value:
+            errors.append(f"train.{name}={settings[name]!r} is a GRPO-only setting; GCPO needs {value!r}")
+    return errors

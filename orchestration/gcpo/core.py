@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rewards import gcpo_rewards
 
-__all__ = ["gcpo_pair_rewards", "pair_group_ids"]
+__all__ = ["gcpo_pair_rewards", "pair_group_ids", "judgement_rewards"]
 
 
 def gcpo_pair_rewards(preferred_scores: ArrayLike, rejected_scores: ArrayLike, preferred_valid: ArrayLike,
@@ -54,3 +54,27 @@ def pair_group_ids(n_pairs: int, group_size: int) -> list[tuple[int, int]]:
     [(0, 0), (0, 0), (0, 1), (0, 1)]
     """
     return [(p, s) for p in range(n_pairs) for s in range(2) for _ in range(group_size)]
+
+
+def judgement_rewards(texts: list[str], n_pairs: int, group_size: int, *, tie_credit: float = 0.5
+                      ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
+    """Scores, well-formedness and GCPO rewards, each ``[P, 2, G]``, of the judgements ``texts`` in
+    :func:`pair_group_ids` order (pair-major, the preferred side first, ``group_size`` judgements per side).
+
+    A judgement's score is the share of its principles that hold (:func:`rewards.principles.principle_score`).
+
+    >>> holds = "<think>1 principles</think><answer>\\nfollow: Is it red? saw red; yes\\n</answer>"
+    >>> fails = holds.replace("saw red; yes", "saw blue; no")
+    >>> scores, valid, rewards = judgement_rewards([holds, fails, "noise", fails], 1, 2)
+    >>> scores.tolist(), valid.tolist(), rewards.tolist()
+    ([[[1.0, 0.0], [0.0, 0.0]]], [[[True, True], [False, True]]], [[[1.0, 0.5], [0.0, 0.75]]])
+    """
+    from rewards.principles import parse_principles, principle_score
+
+    if len(texts) != n_pairs * 2 * group_size:
+        raise ValueError(f"{len(texts)} judgements for {n_pairs} pairs of 2 x {group_size}")
+    parsed = [parse_principles(text) for text in texts]
+    scores = np.array([principle_score(p.principles) for p in parsed], dtype=np.float64).reshape(n_pairs, 2, group_size)
+    valid = np.array([p.well_formed for p in parsed], dtype=bool).reshape(n_pairs, 2, group_size)
+    rewards = gcpo_pair_rewards(scores[:, 0], scores[:, 1], valid[:, 0], valid[:, 1], tie_credit=tie_credit)
+    return scores, valid, rewards

@@ -81,8 +81,8 @@ def token_cluster():
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_short_run_through_ray_job_submit(token_cluster, tiny_policies, tmp_path):
-    from ray.job_submission import JobStatus, JobSubmissionClient
+def test_short_runs_through_ray_job_submit(token_cluster, tiny_policies, tiny_gcpo_data, tmp_path):
+    from ray.job_submission import JobSubmissionClient
 
     address, token = token_cluster
     config = yaml.safe_load((REPO / "configs" / "imageedit_r1.yaml").read_text())
@@ -113,12 +113,31 @@ def test_short_run_through_ray_job_submit(token_cluster, tiny_policies, tmp_path
             if "No available agent" not in str(err) or time.time() > deadline:
                 raise
             time.sleep(2)
-    deadline = time.time() + 300
+    _wait_succeeded(client, job)
+    assert (run_dir / "checkpoints" / "latest").read_text() == "iter_000001"
+    assert (run_dir / "metrics.parquet").is_file()
+
+    # GCPO of the verifier is the same entry point on another config (train.gcpo).
+    root, verifier, _ = tiny_gcpo_data
+    config = yaml.safe_load((REPO / "configs" / "edit_r1.yaml").read_text())
+    config["agents"]["verifier"]["model"] = str(verifier)
+    config["train"] = {"gcpo": {"pairs": str(root / "pairs.parquet"), "pairs_per_iteration": 1}, "group_size": 2,
+                       "max_new_tokens": 8, "iterations": 1, "eval_tasks": 0, "sampler_threads": 1}
+    (tmp_path / "gcpo.yaml").write_text(yaml.safe_dump(config))
+    submit["entrypoint"] = (f"{sys.executable} -m orchestration.train --config {tmp_path / 'gcpo.yaml'} "
+                            f"--run-dir {tmp_path / 'gcpo'} --quiet")
+    _wait_succeeded(client, client.submit_job(**submit))
+    assert (tmp_path / "gcpo" / "checkpoints" / "latest").read_text() == "iter_000001"
+    assert (tmp_path / "gcpo" / "checkpoints" / "iter_000001" / "policies" / "verifier").is_dir()
+
+
+def _wait_succeeded(client, job: str, timeout_s: float = 300) -> None:
+    from ray.job_submission import JobStatus
+
+    deadline = time.time() + timeout_s
     status = client.get_job_status(job)
     while not status.is_terminal() and time.time() < deadline:
         time.sleep(2)
         status = client.get_job_status(job)
     logs = client.get_job_logs(job)
     assert status == JobStatus.SUCCEEDED, logs[-3000:]
-    assert (run_dir / "checkpoints" / "latest").read_text() == "iter_000001"
-    assert (run_dir / "metrics.parquet").is_file()
