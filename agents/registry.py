@@ -53,7 +53,8 @@ class Capabilities:
     def trainable_with(self, options: Mapping[str, Any]) -> bool:
         """Whether GRPO can train an agent of this kind built with these constructor ``options``.
 
-        >>> VLM_POLICY.trainable_with({}), VLM_POLICY.trainable_with({"engine": "vllm"}), VLM_CHAT.trainable_with({})
+        >>> torch_only = Capabilities(trainable=True, train_engine="torch")
+        >>> torch_only.trainable_with({}), torch_only.trainable_with({"engine": "vllm"}), VLM_CHAT.trainable_with({})
         (True, False, False)
         """
         if not self.trainable:
@@ -74,9 +75,9 @@ PLAIN = Capabilities()
 TAGGED_LM = Capabilities(needs_model=True, language_model=True, text_policy=True, trainable=True, cold_start=True)
 #: A language-model reward model: cold-started by SFT, trained by GCPO (orchestration.gcpo), never a GRPO policy.
 LM_VERIFIER = Capabilities(needs_model=True, language_model=True, cold_start=True)
-VLM_POLICY = Capabilities(needs_model=True, language_model=True, trainable=True, train_engine="transformers")
+VLM_POLICY = Capabilities(needs_model=True, language_model=True, trainable=True)
 VLM_CHAT = Capabilities(needs_model=True, language_model=True)
-VLLM = Capabilities(needs_model=True, language_model=True, text_policy=True, gpu_only=True)
+VLLM = Capabilities(needs_model=True, language_model=True, text_policy=True, trainable=True, gpu_only=True)
 DIFFUSERS = Capabilities(needs_model=True)
 
 #: Built-in agent classes, imported lazily so that a rule-based pipeline never imports torch or transformers.
@@ -127,7 +128,7 @@ def trainable_summary(registry: Mapping[tuple[str, str], Builtin] | None = None)
     """The built-in agents GRPO can train, in words, for error messages.
 
     >>> trainable_summary()
-    "a 'transformers' thinker or decomposer, or a 'vlm' thinker or decomposer with engine 'transformers'"
+    "a 'transformers' thinker or decomposer, or a 'vlm' thinker or decomposer, or a 'vllm' thinker or decomposer"
     """
     roles: dict[tuple[str, str | None], list[str]] = {}
     for (role, backend), entry in (BUILTIN if registry is None else registry).items():

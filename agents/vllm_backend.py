@@ -26,8 +26,10 @@ Design choices:
 - **Log-probs.** vLLM returns the log-prob of each sampled token (``logprobs=0``). With ``logprobs_mode =
   processed_logprobs`` (vLLM >= 0.10.2) they are of the temperature-scaled distribution, the convention of
   :mod:`agents.lm.generation` when ``top_p`` is 1; older vLLM returns raw (temperature-1) log-probs. Either way they
-  come from vLLM's kernels, not the learner's: GRPO learners should recompute the old log-probs with the training
-  model (``sequence_logprobs``) rather than trust them for the ratio - a known source of drift.
+  come from vLLM's kernels, not the learner's, so GRPO trains a vLLM sampler only with ``train.tis_cap``: the
+  learner recomputes the old log-probs with its own weights and weights each token by the truncated ratio of the
+  two (:func:`orchestration.grpo.core.truncated_importance_weights`). A LoRA-trained policy reaches the engine as
+  base + adapter merged on the learner (:func:`orchestration.grpo.lora.merged_state`).
 - The returned :class:`~agents.lm.generation.GenerationOutput` (LM) or
   :class:`~agents.vlm.generation.VLMGenerationOutput` (VLM) has the same fields, padding and masks as the
   transformers path, so the learner does not care which engine sampled.

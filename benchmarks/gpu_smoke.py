@@ -231,6 +231,10 @@ def main() -> int:
     step(f"GRPO learner ({device}, bfloat16, LoRA / full)", lambda: learner_on_device(ctx["lm"], device),
          gpu_skip or ("needs the policy" if "lm" not in ctx else None))
 
+    # 10. GRPO with vLLM rollouts ------------------------------------------------------------------------------------
+    step("GRPO with a vLLM decomposer (tis_cap 2, LoRA merged into vLLM)", lambda: vllm_grpo(ctx["lm"]),
+         vllm_skip or gpu_skip or ("needs the policy" if "lm" not in ctx else None))
+
     # table ------------------------------------------------------------------------------------------------------------
     print()
     print("| step | status | seconds | detail |")
@@ -284,6 +288,33 @@ def learner_on_device(policy: Path, device: str) -> str:
         out.append(f"{name}: update {seconds:.2f} s, trained dtype {'/'.join(dtypes)}, on {'/'.join(sorted(devices))}, "
                    f"kl_ref {kl:.1e}, sync {payload_nbytes(module.sync_payload()):,} B")
     return "; ".join(out)
+
+
+def vllm_grpo(policy: Path) -> str:
+    """Two GRPO iterations whose decomposer samples with vLLM on the GPU while the learner trains a LoRA adapter in
+    bfloat16 there: the rollout correction (``train.tis_cap``) weights every token, and after each update the actor
+    loads base + adapter merged; returns what it measured."""
+    import ray
+
+    from orchestration.config import load_config
+    from orchestration.grpo.config import build_grpo_config
+
+    sets = ["agents.decomposer={backend: vllm, model: %s, num_gpus: 1, options: {temperature: 1.0, "
+            "gpu_memory_utilization: 0.2, max_model_len: 1024}}" % policy,
+            "rewards.decomposer=[{name: format}]", "train.tis_cap=2.0", "train.group_size=4", "train.tasks_per_iteration=4",
+            "train.max_new_tokens=48", "train.learner={device: cuda, dtype: bfloat16}",
+            "train.agents={decomposer: {lora: {r: 8, alpha: 16}}}"]
+    ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    algo = build_grpo_config(load_config("imageedit_r1", sets)).build_algo()
+    try:
+        rows = [algo.train()["grpo"] for _ in range(2)]
+    finally:
+        algo.stop()
+    last = rows[-1]
+    assert last["weights_version"] >= 2 and 0 < last["decomposer/tis_weight_mean"] <= 2.0, last
+    return (f"2 iterations, reward {rows[0]['decomposer/reward']:.3f} -> {last['decomposer/reward']:.3f}; TIS weight mean "
+            f"{last['decomposer/tis_weight_mean']:.4f}, truncated {last['decomposer/tis_truncated_share']:.4f}, "
+            f"KL(vLLM || learner) {last['decomposer/tis_kl']:.2e}; merged sync {last['sync_bytes']:,.0f} B")
 
 
 if __name__ == "__main__":

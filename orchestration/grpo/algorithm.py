@@ -78,12 +78,13 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFET
 from orchestration.graph import build_graph
 from orchestration.grpo.accumulate import shards_all_filled, with_loss_total
 from orchestration.grpo.actors import learner_payloads, payload_nbytes, sample_groups, start_policy_actors
-from orchestration.grpo.config import FailedEpisodes, GRPOConfig
+from orchestration.grpo.config import FailedEpisodes, GRPOConfig, samples_with_vllm
 from orchestration.grpo.core import available_advantages, component_token_advantages, get_advantage
 from orchestration.grpo.placement import PlacementError, PlacementSettings, actor_resources, learner_nodes, place_policy_actors
 from orchestration.grpo.pool import FaultCounters, PolicyPool
 from orchestration.grpo.multimodal import select_columns
 from orchestration.grpo.rollout import ActorNode, EpisodeRunner, GroupRollouts, LocalNode, collect_groups
+from orchestration.grpo.samples import SampledGroups
 from orchestration.pipeline import agent_kwargs
 from orchestration.scoring import judge_episode
 from rewards import component_scores
@@ -379,10 +380,10 @@ def trainable_rows(ok: np.ndarray, group_ids: list[str], zero: set[str], failed_
     return ok & np.array([g not in zero and g not in lost for g in group_ids], dtype=bool)
 
 
-def module_batch(rollouts: GroupRollouts, advantages: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The learner's columns for ``rows``, with all-padding columns trimmed (prompts left, completions right); each
-    column is named as its :class:`~.samples.SampledGroups` field, plus ``advantages``."""
-    s = rollouts.samples
+def module_batch(samples: SampledGroups, advantages: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The learner's columns for ``rows`` of ``samples``, with all-padding columns trimmed (prompts left, completions
+    right); each column is named as its :class:`~.samples.SampledGroups` field, plus ``advantages``."""
+    s = samples
     prompt_mask = s.prompt_mask[rows]
     completion_mask = s.completion_mask[rows]
     first = int(np.argmax(prompt_mask.any(axis=0)))
@@ -637,14 +638,14 @@ class GRPO(Algorithm):
             keep = trainable_rows(rollouts.ok, rollouts.group_ids, dropped, cfg.failed_episodes)
             self.last_batch_rows[node] = [(rollouts.group_ids[r], int(r % cfg.group_size)) for r in np.flatnonzero(keep)]
             if keep.any():
-                batches[node] = module_batch(rollouts, adv, np.flatnonzero(keep))
+                batches[node] = module_batch(rollouts.samples, adv, np.flatnonzero(keep))
             metrics.update(self._rollout_metrics(node, rollouts, seq_adv, zero, keep))
             self._update_difficulty(tasks, rollouts)
             self.last_rollouts.extend(self._rollout_samples(node, rollouts, seq_adv))
 
         if batches:
             t0 = time.perf_counter()
-            self._update(batches)
+            metrics.update(self._update(batches))
             timings["update_s"] += time.perf_counter() - t0
             if cfg.max_staleness > 0:  # the actors are sampling: they get these weights once that sampling ends
                 self._learner_ahead = True
@@ -726,9 +727,13 @@ class GRPO(Algorithm):
         n = min(self.config.tasks_per_iteration, len(self.pool))
         return [int(i) for i in self.task_rng.choice(self.pool, size=n, replace=False)]
 
-    def _update(self, batches: dict[str, dict[str, np.ndarray]]) -> None:
-        """``num_epochs`` passes over the batch, in minibatches of ``minibatch_size`` rows per module."""
+    def _update(self, batches: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+        """``num_epochs`` passes over the batch, in minibatches of ``minibatch_size`` rows per module, after the
+        rollout correction when ``tis_cap`` is set; returns the correction's metrics (none without it)."""
         cfg = self.config
+        metrics: dict[str, float] = {}
+        if cfg.tis_cap is not None:
+            batches, metrics = self._correct_rollouts(batches)
         for _ in range(cfg.num_epochs):
             chunks: dict[str, list[np.ndarray]] = {}
             for node, cols in batches.items():
@@ -751,6 +756,27 @@ class GRPO(Algorithm):
                     timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.iteration},
                 )
                 self.metrics.aggregate(results, key=LEARNER_RESULTS)
+        return metrics
+
+    def _correct_rollouts(self, batches: dict[str, dict[str, np.ndarray]]
+                          ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+        """Truncated importance sampling (``tis_cap``): the learner's own log-probs of the sampled tokens become the
+        old log-probs of the clipped ratio, and each token's advantage is weighted by min(pi_learner / pi_sampler,
+        cap) (:func:`.core.truncated_importance_weights`)."""
+        from orchestration.grpo.actors import learner_logprobs
+        from orchestration.grpo.core import truncated_importance_weights
+
+        columns = {node: {k: v for k, v in cols.items() if k != "advantages"} for node, cols in batches.items()}
+        logps = learner_logprobs(self.learner_group, columns, (self.config.learner or {}).get("micro_batch_size"))
+        corrected, metrics = {}, {}
+        for node, cols in batches.items():
+            weights, stats = truncated_importance_weights(logps[node], cols["old_logp"], cols["completion_mask"],
+                                                          self.config.tis_cap)
+            adv = cols["advantages"]
+            adv = (adv[:, None] if adv.ndim == 1 else adv) * weights
+            corrected[node] = {**cols, "old_logp": logps[node].astype(np.float32), "advantages": adv.astype(np.float32)}
+            metrics.update({f"{node}/tis_{name}": value for name, value in stats.items()})
+        return corrected, metrics
 
     def _fault_metrics(self, metrics: dict[str, float], pool_counts: dict[str, float] | None = None) -> dict[str, float]:
         """``faults/*``: the pools' counts for this iteration (actor errors, restarts, retried and dropped tasks;
@@ -777,7 +803,10 @@ class GRPO(Algorithm):
         each. Returns seconds taken; the bytes sent are kept for the ``sync_bytes`` metric."""
         t0 = time.perf_counter()
         self.weights_version += 1
-        payloads = learner_payloads(self.learner_group, list(self.pools))
+        # An actor that samples with vLLM takes full weights: with LoRA it gets base + adapter merged on the learner.
+        merged = [node for node in self.pools if samples_with_vllm(self.pipeline.agents[node])
+                  and self.trainable[node].get("lora") is not None]
+        payloads = learner_payloads(self.learner_group, list(self.pools), merged)
         self.last_sync_bytes = 0
         for node, pool in self.pools.items():
             self.last_sync_bytes += payload_nbytes(payloads[node])

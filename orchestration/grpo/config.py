@@ -32,6 +32,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from agents.lm.prompts import ScanForm
 from agents.registry import trainable_summary
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
+from orchestration.gcpo.config import GCPOSection, gcpo_errors
 from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
 from orchestration.grpo.lora import LoraSettings
 from orchestration.grpo.placement import PlacementSettings, actor_resources, placement_errors
@@ -76,9 +77,20 @@ def trainable_backend(agent: AgentConfig) -> bool:
     return agent.capabilities.trainable_with(agent.options)
 
 
+def samples_with_vllm(agent: AgentConfig) -> bool:
+    """Whether the agent generates with vLLM (backend ``vllm``, or ``options.engine: vllm``): its sampler's log-probs
+    come from other kernels than the learner's, and it takes full weights, never a LoRA adapter."""
+    return agent.backend == "vllm" or (agent.options or {}).get("engine") == "vllm"
+
+
 def default_trainable(pipeline: PipelineConfig) -> list[str]:
     """The agents GRPO trains when ``train.agents`` is not set: every agent :func:`trainable_backend` accepts."""
     return [node for node, agent in pipeline.agents.items() if trainable_backend(agent)]
+
+
+def gcpo_trainable(pipeline: PipelineConfig) -> list[str]:
+    """The agents GCPO trains when ``train.agents`` is not set: the LM verifiers (role verifier, backend transformers)."""
+    return [node for node, agent in pipeline.agents.items() if agent.role == "verifier" and agent.backend == "transformers"]
 
 
 #: A mixture of step counts of generated Canvas tasks: weights (>= 0) for 1 to 4 steps.
@@ -373,6 +385,15 @@ class GRPOSettings(_Strict):
     difficulty_filter: DifficultyFilter | None = Field(default=None, description=(
         "DDA-Thinker's curriculum (drop always/never solved tasks from the pool); 'solved' = the pipeline's verifier "
         "passes every checklist item. None disables it."))
+    tis_cap: float | None = Field(default=None, gt=0, description=(
+        "Truncated importance sampling between the sampling engine and the learner (Yao et al. 2025; verl's "
+        "`rollout_is`): before each update the learner recomputes the log-probs of the sampled tokens with its own "
+        "weights, the clipped ratio is taken against those, and each token's term is weighted by min(pi_learner / "
+        "pi_sampler, tis_cap) (`orchestration.grpo.core.truncated_importance_weights`; logged as "
+        "`<agent>/tis_weight_mean`, `<agent>/tis_truncated_share`, `<agent>/tis_kl`). Needed when another engine "
+        "samples (vLLM: its kernels' log-probs differ from the learner's for the same weights), and required then; "
+        "costs one forward pass of the batch. 2 is the paper's and verl's cap. None: off (the transformers actors' "
+        "log-probs are the learner's own up to float noise, `kl_old`)."))
     temperature: float = Field(default=1.0, gt=0, description=(
         "Sampling temperature for the G completions (1.0: the policy's own distribution; old log-probs are of it)."))
     top_p: float = Field(default=1.0, gt=0, le=1, description="Nucleus sampling threshold for the G completions (1 disables it).")
@@ -419,6 +440,11 @@ class GRPOSettings(_Strict):
         "(`num_learners` >= 1) one bundle each of RLlib's resources per learner, through RLlib's own "
         "`build_learner_group(placement_group=...)`. A group the cluster cannot place within `timeout_s` is an error "
         "naming what was asked and what is free. None: Ray puts every actor wherever there is room."))
+    gcpo: GCPOSection | None = Field(default=None, description=(
+        "Train the pipeline's LM verifier with GCPO (Edit-R1) on preference pairs instead of a policy with GRPO "
+        "(`orchestration.gcpo.algorithm.GCPO`: the same learner, loss, actors and checkpoints; each pair's judgements "
+        "rewarded by how they rank against the other side's). Its own settings: `orchestration.gcpo.config."
+        "GCPOSection`; the shared ones (group_size, temperature, lr, clip, kl_coef, ...) are these. None: GRPO."))
 
     @model_validator(mode="after")
     def _rewordings_have_tasks(self) -> "GRPOSettings":
@@ -506,6 +532,15 @@ class TrainSection(GRPOSettings):
             raise ValueError(f"select_best.seed and eval_seed are both {self.eval_seed}: the policy would be chosen on the "
                              "tasks that then judge it; give select_best another seed (e.g. "
                              f"--set train.select_best.seed={self.eval_seed + 1})")
+        return self
+
+    @model_validator(mode="after")
+    def _gcpo_judged_elsewhere(self) -> "TrainSection":
+        # The held-out table and the policy selection judge the pipeline's edits, which a verifier does not make.
+        if self.gcpo is not None and (self.eval_tasks or self.select_best is not None):
+            raise ValueError("gcpo trains the verifier, and eval_tasks / select_best judge the pipeline's edits, which "
+                             "the verifier does not change: set eval_tasks: 0 and select_best: null, and measure the "
+                             "verifier with benchmarks/verifier.py (pairwise accuracy on held-out pairs)")
         return self
 
 
@@ -597,6 +632,12 @@ class GRPOConfig(AlgorithmConfig):
         for name, value in settings.items():
             if value is not NotProvided:
                 setattr(self, name, value.model_dump() if isinstance(value, BaseModel) else value)
+        if settings.get("gcpo", NotProvided) is not NotProvided:
+            from orchestration.gcpo.algorithm import GCPO
+            from orchestration.grpo.algorithm import GRPO
+
+            if self.algo_class in (GRPO, GCPO):  # a user's own subclass stays as given
+                self.algo_class = GCPO if self.gcpo is not None else GRPO
         return self
 
     # -- derived ---------------------------------------------------------------------------------------------------
@@ -611,7 +652,8 @@ class GRPOConfig(AlgorithmConfig):
         """``{node: {"rewards": [(name, weight)], "advantage": mode}}`` (and ``"lora"``: its settings, when set) with
         the defaults filled in."""
         pipeline = self.pipeline()
-        spec = self.trainable_agents or {node: {} for node in default_trainable(pipeline)}
+        defaults = gcpo_trainable(pipeline) if self.gcpo is not None else default_trainable(pipeline)
+        spec = self.trainable_agents or {node: {} for node in defaults}
         out = {}
         for node, entry in spec.items():
             if entry.get("lora") is not None:
@@ -752,7 +794,12 @@ class GRPOConfig(AlgorithmConfig):
         except ValueError as err:
             errors.append(str(err))
             return errors
-        if not trainable:
+        if self.gcpo is not None:
+            if not trainable:
+                errors.append("train.gcpo: the pipeline has no LM verifier to train (an agent with role verifier and "
+                              "backend transformers, e.g. configs/edit_r1.yaml's)")
+            errors.extend(gcpo_errors(pipeline, trainable, {name: getattr(self, name) for name in GRPOSettings.model_fields}))
+        elif not trainable:
             errors.append(f"trainable_agents: no agent to train; the pipeline has no trainable node (make one "
                           f"{trainable_summary()}) or name one under train.agents")
         known_rewards = set(available_rewards())
@@ -762,11 +809,18 @@ class GRPOConfig(AlgorithmConfig):
                 errors.append(f"{where}: {node!r} is not a node of the graph ({', '.join(graph.order)}); train one of those")
                 continue
             agent = pipeline.agents[node]
+            if self.gcpo is not None:  # gcpo_errors above checked what GCPO needs of the node
+                if not agent.model:
+                    errors.append(f"agents.{node}.model is not set; point it at the SFT verifier (editrl sft --config edit_r1)")
+                continue
             if not trainable_backend(agent):
                 errors.append(f"{where}: agent {node!r} (backend {agent.backend!r}) cannot be trained; train "
                               f"{trainable_summary()}")
             if not agent.model:
                 errors.append(f"agents.{node}.model is not set; point it at the SFT policy (e.g. runs/sft/{graph.roles[node]})")
+            if samples_with_vllm(agent) and self.tis_cap is None:
+                errors.append(f"{where}: agent {node!r} samples with vLLM, whose log-probs are not the learner's for the "
+                              "same weights; set train.tis_cap (truncated importance sampling, e.g. 2.0)")
             if agent.replicas < 1:
                 errors.append(f"agents.{node}.replicas must be >= 1")
             if not spec["rewards"]:

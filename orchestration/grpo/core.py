@@ -454,6 +454,36 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Te
     return loss, metrics
 
 
+def truncated_importance_weights(learner_logp: np.ndarray, sampler_logp: np.ndarray, mask: np.ndarray, cap: float
+                                 ) -> tuple[np.ndarray, dict[str, float]]:
+    """Truncated importance sampling (TIS) between the engine that sampled and the learner: per completion token,
+    ``w = min(pi_learner(y) / pi_sampler(y), cap)`` (0 on padding), and how far the two were apart.
+
+    When another engine samples (vLLM's kernels, another precision), its log-probs of the same weights differ from
+    the learner's, and the policy gradient on its samples is biased; weighting each token's term by this ratio,
+    truncated at ``cap`` to bound the variance, corrects it (Yao et al. 2025, "Your efficient RL framework secretly
+    brings you off-policy RL training"; verl's ``rollout_is``). Metrics: ``weight_mean`` (over real tokens),
+    ``truncated_share`` (tokens whose ratio exceeded ``cap``), ``kl`` (k3 estimate of KL(sampler || learner) per
+    token).
+
+    >>> w, m = truncated_importance_weights(np.log([[0.5, 0.5, 1.0]]), np.log([[0.5, 0.1, 1.0]]), np.array([[1, 1, 0]]), 2.0)
+    >>> w.tolist(), m["truncated_share"], m["weight_mean"]
+    ([[1.0, 2.0, 0.0]], 0.5, 1.5)
+    """
+    if not (learner_logp.shape == sampler_logp.shape == mask.shape):
+        raise ValueError(f"learner_logp {learner_logp.shape}, sampler_logp {sampler_logp.shape} and mask {mask.shape} must match")
+    if cap <= 0:
+        raise ValueError(f"cap must be > 0, got {cap}")
+    real = mask.astype(bool)
+    diff = np.where(real, learner_logp.astype(np.float64) - sampler_logp.astype(np.float64), 0.0)
+    ratio = np.exp(np.minimum(diff, 50.0))  # past e^50 it is truncated anyway: no overflow
+    weights = np.where(real, np.minimum(ratio, cap), 0.0)
+    if not real.any():
+        return weights, {"weight_mean": 1.0, "truncated_share": 0.0, "kl": 0.0}
+    return weights, {"weight_mean": float(weights[real].mean()), "truncated_share": float((ratio[real] > cap).mean()),
+                     "kl": float((ratio[real] - 1.0 - diff[real]).mean())}
+
+
 def kl_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, kind: KLKind = "k3") -> torch.Tensor:
     """Per-token KL estimate [B, T] of the policy from the reference (Schulman's estimators).
 

@@ -13,7 +13,9 @@ frozen, so the optimizer holds only the adapter (``lora_A``/``lora_B`` of each t
   RLlib part holds only the adapter and its optimizer state (the base is reloaded from ``agents.<name>.model``);
 - the frozen reference of the KL term is the same model with the adapter switched off, not a second copy;
 - :func:`merge_adapter` (``editrl merge-lora``) writes base + adapter as one ordinary Hugging Face model for
-  serving.
+  serving;
+- an actor that samples with vLLM takes full weights, not an adapter: it receives base + adapter merged on the
+  learner (:func:`merged_state`) after every update.
 
 peft is imported inside the functions that need it, so importing the config does not import it.
 """
@@ -98,6 +100,27 @@ def adapter_state(model: Any) -> dict[str, torch.Tensor]:
     state = get_peft_model_state_dict(model)
     return {k[len(PEFT_PREFIX):] if k.startswith(PEFT_PREFIX) else k: v.detach().to("cpu", copy=True)
             for k, v in state.items()}
+
+
+def merged_state(model: Any) -> dict[str, torch.Tensor]:
+    """Base + adapter as one ordinary state dict (CPU tensors, the wrapped model's own parameter names), computed
+    without touching ``model``: what an engine that takes full weights but no adapter loads (a vLLM policy actor).
+
+    Each adapted layer's weight is its frozen base weight plus PEFT's own ``get_delta_weight`` (B @ A * alpha / r);
+    merging in place and unmerging would leave rounding in the frozen base after every sync.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    inner = model.base_model.model
+    state = {k.replace(".base_layer.", "."): v.detach().to("cpu", copy=True)
+             for k, v in inner.state_dict().items() if "lora_" not in k}
+    adapter = model.active_adapter
+    for name, module in inner.named_modules():
+        if isinstance(module, LoraLayer) and adapter in getattr(module, "lora_A", {}):
+            key = f"{name}.weight"
+            delta = module.get_delta_weight(adapter).detach().to("cpu")
+            state[key] = state[key] + delta.to(state[key].dtype)
+    return state
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from agents.lm.generation import completion_logits as shared_prompt_logits
 from agents.lm.generation import token_logprobs
 from orchestration.grpo.core import entropy_from_logits
-from orchestration.grpo.lora import AdapterWeights, adapter_state, wrap_for_training
+from orchestration.grpo.lora import AdapterWeights, adapter_state, merged_state, wrap_for_training
 from orchestration.grpo.precision import enable_gradient_checkpointing, torch_dtype
 
 #: Observation and action space of every module: the modules read token ids from the batch, not observations.
@@ -143,9 +143,12 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
                                  "another train.agents.<agent>.lora?")
         super().set_state({k: v for k, v in state.items() if k in own})
 
-    def sync_payload(self) -> Any:
+    def sync_payload(self, merged: bool = False) -> Any:
         """What the policy actors load after an update: the model's state dict (CPU tensors, in the learner's dtype),
-        or with LoRA an :class:`~.lora.AdapterWeights` holding only the adapter."""
+        or with LoRA an :class:`~.lora.AdapterWeights` holding only the adapter - or, with ``merged``, base + adapter
+        as one state dict (:func:`~.lora.merged_state`, for actors that sample with vLLM)."""
+        if self.lora is not None and merged:
+            return merged_state(self.model)
         if self.lora is not None:
             return AdapterWeights(settings=dict(self.lora), state=adapter_state(self.model))
         return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
@@ -165,6 +168,25 @@ class CausalLMModule(TorchRLModule, InferenceOnlyAPI):
         if next(reference.parameters()).device != device:
             reference.to(device)
         return self._logits(reference, batch)
+
+    def learner_logprobs(self, columns: dict[str, Any], chunk: int | None = None) -> Any:
+        """Log-probs ``[N, T]`` (numpy float32) of the batch's completion tokens under the current weights, without
+        gradients and in the mode :meth:`_forward_train` computes them: what the learner itself assigns to another
+        engine's samples, for truncated importance sampling (``train.tis_cap``). ``chunk``: rows per forward pass."""
+        import numpy as np
+
+        device = next(self.model.parameters()).device
+        rows = len(columns["completion_ids"])
+        size = chunk or rows
+        self.model.train(self.checkpointing)
+        parts = []
+        with torch.no_grad():
+            for start in range(0, rows, size):
+                batch = {k: torch.as_tensor(np.asarray(v)[start:start + size]).to(device) for k, v in columns.items()}
+                logits = self._logits(self.model, batch)
+                logp = token_logprobs(logits, batch["completion_ids"].long(), batch["completion_mask"].long())
+                parts.append(logp.float().cpu().numpy())
+        return np.concatenate(parts)
 
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         raise NotImplementedError("CausalLMModule does not act through RLlib; sample with the agent actors")

@@ -28,17 +28,17 @@ def test_derived_backend_sets_keep_the_built_in_backends_where_they_were():
     assert set(backends_with("needs_model")) == {"transformers", "vlm", "vllm", "diffusers"}
     assert set(backends_with("language_model")) == {"transformers", "vllm", "vlm"}
     assert set(backends_with("text_policy")) == {"transformers", "vllm"}
-    assert set(backends_with("trainable")) == {"transformers", "vlm"}
+    assert set(backends_with("trainable")) == {"transformers", "vlm", "vllm"}
     assert set(backends_with("cold_start")) == {"transformers"}
     assert set(backends_with("gpu_only")) == {"vllm"}
 
 
 @pytest.mark.parametrize("role, backend", sorted(BUILTIN))
 @pytest.mark.parametrize("options", [{}, {"engine": "transformers"}, {"engine": "vllm"}])
-def test_trainable_agents_are_the_ones_grpo_trained_before(role, backend, options):
-    # The transformers verifier is a reward model, trained by GCPO (orchestration.gcpo), not a GRPO policy.
-    expected = (backend == "transformers" and role != "verifier") or (backend == "vlm" and role in ("thinker", "decomposer")
-                                             and options.get("engine", "transformers") == "transformers")
+def test_trainable_agents_are_the_thinkers_and_decomposers_of_the_model_backends(role, backend, options):
+    # The transformers verifier is a reward model, trained by GCPO (orchestration.gcpo), not a GRPO policy; a vLLM
+    # sampler (backend vllm, or a vlm agent's engine vllm) trains with the rollout correction (train.tis_cap).
+    expected = backend in ("transformers", "vlm", "vllm") and role in ("thinker", "decomposer")
     assert builtin_capabilities(role, backend).trainable_with(options) is expected
 
 

@@ -49,7 +49,7 @@ def test_token_advantages_reach_the_loss_per_token():
     task = generate_task(0, seed=3)
     rollouts = _rollouts(task, [None, None], [[ACTION, 5, 9, 0], [ACTION, 5, 5, 9]])
     adv = np.array([[1.0, 1.0, 1.0, 1.0], [-2.0, -2.0, 0.5, 0.5]])
-    batch = module_batch(rollouts, adv, np.array([0, 1]))
+    batch = module_batch(rollouts.samples, adv, np.array([0, 1]))
     assert batch["advantages"].shape == (2, 4) and batch["advantages"][1, 2] == 0.5
     logp = torch.zeros(2, 4, requires_grad=True)
     loss, _ = policy_loss(logp, torch.zeros(2, 4), torch.tensor(batch["advantages"]), torch.tensor(batch["completion_mask"]).float())

@@ -53,7 +53,7 @@ def test_image_inputs_of_different_sizes_survive_joining_and_minibatching():
                             old_logp=arrays["logprobs"], finished=np.ones(6, dtype=bool), texts=("",) * 6,
                             prompts=("a", "b", "c"), kept=(0, 1, 2), versions=(0, 0), tokens=0,
                             image_inputs=join_columns(shards, rows))
-    batch = module_batch(SimpleNamespace(samples=samples), np.zeros(6), picked)
+    batch = module_batch(samples, np.zeros(6), picked)
     assert batch["mm_len.pixel_values"].tolist() == [32, 32, 16] and batch["mm.pixel_values"].shape[1] == 32
     assert batch["mm_tok.mm_token_type_ids"].shape == batch["prompt_ids"].shape
 

@@ -70,7 +70,7 @@ def test_grpo_advantages_and_zero_variance_groups():
     adv, zero = compute_advantages(rollouts, "grpo", "group", 1e-6)
     assert zero == {"b"}
     assert adv.round(3).tolist() == [0.707, -0.707, 0.0, 0.0]
-    batch = module_batch(rollouts, adv, np.array([0, 1]))
+    batch = module_batch(rollouts.samples, adv, np.array([0, 1]))
     # all-padding columns trimmed: prompts lose their two left pad columns, completions their right one
     assert batch["prompt_ids"].tolist() == [[5, 6], [5, 6]] and batch["completion_mask"].tolist() == [[1, 1], [1, 1]]
     assert batch["old_logp"].shape == (2, 2) and batch["advantages"].dtype == np.float32
