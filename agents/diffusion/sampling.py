@@ -43,6 +43,20 @@ class Trajectory:
     def num_steps(self) -> int:
         return int(self.log_probs.shape[0])
 
+    def to(self, device: Any) -> "Trajectory":
+        """The same trajectory with every tensor on ``device`` (a sampler on another device or in another process
+        hands it to the learner this way); the images and the prompt are shared."""
+        from dataclasses import replace
+
+        def move(value: Any) -> Any:
+            if isinstance(value, (tuple, list)):
+                return type(value)(move(v) for v in value)
+            return value.to(device) if isinstance(value, Tensor) else value
+
+        schedule = replace(self.schedule, timesteps=move(self.schedule.timesteps), values=move(self.schedule.values))
+        return replace(self, latents=move(self.latents), log_probs=move(self.log_probs), schedule=schedule,
+                       conditioning={k: move(v) for k, v in self.conditioning.items()})
+
     @property
     def timesteps(self) -> Tensor:
         return self.schedule.timesteps

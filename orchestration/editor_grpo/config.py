@@ -68,6 +68,12 @@ class EditorGRPOConfig(BaseModel):
     soft_colour: bool = Field(default=False, description="colour_share scores closeness instead of counting pixels.")
     preservation_weight: float = Field(default=0.3, ge=0, le=1, description="w of verified_edit.")
     seed: int = Field(default=0, description="Seeds the adapters' initialisation, sampling noise and step subsets.")
+    sampler_actors: int = Field(default=0, ge=0, description=(
+        "Ray actors that sample the groups, each with its own copy of the pipeline, the adapter pushed to them after "
+        "every update (`orchestration.editor_grpo.actors`). 0: sample in the trainer's process, which on one small "
+        "machine avoids a second copy of the pipeline."))
+    sampler_num_gpus: float = Field(default=0.0, ge=0, description=(
+        "GPUs Ray gives each sampler actor (e.g. 1, or 0.5 to share one); its `device` is this config's `device`."))
 
     @model_validator(mode="after")
     def _consistent(self) -> "EditorGRPOConfig":

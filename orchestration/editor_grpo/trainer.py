@@ -12,6 +12,10 @@ Where it departs from the papers:
 - A standalone trainer, not an RLlib Algorithm: the text policies' learner batches tokens, while here a batch is a
   trajectory of latents with conditioning tensors and no token axis; the reward registry, group normalisation
   (``rewards.group_normalize``) and config style are shared.
+
+Sampling runs in this process, or with ``sampler_actors: N`` in N Ray actors that hold their own copy of the
+pipeline with the same adapter layers (:mod:`orchestration.editor_grpo.actors`): after every update the trainer
+pushes the adapter's weights to them (one ``ray.put``), and each group is sampled with the seed it would have here.
 """
 
 from __future__ import annotations
@@ -30,61 +34,105 @@ from orchestration.editor_grpo.config import EditorGRPOConfig
 from orchestration.editor_grpo.loss import clipped_step_loss, select_steps
 from orchestration.editor_grpo.rewards import EditorTask, score_image
 
-__all__ = ["EditorGRPOTrainer"]
+__all__ = ["EditorGRPOTrainer", "load_adapted_policy"]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def load_adapted_policy(config: EditorGRPOConfig) -> tuple[Any, Any]:
+    """The pipeline of ``config.model`` with everything frozen, its denoising policy, and fresh LoRA adapters on the
+    denoiser (seeded by ``config.seed``, trained in float32): what the trainer trains and a sampler actor samples
+    with."""
+    from diffusers import DiffusionPipeline
+    from diffusers.training_utils import cast_training_params
+    from peft import LoraConfig
+
+    from agents.diffusers_editor import _dtype_kwarg
+    from agents.weights import require_safetensors
+
+    dtype = _DTYPES[config.dtype]
+    require_safetensors(config.model)
+    pipeline = DiffusionPipeline.from_pretrained(config.model, use_safetensors=True, **{_dtype_kwarg(): dtype})
+    pipeline.set_progress_bar_config(disable=True)
+    pipeline.to(config.device)
+    for component in pipeline.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.requires_grad_(False)
+    policy = policy_for(pipeline, device=config.device, dtype=dtype, **config.sampler)
+    denoiser = policy.denoiser
+    missing = [t for t in config.lora_targets if not any(n == t or n.endswith("." + t) for n, _ in denoiser.named_modules())]
+    if missing:
+        raise ValueError(f"lora_targets {missing} match no module of {type(denoiser).__name__}; pick names from its "
+                         "named_modules() (e.g. to_q, to_k, to_v, to_out.0)")
+    # peft draws the adapters' initial A matrices from torch's global generator: seed it so runs repeat.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        denoiser.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                                        target_modules=list(config.lora_targets), init_lora_weights="gaussian"))
+    # Adapters train in float32 even on a bf16 model: bf16 Adam updates of small LoRA weights round to nothing.
+    cast_training_params(denoiser, dtype=torch.float32)
+    return pipeline, policy
 
 
 class EditorGRPOTrainer:
     """Loads the pipeline, puts LoRA adapters on its denoiser, and trains them (module docstring)."""
 
     def __init__(self, config: EditorGRPOConfig) -> None:
-        from diffusers import DiffusionPipeline
-        from diffusers.training_utils import cast_training_params
-        from peft import LoraConfig
-
-        from agents.diffusers_editor import _dtype_kwarg
-        from agents.weights import require_safetensors
-
         self.config = config
-        dtype = _DTYPES[config.dtype]
-        require_safetensors(config.model)
-        self.pipeline = DiffusionPipeline.from_pretrained(config.model, use_safetensors=True, **{_dtype_kwarg(): dtype})
-        self.pipeline.set_progress_bar_config(disable=True)
-        self.pipeline.to(config.device)
-        for name, component in self.pipeline.components.items():
-            if isinstance(component, torch.nn.Module):
-                component.requires_grad_(False)
-        self.policy = policy_for(self.pipeline, device=config.device, dtype=dtype, **config.sampler)
+        self.pipeline, self.policy = load_adapted_policy(config)
         denoiser = self.policy.denoiser
-        missing = [t for t in config.lora_targets if not any(n == t or n.endswith("." + t) for n, _ in denoiser.named_modules())]
-        if missing:
-            raise ValueError(f"lora_targets {missing} match no module of {type(denoiser).__name__}; pick names from its "
-                             "named_modules() (e.g. to_q, to_k, to_v, to_out.0)")
-        # peft draws the adapters' initial A matrices from torch's global generator: seed it so runs repeat.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            denoiser.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
-                                            target_modules=list(config.lora_targets), init_lora_weights="gaussian"))
-        # Adapters train in float32 even on a bf16 model: bf16 Adam updates of small LoRA weights round to nothing.
-        cast_training_params(denoiser, dtype=torch.float32)
         self.trainable = [p for p in denoiser.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.trainable, lr=config.lr)
         self.step_generator = torch.Generator().manual_seed(config.seed)
         self.iteration = 0
+        # With sampler_actors, editor actors sample with their own copy of the pipeline and this adapter, pushed to
+        # them after every update (version: the updates the adapter has had).
+        self.samplers: list[Any] = []
+        self.version, self._synced = 0, -1
+        if config.sampler_actors:
+            from orchestration.editor_grpo.actors import start_samplers
+
+            self.samplers = start_samplers(config)
 
     # -- one iteration ---------------------------------------------------------------------------------------
 
     def sample(self, tasks: Sequence[EditorTask]) -> tuple[list[Trajectory], list[np.ndarray]]:
-        """One group per task: trajectories and their rewards."""
-        trajectories, rewards = [], []
-        for index, task in enumerate(tasks):
-            seed = self.config.seed * 1_000_003 + self.iteration * 1009 + index
-            trajectory = sample_group(self.policy, task.prompt, task.image, group_size=self.config.group_size,
-                                      num_steps=self.config.num_steps, seed=seed)
-            trajectories.append(trajectory)
-            rewards.append(np.array([score_image(task, image, self.config) for image in trajectory.images]))
+        """One group per task: trajectories and their rewards. Sampled here, or by the sampler actors (each group's
+        seed is the same either way, so the same adapter samples the same edits)."""
+        seeds = [self.config.seed * 1_000_003 + self.iteration * 1009 + index for index in range(len(tasks))]
+        if self.samplers:
+            from orchestration.editor_grpo.actors import sample_on
+
+            self.sync_adapter()
+            trajectories = [t.to(self.policy.device) for t in sample_on(self.samplers, tasks, seeds)]
+        else:
+            trajectories = [sample_group(self.policy, task.prompt, task.image, group_size=self.config.group_size,
+                                         num_steps=self.config.num_steps, seed=seed) for task, seed in zip(tasks, seeds)]
+        rewards = [np.array([score_image(task, image, self.config) for image in t.images])
+                   for task, t in zip(tasks, trajectories)]
         return trajectories, rewards
+
+    def sync_adapter(self) -> tuple[float, int]:
+        """Push the adapter to the sampler actors if they do not hold this version yet (one ``ray.put``); returns
+        the seconds and bytes it took (0, 0 when there was nothing to send)."""
+        if not self.samplers or self._synced == self.version:
+            return 0.0, 0
+        import ray
+
+        start = time.perf_counter()
+        state = self.adapter_state()
+        ref = ray.put(state)
+        ray.get([actor.set_adapter.remote(ref, self.version) for actor in self.samplers])
+        self._synced = self.version
+        return time.perf_counter() - start, int(sum(t.numel() * t.element_size() for t in state.values()))
+
+    def close(self) -> None:
+        """Stop the sampler actors (a trainer without them has nothing to stop)."""
+        import ray
+
+        for actor in self.samplers:
+            ray.kill(actor)
+        self.samplers = []
 
     def advantages(self, rewards: np.ndarray) -> torch.Tensor:
         from rewards import group_normalize
@@ -131,6 +179,10 @@ class EditorGRPOTrainer:
         for key in ("loss", "clip_frac", "approx_kl", "ratio", "grad_norm"):
             metrics[key] = float(np.mean([r[key] for r in rows])) if rows else 0.0
         self.iteration += 1
+        if rows:
+            self.version += 1
+            if self.samplers:  # the actors sample the next iteration with this update
+                metrics["sync_seconds"], metrics["sync_bytes"] = self.sync_adapter()
         return metrics
 
     def train(self, tasks: Sequence[EditorTask], *, log_dir: str | Path | None = None) -> list[dict[str, float]]:
