@@ -77,7 +77,7 @@ def test_an_iteration_updates_the_verifier_through_the_rllib_learner(ray_cluster
     assert {"verifier/score_preferred", "verifier/score_rejected", "verifier/pair_accuracy", "verifier/well_formed"} <= set(metrics)
     assert {"clip_fraction", "entropy", "kl_old", "policy_loss"} <= set(learner)
     assert any(not np.array_equal(before[k], after[k]) for k in before)
-    assert all(np.allclose(torch.as_tensor(actor[k]).numpy(), after[k]) for k in after)  # the actor got the update
+    assert all(np.allclose(torch.as_tensor(v).numpy(), after["model." + k]) for k, v in actor.items())  # the actor got it
 
 
 def test_silent_groups_leave_the_verifier_untouched(ray_cluster, data):

@@ -56,7 +56,7 @@ def test_one_grpo_iteration_on_a_tiny_vlm_decomposer(ray_cluster, vlm_path, tmp_
             with torch.no_grad():
                 seen["logp"] = module.forward_train({k: torch.as_tensor(v) for k, v in cols.items()})["logp"]
             seen["cols"] = cols
-            update(batches)
+            return update(batches)
 
         algo._update = spy
         result = algo.train()
