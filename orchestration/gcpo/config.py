@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["GCPOSection", "gcpo_errors"]
+__all__ = ["GCPOSection", "gcpo_errors", "gcpo_trainable"]
 
 
 class GCPOSection(BaseModel):
@@ -30,6 +30,16 @@ class GCPOSection(BaseModel):
         "Credit of a judgement that ties with one of the opposite side (`rewards.gcpo_rewards`)."))
 
 
+def _lm_verifier(agent: Any) -> bool:
+    return agent.role == "verifier" and agent.backend == "transformers"
+
+
+def gcpo_trainable(pipeline: Any) -> list[str]:
+    """The agents GCPO trains when ``train.agents`` is not set: the LM verifiers (role verifier, backend
+    transformers) of ``pipeline`` (a :class:`orchestration.config.PipelineConfig`)."""
+    return [node for node, agent in pipeline.agents.items() if _lm_verifier(agent)]
+
+
 def gcpo_errors(pipeline: Any, trainable: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[str]:
     """What stops a GCPO run of ``pipeline`` (a :class:`orchestration.config.PipelineConfig`) with the trained nodes
     ``trainable`` and the GRPO settings ``settings`` (a ``GRPOConfig``'s values), one message each."""
@@ -39,7 +49,7 @@ def gcpo_errors(pipeline: Any, trainable: dict[str, dict[str, Any]], settings: d
                       f"({', '.join(trainable) or 'none'}): name the verifier node only")
     for node in trainable:
         agent = pipeline.agents.get(node)
-        if agent is not None and (agent.role != "verifier" or agent.backend != "transformers"):
+        if agent is not None and not _lm_verifier(agent):
             errors.append(f"train.gcpo trains an LM verifier (role verifier, backend transformers); agent {node!r} is "
                           f"role {agent.role!r}, backend {agent.backend!r}")
         if trainable[node].get("rewards"):

@@ -32,7 +32,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from agents.lm.prompts import ScanForm
 from agents.registry import trainable_summary
 from orchestration.config import AgentConfig, ConfigError, PipelineConfig, RewardTerm, nearest_hint
-from orchestration.gcpo.config import GCPOSection, gcpo_errors
+from orchestration.gcpo.config import GCPOSection, gcpo_errors, gcpo_trainable
 from orchestration.grpo.core import AggMode, KLKind, ScaleMode, available_advantages, get_advantage, get_policy_loss
 from orchestration.grpo.lora import LoraSettings
 from orchestration.grpo.placement import PlacementSettings, actor_resources, placement_errors
@@ -86,11 +86,6 @@ def samples_with_vllm(agent: AgentConfig) -> bool:
 def default_trainable(pipeline: PipelineConfig) -> list[str]:
     """The agents GRPO trains when ``train.agents`` is not set: every agent :func:`trainable_backend` accepts."""
     return [node for node, agent in pipeline.agents.items() if trainable_backend(agent)]
-
-
-def gcpo_trainable(pipeline: PipelineConfig) -> list[str]:
-    """The agents GCPO trains when ``train.agents`` is not set: the LM verifiers (role verifier, backend transformers)."""
-    return [node for node, agent in pipeline.agents.items() if agent.role == "verifier" and agent.backend == "transformers"]
 
 
 #: A mixture of step counts of generated Canvas tasks: weights (>= 0) for 1 to 4 steps.
