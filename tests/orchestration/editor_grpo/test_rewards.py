@@ -16,3 +16,17 @@ def test_the_ideal_result_outscores_the_unedited_source():
     unchanged = score_image(editor_task, load_image(task.source_png), config)
     assert ideal > unchanged
     assert ideal > 0.9
+
+
+def test_the_shipped_reasoning_verifier_rewards_the_ideal_result_over_the_unedited_source():
+    from agents.lm.verifier import LMVerifier
+
+    config = EditorGRPOConfig(model="unused", rewards=[{"name": "verified_edit"}], preservation_weight=0.3)
+    verifier = LMVerifier(model="agents/lm/pretrained/verifier", temperature=0.0, max_new_tokens=320)
+    tasks = [t for t in generate_tasks(30, seed=3, split="test") if t.checklist and t.target_png][:6]
+    ideal, unchanged = [], []
+    for task in tasks:
+        editor_task = canvas_editor_task(task, verifier=verifier)
+        ideal.append(score_image(editor_task, load_image(task.target_png), config))
+        unchanged.append(score_image(editor_task, load_image(task.source_png), config))
+    assert sum(a > b for a, b in zip(ideal, unchanged)) >= 5, (ideal, unchanged)
