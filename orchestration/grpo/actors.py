@@ -141,36 +141,33 @@ def start_policy_actors(agent_cls: type, kwargs: dict[str, Any], replicas: int, 
 
 def learner_payloads(learner_group: Any, nodes: Sequence[str], merged: Sequence[str] = ()) -> dict[str, Any]:
     """Each trained module's :meth:`~orchestration.grpo.module.CausalLMModule.sync_payload` (the state dict, or only
-    the LoRA adapter; base + adapter merged for the ``merged`` nodes), taken from the first learner: the learners
-    hold the same weights after every update."""
-    def take(learner: Any) -> dict[str, Any] | None:
-        if not first_learner():
-            return None  # the others hold the same weights: one copy crosses the network
-        return {node: learner.module[node].unwrapped().sync_payload(merged=node in merged) for node in nodes}
-
-    for result in learner_group.foreach_learner(take):  # RLlib's RemoteCallResults, one per learner
-        if not result.ok:
-            raise result.get()
-        if result.get() is not None:
-            return result.get()
-    raise RuntimeError("the learner group has no learner to take weights from")
+    the LoRA adapter; base + adapter merged for the ``merged`` nodes), taken from the first learner: one copy crosses
+    the network."""
+    return on_first_learner(learner_group, lambda learner: {
+        node: learner.module[node].unwrapped().sync_payload(merged=node in merged) for node in nodes}, "take weights from")
 
 
 def learner_logprobs(learner_group: Any, columns: dict[str, dict[str, np.ndarray]], chunk: int | None = None
                      ) -> dict[str, np.ndarray]:
     """Each module's :meth:`~orchestration.grpo.module.CausalLMModule.learner_logprobs` of its batch ``columns``,
-    computed on the first learner (the learners hold the same weights)."""
-    def compute(learner: Any) -> dict[str, np.ndarray] | None:
-        if not first_learner():
-            return None
-        return {node: learner.module[node].unwrapped().learner_logprobs(cols, chunk) for node, cols in columns.items()}
+    computed on the first learner."""
+    return on_first_learner(learner_group, lambda learner: {
+        node: learner.module[node].unwrapped().learner_logprobs(cols, chunk) for node, cols in columns.items()},
+        "compute log-probs with")
 
-    for result in learner_group.foreach_learner(compute):
+
+def on_first_learner(learner_group: Any, fn: Any, what: str) -> Any:
+    """``fn(learner)`` run on the first learner only - the learners hold the same weights after every update - and
+    its result; ``what`` says what for, in the error when the group has no learner."""
+    def call(learner: Any) -> Any:
+        return fn(learner) if first_learner() else None
+
+    for result in learner_group.foreach_learner(call):  # RLlib's RemoteCallResults, one per learner
         if not result.ok:
             raise result.get()
         if result.get() is not None:
             return result.get()
-    raise RuntimeError("the learner group has no learner to compute log-probs with")
+    raise RuntimeError(f"the learner group has no learner to {what}")
 
 
 def first_learner() -> bool:
