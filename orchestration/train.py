@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from orchestration.config import ConfigError, PipelineConfig, check_model_paths, load_config
 from orchestration.grpo.config import (RLLIB_FIELDS, GRPOConfig, GRPOSettings, TrainSection, build_grpo_config,
-                                       train_section)
+                                       train_section, weak_verifier_rewards)
 from orchestration.grpo.trackers import TRACKERS_FILE, check_trackers
 from orchestration.logs import get_logger, library_progress_bars, progress_bar_wanted, progress_enabled
 from orchestration.run_folder import run_folder_lock, write_text_atomic
@@ -176,6 +176,8 @@ def _run_training(config: PipelineConfig, section: TrainSection, *, run_dir: Pat
     grpo_config = build_grpo_config(config, section)
     grpo_config.validate()  # config errors before any actor starts
     check_trackers(section)  # a tracker package that is not installed: one line now, not after the evaluation
+    for warning in weak_verifier_rewards(config, grpo_config.resolved_trainable()):
+        _warn(routed, warning)
     if not resume:  # a missing cold start is one line naming `editrl sft`, not a loader traceback from an actor
         check_model_paths(config)
     checkpoint = latest_checkpoint(run_dir)

@@ -83,6 +83,26 @@ def samples_with_vllm(agent: AgentConfig) -> bool:
     return agent.backend == "vllm" or (agent.options or {}).get("engine") == "vllm"
 
 
+#: Rewards computed from the pipeline verifier's checklist answers.
+VERIFIER_REWARDS = ("checklist", "success")
+
+
+def weak_verifier_rewards(pipeline: PipelineConfig, trainable: dict[str, dict[str, Any]]) -> list[str]:
+    """A warning per trained agent whose reward reads the checklist of a Canvas verifier that derives it with the
+    rule reader (``use_reference: false`` and ``reader`` not ``full``): that checklist cannot read most indirect
+    references, and a policy trained on it learns what it can read while the judge's success falls
+    (docs/benchmarks/verifier.md#the-trained-verifier-as-the-only-reward-of-grpo)."""
+    verifiers = [a for a in pipeline.agents.values() if a.role == "verifier" and a.backend == "canvas"
+                 and (a.options or {}).get("use_reference", True) is False and (a.options or {}).get("reader", "rule") != "full"]
+    if not verifiers:
+        return []
+    return [f"train.agents.{node}: its rewards {', '.join(n for n, _ in spec['rewards'] if n in VERIFIER_REWARDS)} read "
+            "the checklist of a Canvas verifier that derives it with the rule reader (use_reference: false), which "
+            "cannot read most indirect references; trained on it, a thinker's held-out success fell by a quarter "
+            "(docs/benchmarks/verifier.md). Give the verifier reader: full, or use the reasoning verifier"
+            for node, spec in trainable.items() if any(n in VERIFIER_REWARDS for n, _ in spec["rewards"])]
+
+
 def default_trainable(pipeline: PipelineConfig) -> list[str]:
     """The agents GRPO trains when ``train.agents`` is not set: every agent :func:`trainable_backend` accepts."""
     return [node for node, agent in pipeline.agents.items() if trainable_backend(agent)]

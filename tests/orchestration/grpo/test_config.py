@@ -233,3 +233,16 @@ def test_sft_data_options_are_what_make_sft_data_takes():
     options = SFTSection(reasoning=True, scan=True, centre_lookups=0.5).data_options()
     assert set(options) <= set(inspect.signature(make_sft_data).parameters)
     assert options["centre_lookups"] == 0.5 and options["scan"]
+
+
+def test_a_reward_read_from_the_rule_readers_checklist_is_warned_about(tiny_policies):
+    from orchestration.grpo.config import weak_verifier_rewards
+
+    thinker = f"thinker.model={tiny_policies['thinker']}"
+    weak = load_config("dda_thinker", [thinker, "verifier={backend: canvas, options: {use_reference: false, derive_from: instruction}}"])
+    (warning,) = weak_verifier_rewards(weak, build_grpo_config(weak).resolved_trainable())
+    assert "train.agents.thinker: its rewards checklist read" in warning and "reader: full" in warning
+    for fine in ("verifier={backend: canvas}",  # the task's reference checklist
+                 "verifier={backend: canvas, options: {use_reference: false, derive_from: instruction, reader: full}}"):
+        pipeline = load_config("dda_thinker", [thinker, fine])
+        assert weak_verifier_rewards(pipeline, build_grpo_config(pipeline).resolved_trainable()) == []
