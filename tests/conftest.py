@@ -53,3 +53,13 @@ def tiny_gcpo_data(tmp_path_factory):
     path = save_policy(build_model(tokenizer, config, seed=0), tokenizer, root / "verifier")
     write_pairs(pairs, root / "pairs.parquet")
     return root, path, pairs
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray instance on the 2 CI cores for the tests of one module, shut down after them."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

@@ -38,7 +38,7 @@ from envs.preferences import PreferencePair
 from orchestration.gcpo.config import GCPOSection
 from orchestration.gcpo.core import judgement_rewards
 from orchestration.grpo.actors import sample_groups
-from orchestration.grpo.algorithm import GRPO, GRPO_RESULTS, module_batch, trainable_rows
+from orchestration.grpo.algorithm import GRPO, module_batch, trainable_rows
 from orchestration.grpo.core import group_advantages, zero_variance_groups
 
 __all__ = ["GCPO", "pair_states"]
@@ -70,13 +70,12 @@ class GCPO(GRPO):
             raise ValueError(f"train.gcpo.pairs: {path} holds no preference pair")
         super().setup(config)  # learners, the verifier's policy actors, the task pool GRPO would draw from (unused)
         (self.verifier_node,) = self.trainable
-        self.pool = list(range(len(self.pairs)))  # the pair indices iterations draw from (checkpointed as GRPO's)
+        # What iterations draw from are the pairs: GRPO's draw and its checkpointed pool of indices serve as they are.
+        self.tasks = self.pairs
+        self.pool = list(range(len(self.pairs)))
 
-    def _draw_tasks(self) -> list[int]:
-        if len(self.pool) == 0:
-            self.pool = list(range(len(self.pairs)))
-        n = min(self.gcpo_settings.pairs_per_iteration, len(self.pool))
-        return [int(i) for i in self.task_rng.choice(self.pool, size=n, replace=False)]
+    def _per_iteration(self) -> int:
+        return self.gcpo_settings.pairs_per_iteration
 
     def training_step(self) -> None:
         cfg, node, g = self.config, self.verifier_node, self.config.group_size
@@ -125,17 +124,8 @@ class GCPO(GRPO):
         mask = samples.completion_mask
         metrics[f"{node}/completion_tokens"] = float(mask.sum(axis=1).mean()) if len(mask) else 0.0
         metrics[f"{node}/truncated_share"] = float(1.0 - np.mean(samples.finished)) if len(mask) else 0.0
-        metrics.update(timings)
-        metrics.update(self._fault_metrics(metrics))
-        metrics["tokens_per_s"] = samples.tokens / timings["generate_s"] if timings["generate_s"] > 0 else 0.0
-        metrics["generated_tokens"] = float(samples.tokens)
-        metrics["pool_size"] = float(len(self.pool))
-        metrics["weights_version"] = float(self.weights_version)
-        metrics["sync_bytes"] = float(getattr(self, "last_sync_bytes", 0))
-        self.last_metrics = metrics
         self.last_rollouts = self._judgement_samples(node, pairs, whole, texts, flat, adv, samples.prompts, samples.kept)
-        for key, value in metrics.items():
-            self.metrics.log_value((GRPO_RESULTS, key), float(value), window=1)
+        self._log_iteration(metrics, timings, samples.tokens)
 
     @staticmethod
     def _judgement_metrics(node: str, scores: np.ndarray, valid: np.ndarray, rewards: np.ndarray, adv: np.ndarray,

@@ -652,8 +652,14 @@ class GRPO(Algorithm):
             else:
                 timings["sync_s"] += self._sync_weights()
         timings["step_s"] = time.perf_counter() - start
+        self._log_iteration(metrics, timings, tokens, sampled.faults)
+
+    def _log_iteration(self, metrics: dict[str, float], timings: dict[str, float], tokens: int,
+                       pool_counts: dict[str, float] | None = None) -> None:
+        """Add the iteration's timings, faults, throughput and weight sync to ``metrics``, keep them as
+        ``last_metrics`` and log them under :data:`GRPO_RESULTS`."""
         metrics.update(timings)
-        metrics.update(self._fault_metrics(metrics, sampled.faults))
+        metrics.update(self._fault_metrics(metrics, pool_counts))
         metrics["tokens_per_s"] = tokens / timings["generate_s"] if timings["generate_s"] > 0 else 0.0
         metrics["generated_tokens"] = float(tokens)
         metrics["pool_size"] = float(len(self.pool))
@@ -724,8 +730,12 @@ class GRPO(Algorithm):
     def _draw_tasks(self) -> list[int]:
         if len(self.pool) == 0:  # the curriculum removed everything: start over rather than stop
             self.pool = list(range(len(self.tasks)))
-        n = min(self.config.tasks_per_iteration, len(self.pool))
+        n = min(self._per_iteration(), len(self.pool))
         return [int(i) for i in self.task_rng.choice(self.pool, size=n, replace=False)]
+
+    def _per_iteration(self) -> int:
+        """How many of ``self.tasks`` an iteration draws."""
+        return self.config.tasks_per_iteration
 
     def _update(self, batches: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
         """``num_epochs`` passes over the batch, in minibatches of ``minibatch_size`` rows per module, after the

@@ -13,13 +13,6 @@ from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
 from orchestration.actor_calls import ActorCalls, FaultCounters
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @ray.remote(max_restarts=1, max_task_retries=0, num_cpus=0)
 class _Actor:
     def ping(self) -> int:

@@ -18,13 +18,6 @@ from orchestration.config import load_config
 from orchestration.rollout_workers import build_runner, run_distributed, run_local, start_workers
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_workers_return_the_in_process_rows_in_task_order(ray_cluster):
     config = load_config("canvas_rule")
     tasks = list(generate_tasks(7, seed=3, split="test"))

@@ -15,13 +15,6 @@ from orchestration.editor_grpo.trainer import EditorGRPOTrainer
 TASK = EditorTask(prompt="make it red", image=Image.new("RGB", (32, 32), (200, 200, 200)))
 
 
-@pytest.fixture
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_sampler_actors_sample_as_the_trainer_and_take_each_update(ray_cluster, tiny_pix2pix_path):
     config = EditorGRPOConfig(model=str(tiny_pix2pix_path), num_steps=2, group_size=3, lr=1e-2, lora_rank=2,
                               rewards=[{"name": "colour_share"}], target_colour=(255, 0, 0), soft_colour=True,

@@ -9,18 +9,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from orchestration.grpo.algorithm import GRPO
 from orchestration.grpo.checkpoint import latest_checkpoint, save_checkpoint
 from orchestration.grpo.config import build_grpo_config, train_section
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_toy_reward_rises_with_a_fixed_seed(ray_cluster, make_pipeline):

@@ -10,20 +10,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import ray
 
 from orchestration.grpo.algorithm import GRPO
 from orchestration.grpo.checkpoint import save_checkpoint
 from orchestration.grpo.config import build_grpo_config
 
 G, TASKS = 4, 4
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _weights(algo) -> dict[str, np.ndarray]:

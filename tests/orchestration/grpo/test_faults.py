@@ -41,13 +41,6 @@ class SlowVerifier(Agent):
         return self.inner.act(state)
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _pid(actor, wait_s: float = 60.0) -> int:
     """The actor's process id, waiting while Ray restarts it (a restarting actor answers ActorUnavailableError)."""
     deadline = time.monotonic() + wait_s

@@ -15,13 +15,6 @@ from .conftest import grpo_batch
 
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _group(make_pipeline, learners: int, **train):
     config = build_grpo_config(make_pipeline(train={"agents": {"decomposer": {}}, **train}))
     config.learners(num_learners=learners)

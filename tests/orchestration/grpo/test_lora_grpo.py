@@ -17,13 +17,6 @@ from orchestration.grpo.config import build_grpo_config, train_section
 LORA = {"r": 4, "alpha": 8}
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _pipeline(make_pipeline, **train):
     return make_pipeline(overrides=["rewards.decomposer=[{name: toy_e}, {name: format, weight: 0.2}]"],
                          train={"agents": {"decomposer": {"lora": LORA}}, "kl_coef": 0.05, **train})

@@ -8,7 +8,6 @@ import copy
 
 import numpy as np
 import pytest
-import ray
 import torch
 
 from agents.lm.model import load_policy
@@ -18,13 +17,6 @@ from orchestration.grpo.config import build_grpo_config
 from orchestration.grpo.lora import merged_state, wrap_for_training
 
 from .conftest import grpo_batch
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _pipeline(make_pipeline, **train):

@@ -16,13 +16,6 @@ from orchestration.grpo.module import VLMModule
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def vlm_path(tmp_path_factory):
     from agents.vlm.tiny import save_tiny_vlm
 
