@@ -3,7 +3,8 @@ FLUX.1-Kontext pipelines (built from configs, saved, loaded back) in bfloat16 on
 
 Checked per pipeline: the learner's recomputed log-probs against the sampler's (max gap; bf16 denoiser, float32 step
 math), the adapters are float32 and on the device, a frozen weight is unchanged and an adapter weight moved after
-the iterations; reported with the seconds per iteration.
+the iterations; reported with the seconds per iteration. Then one RLlib learner actor (``num_learners: 1``, a GPU of
+its own on CUDA) takes one iteration's step and is compared with the in-process learner's (max adapter gap).
 """
 
 from __future__ import annotations
@@ -54,7 +55,29 @@ def editor_grpo_on_device(root: Path, device: str, *, iterations: int = 3, side:
         assert any(not torch.equal(before[k], after[k]) for k in before), "no adapter weight changed"
         parts.append(f"{name} {dtype} {side}px: log-prob gap {gap:.1e}, {per_iteration:.2f} s/iteration, "
                      f"reward {rewards[0]:.3f}->{rewards[-1]:.3f}")
+        trainer.close()
         del trainer
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
+    parts.append(_remote_learner_gap(config.model_copy(update={"iterations": 1}), task))
     return "; ".join(parts)
+
+
+def _remote_learner_gap(config, task) -> str:
+    """One iteration by the in-process learner and by one learner actor from the same start: the adapters' gap."""
+    from orchestration.editor_grpo.trainer import EditorGRPOTrainer
+
+    adapters, start = [], None
+    for learners in (0, 1):
+        trainer = EditorGRPOTrainer(config.model_copy(update={"num_learners": learners}))
+        try:
+            start = start or trainer.adapter_state()
+            trainer.run_iteration([task])
+            adapters.append(trainer.adapter_state())
+        finally:
+            trainer.close()
+    gap = max(float((adapters[0][k].float() - adapters[1][k].float()).abs().max()) for k in adapters[0])
+    moved = max(float((adapters[0][k].float() - start[k].float()).abs().max()) for k in start)
+    assert moved > 0, "the in-process learner's step left the adapter as it was: nothing to compare"
+    assert gap < 1e-2, f"the learner actor's step differs from the in-process learner's by {gap}"
+    return f"one learner actor vs in-process: adapter gap {gap:.1e} (the step moved it {moved:.1e})"

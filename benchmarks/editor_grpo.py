@@ -14,6 +14,7 @@ every ``--eval-every`` iterations (scalar ``eval/reward_mean``).
 Usage::
 
     python benchmarks/editor_grpo.py --pipeline pix2pix --iterations 30 --logdir runs/editor_grpo --json out.json
+    python benchmarks/editor_grpo.py --pipeline kontext --num-learners 2 --json out.json   # two learner actors, DDP
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def main() -> int:
     parser.add_argument("--eval-groups", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--num-learners", type=int, default=0,
+                        help="RLlib learners (0: one in this process; K >= 1: K learner actors under RLlib's DDP)")
     parser.add_argument("--logdir", default=None, help="TensorBoard folder (tensorboardX)")
     parser.add_argument("--json", default=None, help="write the curve and summary here")
     args = parser.parse_args()
@@ -82,7 +85,7 @@ def main() -> int:
             model=str(path), sampler=sampler, num_steps=args.num_steps, group_size=args.group_size,
             groups_per_iteration=1, iterations=args.iterations, lr=args.lr, clip_range=args.clip_range,
             lora_targets=targets, rewards=[{"name": "colour_share"}], target_colour=(255, 0, 0), soft_colour=True,
-            colour_tolerance=1.0, seed=args.seed)
+            colour_tolerance=1.0, seed=args.seed, num_learners=args.num_learners)
         trainer = EditorGRPOTrainer(config)
         task = EditorTask(prompt="make it red", image=Image.new("RGB", (32, 32), (128, 128, 128)))
         writer = None
@@ -113,6 +116,7 @@ def main() -> int:
         summary = {"pipeline": args.pipeline, "args": vars(args), "describe": trainer.describe(),
                    "eval": evals, "train_reward": [m["reward_mean"] for m in curve],
                    "seconds": round(time.perf_counter() - start, 1)}
+        trainer.close()
     print(json.dumps({k: summary[k] for k in ("pipeline", "eval", "seconds")}))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1))

@@ -1,6 +1,6 @@
 """Editor sampler actors: Ray actors that sample editor-GRPO groups with their own copy of the pipeline.
 
-Each actor loads the pipeline as the trainer does (:func:`orchestration.editor_grpo.trainer.load_adapted_policy`:
+Each actor loads the pipeline as the trainer does (:func:`orchestration.editor_grpo.policy.load_adapted_policy`:
 frozen weights, the same LoRA adapter layers), takes the trainer's adapter weights after every update
 (:meth:`EditorSampler.set_adapter`) and samples groups with the seeds the trainer gives it, so a group is the same
 wherever it is sampled. Trajectories come back on the CPU; the trainer moves them to its own device.
@@ -25,7 +25,7 @@ class EditorSampler:
     def __init__(self, config: dict[str, Any], threads: int | None = 1) -> None:
         import torch
 
-        from orchestration.editor_grpo.trainer import load_adapted_policy
+        from orchestration.editor_grpo.policy import load_adapted_policy
 
         if threads:
             torch.set_num_threads(int(threads))

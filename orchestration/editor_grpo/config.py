@@ -74,6 +74,11 @@ class EditorGRPOConfig(BaseModel):
         "machine avoids a second copy of the pipeline."))
     sampler_num_gpus: float = Field(default=0.0, ge=0, description=(
         "GPUs Ray gives each sampler actor (e.g. 1, or 0.5 to share one); its `device` is this config's `device`."))
+    num_learners: int = Field(default=0, ge=0, description=(
+        "RLlib learners that update the adapter: 0 is one learner in the trainer's process (which then samples with "
+        "the learner's own pipeline); K >= 1 starts K Ray learner actors, one GPU each when `device` is cuda, RLlib's "
+        "DDP averaging their gradients. Every group's trained steps are split between them, so K >= 2 needs at "
+        "least K steps trained per group."))
 
     @model_validator(mode="after")
     def _consistent(self) -> "EditorGRPOConfig":
@@ -84,4 +89,23 @@ class EditorGRPOConfig(BaseModel):
             if bad or not self.train_steps:
                 raise ValueError(f"train_steps must be a non-empty list of indices below num_steps ({self.num_steps}), "
                                  f"got {self.train_steps}")
+        if self.num_learners and self.device.startswith("cuda:"):
+            raise ValueError(f"device {self.device!r} with num_learners={self.num_learners}: Ray gives each learner "
+                             "actor its own GPU, seen as cuda; set device: cuda")
+        if self.num_learners >= 2:
+            from orchestration.grpo.accumulate import shards_all_filled
+
+            if not shards_all_filled(self.steps_per_group, self.num_learners):
+                raise ValueError(f"num_learners={self.num_learners} cannot share the {self.steps_per_group} steps "
+                                 "trained per group (each learner needs one): train more steps per group "
+                                 "(train_steps, train_step_fraction) or use fewer learners")
         return self
+
+    @property
+    def steps_per_group(self) -> int:
+        """Denoising steps trained per group and update (what :func:`~.loss.select_steps` picks)."""
+        import math
+
+        if self.train_steps is not None:
+            return len(set(self.train_steps))
+        return max(1, min(self.num_steps, math.ceil(self.train_step_fraction * self.num_steps - 1e-9)))

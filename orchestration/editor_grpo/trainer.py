@@ -1,6 +1,13 @@
 """GRPO on a diffusers editing pipeline, read top to bottom: sample groups with per-step log-probs, score the edits,
-normalise rewards within each group, and for each group take one AdamW step on the clipped objective summed over
+normalise rewards within each group, and for each group take one AdamW step on the clipped objective averaged over
 the chosen denoising steps. Only LoRA adapters on the denoiser are trained; everything else is frozen.
+
+The update runs on RLlib's learner stack: a ``LearnerGroup`` of :class:`~orchestration.editor_grpo.learner.
+EditorGRPOLearner` over a :class:`~orchestration.editor_grpo.module.DenoiserModule`, built from an ``AlgorithmConfig``
+as GRPO's text policies are. ``num_learners: 0`` is one learner in this process, which also samples with the
+learner's own pipeline (one copy, nothing to sync); ``num_learners: K >= 1`` starts K Ray learner actors (with a
+GPU each when ``device`` is cuda), RLlib's DDP averaging their gradients, and the trainer takes the adapter from
+the first learner after every update for whatever samples (its own copy of the pipeline, or the sampler actors).
 
 Where it departs from the papers:
 
@@ -9,9 +16,8 @@ Where it departs from the papers:
 - No KL term to the frozen model (Flow-GRPO adds one with weight 0.04 for some tasks; DDPO has none).
 - Classifier-free guidance is recomputed exactly as sampled (all guidance branches through the adapted denoiser);
   Flow-GRPO does the same; DanceGRPO's guidance-free variants are not implemented.
-- A standalone trainer, not an RLlib Algorithm: the text policies' learner batches tokens, while here a batch is a
-  trajectory of latents with conditioning tensors and no token axis; the reward registry, group normalisation
-  (``rewards.group_normalize``) and config style are shared.
+- Not an RLlib ``Algorithm`` with ``editrl train``'s run loop (checkpoints and resume of the whole run, metrics
+  files): the run is driven by :meth:`EditorGRPOTrainer.train` and saves its adapter with :meth:`save_adapter`.
 
 Sampling runs in this process, or with ``sampler_actors: N`` in N Ray actors that hold their own copy of the
 pipeline with the same adapter layers (:mod:`orchestration.editor_grpo.actors`): after every update the trainer
@@ -20,6 +26,7 @@ pushes the adapter's weights to them (one ``ray.put``), and each group is sample
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,71 +35,95 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.diffusion.sampling import Trajectory, sample_group, step_log_prob
-from agents.diffusion.support import policy_for
+from agents.diffusion.sampling import Trajectory, sample_group
 from orchestration.editor_grpo.config import EditorGRPOConfig
-from orchestration.editor_grpo.loss import clipped_step_loss, select_steps
+from orchestration.editor_grpo.learner import ROWS_TOTAL
+from orchestration.editor_grpo.loss import select_steps
+from orchestration.editor_grpo.module import EDITOR_MODULE
 from orchestration.editor_grpo.rewards import EditorTask, score_image
 
-__all__ = ["EditorGRPOTrainer", "load_adapted_policy"]
+__all__ = ["EditorGRPOTrainer", "build_learner_group"]
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: What the learners log per update (:mod:`orchestration.editor_grpo.learner`), reported as means per iteration.
+LEARNER_METRICS = ("loss", "clip_frac", "approx_kl", "ratio", "grad_norm")
 
 
-def load_adapted_policy(config: EditorGRPOConfig) -> tuple[Any, Any]:
-    """The pipeline of ``config.model`` with everything frozen, its denoising policy, and fresh LoRA adapters on the
-    denoiser (seeded by ``config.seed``, trained in float32): what the trainer trains and a sampler actor samples
-    with."""
-    from diffusers import DiffusionPipeline
-    from diffusers.training_utils import cast_training_params
-    from peft import LoraConfig
+def build_learner_group(config: EditorGRPOConfig) -> Any:
+    """RLlib's ``LearnerGroup`` for ``config``: ``num_learners`` learners (0: one in this process), each holding the
+    pipeline's adapted denoiser, with a GPU each when ``device`` is cuda."""
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from agents.diffusers_editor import _dtype_kwarg
-    from agents.weights import require_safetensors
+    from orchestration.editor_grpo.learner import EditorGRPOLearner
+    from orchestration.editor_grpo.module import PLACEHOLDER_SPACE, DenoiserModule
 
-    dtype = _DTYPES[config.dtype]
-    require_safetensors(config.model)
-    pipeline = DiffusionPipeline.from_pretrained(config.model, use_safetensors=True, **{_dtype_kwarg(): dtype})
-    pipeline.set_progress_bar_config(disable=True)
-    pipeline.to(config.device)
-    for component in pipeline.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.requires_grad_(False)
-    policy = policy_for(pipeline, device=config.device, dtype=dtype, **config.sampler)
-    denoiser = policy.denoiser
-    missing = [t for t in config.lora_targets if not any(n == t or n.endswith("." + t) for n, _ in denoiser.named_modules())]
-    if missing:
-        raise ValueError(f"lora_targets {missing} match no module of {type(denoiser).__name__}; pick names from its "
-                         "named_modules() (e.g. to_q, to_k, to_v, to_out.0)")
-    # peft draws the adapters' initial A matrices from torch's global generator: seed it so runs repeat.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        denoiser.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
-                                        target_modules=list(config.lora_targets), init_lora_weights="gaussian"))
-    # Adapters train in float32 even on a bf16 model: bf16 Adam updates of small LoRA weights round to nothing.
-    cast_training_params(denoiser, dtype=torch.float32)
-    return pipeline, policy
+    if config.num_learners:
+        _start_ray()
+    spec = MultiRLModuleSpec(rl_module_specs={EDITOR_MODULE: RLModuleSpec(
+        module_class=DenoiserModule, observation_space=PLACEHOLDER_SPACE, action_space=PLACEHOLDER_SPACE,
+        model_config={"editor": config.model_dump(mode="json")})})
+    cuda = config.device.startswith("cuda")
+    algo = (AlgorithmConfig()
+            .framework("torch")
+            .training(lr=config.lr)
+            .learners(learner_class=EditorGRPOLearner, num_learners=config.num_learners,
+                      num_gpus_per_learner=1 if cuda else 0,
+                      # the one in-process learner's GPU is the pipeline's (cuda:N); Ray gives remote ones theirs
+                      local_gpu_idx=int(config.device.partition(":")[2] or 0) if cuda else 0,
+                      learner_config_dict={"clip_range": config.clip_range, "grad_clip": config.grad_clip})
+            .debugging(seed=config.seed))
+    return algo.build_learner_group(rl_module_spec=spec)
+
+
+def _start_ray() -> None:
+    """Ray for the learner actors: the running one (a cluster the job was submitted to), else a local one."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+
+
+def _first_learner_module(learner_group: Any, fn: Any, what: str) -> Any:
+    """``fn(module)`` on the first learner's :class:`~orchestration.editor_grpo.module.DenoiserModule`."""
+    from orchestration.grpo.actors import on_first_learner
+
+    return on_first_learner(learner_group, lambda learner: fn(learner.module[EDITOR_MODULE].unwrapped()), what)
 
 
 class EditorGRPOTrainer:
-    """Loads the pipeline, puts LoRA adapters on its denoiser, and trains them (module docstring)."""
+    """Builds the learners, samples groups and trains the denoiser's adapters through them (module docstring)."""
 
     def __init__(self, config: EditorGRPOConfig) -> None:
         self.config = config
-        self.pipeline, self.policy = load_adapted_policy(config)
-        denoiser = self.policy.denoiser
-        self.trainable = [p for p in denoiser.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.trainable, lr=config.lr)
+        self.learner_group = build_learner_group(config)
+        self.pipeline: Any = None
+        self.policy: Any = None
+        if config.num_learners == 0:  # the learner is in this process: sample with its pipeline
+            self.pipeline, self.policy = _first_learner_module(
+                self.learner_group, lambda m: (m.pipeline, m.policy), "share its pipeline")
+        elif not config.sampler_actors:  # remote learners: this process samples with its own copy
+            from orchestration.editor_grpo.policy import load_adapted_policy
+
+            self.pipeline, self.policy = load_adapted_policy(config)
         self.step_generator = torch.Generator().manual_seed(config.seed)
         self.iteration = 0
-        # With sampler_actors, editor actors sample with their own copy of the pipeline and this adapter, pushed to
-        # them after every update (version: the updates the adapter has had).
+        # The adapter's version (the updates it has had) and the version the samplers hold: the sampler actors,
+        # and this process's own copy when the learners are remote.
+        self.version, self._synced = 0, 0
         self.samplers: list[Any] = []
-        self.version, self._synced = 0, -1
         if config.sampler_actors:
             from orchestration.editor_grpo.actors import start_samplers
 
             self.samplers = start_samplers(config)
+            self._synced = -1
+
+    @property
+    def trainable(self) -> list[torch.nn.Parameter]:
+        """The adapter parameters of the pipeline this process holds (none without one)."""
+        if self.policy is None:
+            return []
+        return [p for p in self.policy.denoiser.parameters() if p.requires_grad]
 
     # -- one iteration ---------------------------------------------------------------------------------------
 
@@ -100,11 +131,11 @@ class EditorGRPOTrainer:
         """One group per task: trajectories and their rewards. Sampled here, or by the sampler actors (each group's
         seed is the same either way, so the same adapter samples the same edits)."""
         seeds = [self.config.seed * 1_000_003 + self.iteration * 1009 + index for index in range(len(tasks))]
+        self.sync_adapter()
         if self.samplers:
             from orchestration.editor_grpo.actors import sample_on
 
-            self.sync_adapter()
-            trajectories = [t.to(self.policy.device) for t in sample_on(self.samplers, tasks, seeds)]
+            trajectories = sample_on(self.samplers, tasks, seeds)
         else:
             trajectories = [sample_group(self.policy, task.prompt, task.image, group_size=self.config.group_size,
                                          num_steps=self.config.num_steps, seed=seed) for task, seed in zip(tasks, seeds)]
@@ -113,75 +144,87 @@ class EditorGRPOTrainer:
         return trajectories, rewards
 
     def sync_adapter(self) -> tuple[float, int]:
-        """Push the adapter to the sampler actors if they do not hold this version yet (one ``ray.put``); returns
-        the seconds and bytes it took (0, 0 when there was nothing to send)."""
-        if not self.samplers or self._synced == self.version:
+        """Bring the learners' adapter to whatever samples, if it does not hold this version yet: the sampler actors
+        (one ``ray.put``) or this process's own copy; returns the seconds and bytes it took (0, 0 when there was
+        nothing to send, as with the one in-process learner, whose pipeline is the sampler's)."""
+        if self._synced == self.version or (self.config.num_learners == 0 and not self.samplers):
             return 0.0, 0
-        import ray
-
         start = time.perf_counter()
         state = self.adapter_state()
-        ref = ray.put(state)
-        ray.get([actor.set_adapter.remote(ref, self.version) for actor in self.samplers])
+        if self.samplers:
+            import ray
+
+            ref = ray.put(state)
+            ray.get([actor.set_adapter.remote(ref, self.version) for actor in self.samplers])
+        else:
+            from peft.utils import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.policy.denoiser, state)
         self._synced = self.version
         return time.perf_counter() - start, int(sum(t.numel() * t.element_size() for t in state.values()))
 
     def close(self) -> None:
-        """Stop the sampler actors (a trainer without them has nothing to stop)."""
+        """Stop the sampler actors and the learners."""
         import ray
 
         for actor in self.samplers:
             ray.kill(actor)
         self.samplers = []
+        self.learner_group.shutdown()
 
-    def advantages(self, rewards: np.ndarray) -> torch.Tensor:
+    def advantages(self, rewards: np.ndarray) -> np.ndarray:
         from rewards import group_normalize
 
         adv = group_normalize(rewards, scale_by_std=self.config.scale_by_std)
-        return torch.as_tensor(np.clip(adv, -self.config.adv_clip_max, self.config.adv_clip_max), dtype=torch.float32,
-                               device=self.policy.device)
+        return np.clip(adv, -self.config.adv_clip_max, self.config.adv_clip_max).astype(np.float32)
 
-    def train_group(self, trajectory: Trajectory, advantages: torch.Tensor) -> dict[str, float]:
-        """One optimiser step on the clipped objective summed over this group's chosen steps (mean over steps)."""
+    def group_batch(self, group: int, trajectory: Trajectory, advantages: np.ndarray) -> dict[str, np.ndarray]:
+        """The learner rows of one group: one per chosen denoising step (``group`` indexes the iteration's
+        trajectories as the learners hold them)."""
         steps = select_steps(trajectory.num_steps, self.config.train_steps, self.config.train_step_fraction,
                              self.step_generator)
-        self.optimizer.zero_grad(set_to_none=True)
-        totals = {"loss": 0.0, "clip_frac": 0.0, "approx_kl": 0.0, "ratio": 0.0}
-        for step in steps:
-            # One backward per step keeps one denoiser graph in memory at a time.
-            log_prob = step_log_prob(self.policy, trajectory, step)
-            loss, stats = clipped_step_loss(log_prob, trajectory.log_probs[step].to(log_prob.device), advantages,
-                                            self.config.clip_range)
-            (loss / len(steps)).backward()
-            totals["loss"] += float(loss.detach()) / len(steps)
-            for key in ("clip_frac", "approx_kl", "ratio"):
-                totals[key] += stats[key] / len(steps)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
-        self.optimizer.step()
-        return {**totals, "grad_norm": float(grad_norm), "steps_trained": float(len(steps))}
+        old = trajectory.log_probs.detach().float().cpu().numpy()
+        rows = len(steps)
+        return {"group": np.full(rows, group, dtype=np.int64), "step": np.asarray(steps, dtype=np.int64),
+                "advantages": np.tile(advantages, (rows, 1)), "old_logp": old[steps],
+                ROWS_TOTAL: np.full(rows, rows, dtype=np.float32)}
+
+    def train_group(self, columns: dict[str, np.ndarray]) -> dict[str, float]:
+        """One optimiser step of the learners on one group's rows; the learners' metrics of that step."""
+        from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+        from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+        rows = len(columns["step"])
+        results = self.learner_group.update(batch=MultiAgentBatch({EDITOR_MODULE: SampleBatch(columns)}, env_steps=rows),
+                                            timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.iteration})
+        return learner_metrics(results)
 
     def run_iteration(self, tasks: Sequence[EditorTask]) -> dict[str, float]:
         """Sample one group per task, then train ``epochs_per_iteration`` passes over them."""
         start = time.perf_counter()
         trajectories, rewards = self.sample(tasks)
         sampled = time.perf_counter()
+        # The learners get the iteration's trajectories once (on the CPU, without their images); rows index them.
+        shipped = [dataclasses.replace(t.to("cpu"), images=[]) for t in trajectories]
+        self.learner_group.foreach_learner(
+            lambda learner: learner.module[EDITOR_MODULE].unwrapped().set_trajectories(shipped))
         advantages = [self.advantages(r) for r in rewards]
         rows: list[dict[str, float]] = []
         for _ in range(self.config.epochs_per_iteration):
-            for trajectory, adv in zip(trajectories, advantages):
+            for group, (trajectory, adv) in enumerate(zip(trajectories, advantages)):
                 if bool((adv == 0).all()):
                     continue  # a group whose edits all scored the same carries no signal
-                rows.append(self.train_group(trajectory, adv))
+                rows.append(self.train_group(self.group_batch(group, trajectory, adv)))
         all_rewards = np.concatenate(rewards)
         metrics = {"reward_mean": float(all_rewards.mean()), "reward_std": float(all_rewards.std()),
                    "zero_variance_groups": float(sum(float(np.ptp(r)) == 0.0 for r in rewards) / len(rewards)),
                    "sample_seconds": sampled - start, "train_seconds": time.perf_counter() - sampled}
-        for key in ("loss", "clip_frac", "approx_kl", "ratio", "grad_norm"):
+        for key in LEARNER_METRICS:
             metrics[key] = float(np.mean([r[key] for r in rows])) if rows else 0.0
         self.iteration += 1
         if rows:
             self.version += 1
-            if self.samplers:  # the actors sample the next iteration with this update
+            if self.samplers or self.config.num_learners:  # whatever samples the next iteration gets this update
                 metrics["sync_seconds"], metrics["sync_bytes"] = self.sync_adapter()
         return metrics
 
@@ -213,19 +256,36 @@ class EditorGRPOTrainer:
     # -- adapters --------------------------------------------------------------------------------------------
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
-        """The LoRA weights (what changes in training), detached copies on the CPU."""
-        from peft.utils import get_peft_model_state_dict
-
-        return {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(self.policy.denoiser).items()}
+        """The LoRA weights the learners hold (what changes in training), CPU copies in PEFT's naming."""
+        return _first_learner_module(self.learner_group, lambda m: m.adapter_state(), "read its adapter")
 
     def save_adapter(self, path: str | Path) -> Path:
-        """Save the adapters with diffusers' ``save_lora_adapter`` (safetensors), loadable by ``load_lora_adapter``."""
+        """Save the learners' adapter with diffusers' ``save_lora_adapter`` (safetensors), loadable by
+        ``load_lora_adapter`` (written by the first learner: with learners on other nodes, a shared filesystem)."""
         path = Path(path)
-        self.policy.denoiser.save_lora_adapter(str(path))
+        _first_learner_module(self.learner_group, lambda m: m.save_adapter(str(path)), "save its adapter")
         return path
 
     def describe(self) -> dict[str, Any]:
-        return {"pipeline": type(self.pipeline).__name__, "step_kind": self.policy.step_kind,
-                "trainable_parameters": sum(p.numel() for p in self.trainable),
-                "frozen_parameters": sum(p.numel() for c in self.pipeline.components.values()
-                                         if isinstance(c, torch.nn.Module) for p in c.parameters() if not p.requires_grad)}
+        def count(module: Any) -> dict[str, Any]:
+            components = [c for c in module.pipeline.components.values() if isinstance(c, torch.nn.Module)]
+            return {"pipeline": type(module.pipeline).__name__, "step_kind": module.policy.step_kind,
+                    "trainable_parameters": sum(p.numel() for p in module.denoiser.parameters() if p.requires_grad),
+                    "frozen_parameters": sum(p.numel() for c in components for p in c.parameters() if not p.requires_grad)}
+
+        return {**_first_learner_module(self.learner_group, count, "describe it"), "num_learners": self.config.num_learners}
+
+
+def learner_metrics(results: Any) -> dict[str, float]:
+    """The editor module's :data:`LEARNER_METRICS` from ``LearnerGroup.update``'s results (RLlib's stats per learner,
+    one dict each), averaged over the learners."""
+    per_learner = results if isinstance(results, list) else [results]
+    out = {}
+    for key in LEARNER_METRICS:
+        values = [_value(r[EDITOR_MODULE][key]) for r in per_learner if key in r.get(EDITOR_MODULE, {})]
+        out[key] = float(np.mean(values)) if values else 0.0
+    return out
+
+
+def _value(stat: Any) -> float:
+    return float(stat.peek() if hasattr(stat, "peek") else stat)

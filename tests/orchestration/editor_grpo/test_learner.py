@@ -1,0 +1,71 @@
+"""Editor GRPO on RLlib's learners: remote learners, and two of them under RLlib's DDP, take the step the one
+in-process learner takes; the learner state is the adapter; settings the learners cannot serve are refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+from pydantic import ValidationError
+
+from orchestration.editor_grpo.config import EditorGRPOConfig
+from orchestration.editor_grpo.module import EDITOR_MODULE
+from orchestration.editor_grpo.rewards import EditorTask
+from orchestration.editor_grpo.trainer import EditorGRPOTrainer
+
+TASK = EditorTask(prompt="make it red", image=Image.new("RGB", (32, 32), (200, 200, 200)))
+
+
+def _config(path, **overrides):
+    fields = dict(model=str(path), num_steps=4, group_size=3, lr=1e-2, lora_rank=2, rewards=[{"name": "colour_share"}],
+                  target_colour=(255, 0, 0), soft_colour=True, colour_tolerance=1.0, sampler={"guidance_scale": 3.0})
+    fields.update(overrides)
+    return EditorGRPOConfig(**fields)
+
+
+def _train(config, iterations=2):
+    trainer = EditorGRPOTrainer(config)
+    try:
+        history = [trainer.run_iteration([TASK]) for _ in range(iterations)]
+        return history, trainer.adapter_state()
+    finally:
+        trainer.close()
+
+
+def test_one_and_two_remote_learners_take_the_in_process_learners_step(ray_cluster, tiny_pix2pix_path):
+    here, here_adapter = _train(_config(tiny_pix2pix_path))
+    for learners in (1, 2):
+        there, there_adapter = _train(_config(tiny_pix2pix_path, num_learners=learners))
+        for a, b in zip(here, there):  # the same groups (seeds), so the same rewards, losses and gradient norms
+            assert b["reward_mean"] == pytest.approx(a["reward_mean"], abs=1e-5)
+            assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-3)
+            assert b["sync_bytes"] > 0 and "sync_bytes" not in a  # remote learners send the adapter back; one here shares it
+        assert there_adapter.keys() == here_adapter.keys()
+        assert all(torch.allclose(there_adapter[k], here_adapter[k], atol=1e-4) for k in here_adapter)
+        assert any(float(v.abs().max()) > 0.1 for v in there_adapter.values())  # it moved: the comparison means something
+
+
+def test_the_learner_state_is_the_adapter_and_restores(tiny_pix2pix_path):
+    trainer = EditorGRPOTrainer(_config(tiny_pix2pix_path, num_steps=2))
+    try:
+        before = trainer.learner_group.get_state()
+        trainer.run_iteration([TASK])
+        module_state = trainer.learner_group.get_state()["learner"]["rl_module"][EDITOR_MODULE]
+        assert module_state and all("lora" in k for k in module_state)
+        assert module_state.keys() == trainer.adapter_state().keys()
+        trained = trainer.adapter_state()
+        trainer.learner_group.set_state(before)  # RLlib's restore puts the untrained adapter back
+        restored = trainer.adapter_state()
+        assert any(not torch.equal(restored[k], trained[k]) for k in trained)
+        trainer.learner_group.set_state({"learner": {"rl_module": {EDITOR_MODULE: module_state}}})
+        assert all(torch.equal(trainer.adapter_state()[k], trained[k]) for k in trained)
+    finally:
+        trainer.close()
+
+
+def test_settings_the_learners_cannot_serve_are_refused(tiny_pix2pix_path):
+    with pytest.raises(ValidationError, match="cannot share the 1 steps"):
+        _config(tiny_pix2pix_path, num_learners=2, train_steps=[0])
+    with pytest.raises(ValidationError, match="set device: cuda"):
+        _config(tiny_pix2pix_path, num_learners=1, device="cuda:1")
+    assert _config(tiny_pix2pix_path, num_learners=2, train_step_fraction=0.5).steps_per_group == 2
