@@ -32,17 +32,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
-def evaluate(trainer, task, groups: int, config) -> float:
-    """Mean reward over ``groups`` groups sampled with fixed seeds outside the training seeds."""
-    from agents.diffusion.sampling import sample_group
-    from orchestration.editor_grpo.rewards import score_image
-
-    scores = []
-    for g in range(groups):
-        trajectory = sample_group(trainer.policy, task.prompt, task.image, group_size=config.group_size,
-                                  num_steps=config.num_steps, seed=10_000_000 + g)
-        scores += [score_image(task, image, config) for image in trajectory.images]
-    return float(np.mean(scores))
+def evaluate(trainer, task, groups: int) -> float:
+    """Mean reward over ``groups`` groups of ``task`` sampled with fixed seeds outside the training seeds."""
+    return trainer.evaluate([task] * groups, 10_000_000)
 
 
 def main() -> int:
@@ -94,7 +86,7 @@ def main() -> int:
 
             writer = SummaryWriter(args.logdir)
         start = time.perf_counter()
-        curve, evals = [], [(0, evaluate(trainer, task, args.eval_groups, config))]
+        curve, evals = [], [(0, evaluate(trainer, task, args.eval_groups))]
         print(f"eval 0: {evals[-1][1]:.4f}", flush=True)
         if writer:
             writer.add_scalar("eval/reward_mean", evals[-1][1], 0)
@@ -107,7 +99,7 @@ def main() -> int:
             print(f"iter {it}: reward {metrics['reward_mean']:.4f} (std {metrics['reward_std']:.4f}) "
                   f"clip {metrics['clip_frac']:.2f} kl {metrics['approx_kl']:.2e}", flush=True)
             if it % args.eval_every == 0 or it == args.iterations:
-                evals.append((it, evaluate(trainer, task, args.eval_groups, config)))
+                evals.append((it, evaluate(trainer, task, args.eval_groups)))
                 print(f"eval {it}: {evals[-1][1]:.4f}", flush=True)
                 if writer:
                     writer.add_scalar("eval/reward_mean", evals[-1][1], it)

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from orchestration import logs
 
-COMMANDS = ("data", "perceive", "edit", "serve", "train", "merge_lora")
+COMMANDS = ("data", "perceive", "edit", "serve", "train", "train_editor", "merge_lora")
 
 
 class CLIError(Exception):

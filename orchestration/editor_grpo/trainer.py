@@ -16,8 +16,8 @@ Where it departs from the papers:
 - No KL term to the frozen model (Flow-GRPO adds one with weight 0.04 for some tasks; DDPO has none).
 - Classifier-free guidance is recomputed exactly as sampled (all guidance branches through the adapted denoiser);
   Flow-GRPO does the same; DanceGRPO's guidance-free variants are not implemented.
-- Not an RLlib ``Algorithm`` with ``editrl train``'s run loop (checkpoints and resume of the whole run, metrics
-  files): the run is driven by :meth:`EditorGRPOTrainer.train` and saves its adapter with :meth:`save_adapter`.
+- Not an RLlib ``Algorithm`` driven by ``editrl train``: ``editrl train-editor`` drives the iterations, evaluation,
+  checkpoints and resume (:mod:`orchestration.editor_grpo.run`).
 
 Sampling runs in this process, or with ``sampler_actors: N`` in N Ray actors that hold their own copy of the
 pipeline with the same adapter layers (:mod:`orchestration.editor_grpo.actors`): after every update the trainer
@@ -131,17 +131,29 @@ class EditorGRPOTrainer:
         """One group per task: trajectories and their rewards. Sampled here, or by the sampler actors (each group's
         seed is the same either way, so the same adapter samples the same edits)."""
         seeds = [self.config.seed * 1_000_003 + self.iteration * 1009 + index for index in range(len(tasks))]
+        trajectories = self._sample_groups(tasks, seeds)
+        rewards = [np.array([score_image(task, image, self.config) for image in t.images])
+                   for task, t in zip(tasks, trajectories)]
+        return trajectories, rewards
+
+    def _sample_groups(self, tasks: Sequence[EditorTask], seeds: Sequence[int]) -> list[Trajectory]:
+        """One group per task with its seed, under the learners' current adapter, where this run samples."""
         self.sync_adapter()
         if self.samplers:
             from orchestration.editor_grpo.actors import sample_on
 
-            trajectories = sample_on(self.samplers, tasks, seeds)
-        else:
-            trajectories = [sample_group(self.policy, task.prompt, task.image, group_size=self.config.group_size,
-                                         num_steps=self.config.num_steps, seed=seed) for task, seed in zip(tasks, seeds)]
-        rewards = [np.array([score_image(task, image, self.config) for image in t.images])
-                   for task, t in zip(tasks, trajectories)]
-        return trajectories, rewards
+            return sample_on(self.samplers, tasks, seeds)
+        return [sample_group(self.policy, task.prompt, task.image, group_size=self.config.group_size,
+                             num_steps=self.config.num_steps, seed=seed) for task, seed in zip(tasks, seeds)]
+
+    def evaluate(self, tasks: Sequence[EditorTask], seed: int) -> float:
+        """The mean reward of one group per task, sampled with the current adapter and seeds ``seed + index`` (keep
+        them apart from the training seeds), where this run samples (here or on the sampler actors)."""
+        if not tasks:
+            raise ValueError("no tasks to evaluate on")
+        trajectories = self._sample_groups(tasks, [seed + index for index in range(len(tasks))])
+        return float(np.mean([score_image(task, image, self.config)
+                              for task, t in zip(tasks, trajectories) for image in t.images]))
 
     def sync_adapter(self) -> tuple[float, int]:
         """Bring the learners' adapter to whatever samples, if it does not hold this version yet: the sampler actors
@@ -227,31 +239,6 @@ class EditorGRPOTrainer:
             if self.samplers or self.config.num_learners:  # whatever samples the next iteration gets this update
                 metrics["sync_seconds"], metrics["sync_bytes"] = self.sync_adapter()
         return metrics
-
-    def train(self, tasks: Sequence[EditorTask], *, log_dir: str | Path | None = None) -> list[dict[str, float]]:
-        """``config.iterations`` iterations over ``tasks`` (``groups_per_iteration`` of them each, in turn); the
-        metrics of each, also written to TensorBoard under ``editor_grpo/`` when ``log_dir`` is given."""
-        if not tasks:
-            raise ValueError("no tasks to train on: pass at least one EditorTask")
-        writer = None
-        if log_dir is not None:
-            from tensorboardX import SummaryWriter
-
-            writer = SummaryWriter(str(log_dir))
-        history = []
-        per = self.config.groups_per_iteration
-        try:
-            for it in range(self.config.iterations):
-                batch = [tasks[(it * per + k) % len(tasks)] for k in range(per)]
-                metrics = self.run_iteration(batch)
-                history.append(metrics)
-                if writer is not None:
-                    for key, value in metrics.items():
-                        writer.add_scalar(f"editor_grpo/{key}", value, it)
-        finally:
-            if writer is not None:
-                writer.close()
-        return history
 
     # -- adapters --------------------------------------------------------------------------------------------
 
