@@ -59,8 +59,9 @@ class EditorSampler:
 
 def start_samplers(config: EditorGRPOConfig) -> list[Any]:
     """``config.sampler_actors`` sampler actors (Ray is started here if it is not running)."""
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+    from orchestration.train import init_ray
+
+    init_ray()  # the submitted job's cluster under `ray job submit`, else a local one
     options = {"num_cpus": 0, "num_gpus": config.sampler_num_gpus}
     return [EditorSampler.options(**options).remote(config.model_dump(mode="json")) for _ in range(config.sampler_actors)]
 

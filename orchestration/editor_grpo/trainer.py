@@ -59,7 +59,9 @@ def build_learner_group(config: EditorGRPOConfig) -> Any:
     from orchestration.editor_grpo.module import PLACEHOLDER_SPACE, DenoiserModule
 
     if config.num_learners:
-        _start_ray()
+        from orchestration.train import init_ray
+
+        init_ray()  # the submitted job's cluster under `ray job submit`, else a local one
     spec = MultiRLModuleSpec(rl_module_specs={EDITOR_MODULE: RLModuleSpec(
         module_class=DenoiserModule, observation_space=PLACEHOLDER_SPACE, action_space=PLACEHOLDER_SPACE,
         model_config={"editor": config.model_dump(mode="json")})})
@@ -74,14 +76,6 @@ def build_learner_group(config: EditorGRPOConfig) -> Any:
                       learner_config_dict={"clip_range": config.clip_range, "grad_clip": config.grad_clip})
             .debugging(seed=config.seed))
     return algo.build_learner_group(rl_module_spec=spec)
-
-
-def _start_ray() -> None:
-    """Ray for the learner actors: the running one (a cluster the job was submitted to), else a local one."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
 
 
 def _first_learner_module(learner_group: Any, fn: Any, what: str) -> Any:

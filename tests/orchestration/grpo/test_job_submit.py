@@ -1,9 +1,10 @@
-"""`ray job submit` path: start a token-auth head node, submit a short GRPO run with JobSubmissionClient, wait for
+"""`ray job submit` path: start a token-auth head node, submit short GRPO, GCPO and editor-GRPO runs with JobSubmissionClient, wait for
 SUCCEEDED, stop the cluster. The cluster is this test's own (`ray start --head --block` in a new process group,
 ports picked free), so it is stopped by signalling that group, never by a machine-wide `ray stop`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -129,6 +131,21 @@ def test_short_runs_through_ray_job_submit(token_cluster, tiny_policies, tiny_gc
     _wait_succeeded(client, client.submit_job(**submit))
     assert (tmp_path / "gcpo" / "checkpoints" / "latest").read_text() == "iter_000001"
     assert (tmp_path / "gcpo" / "checkpoints" / "iter_000001" / "policies" / "verifier").is_dir()
+
+    # Editor GRPO with one RLlib learner actor on the cluster: `editrl train-editor` as the entry point.
+    Image.new("RGB", (32, 32), (128, 128, 128)).save(tmp_path / "grey.png")
+    (tmp_path / "tasks.jsonl").write_text(json.dumps({"prompt": "make it red", "image": "grey.png"}) + "\n")
+    editor = {"editor": {"model": "tiny:kontext", "sampler": {"max_sequence_length": 16}, "num_steps": 2,
+                         "group_size": 2, "iterations": 1, "lora_rank": 2, "num_learners": 1,
+                         "rewards": [{"name": "colour_share"}], "target_colour": [255, 0, 0], "soft_colour": True,
+                         "colour_tolerance": 1.0},
+              "tasks": {"file": "tasks.jsonl"}}
+    (tmp_path / "editor.yaml").write_text(yaml.safe_dump(editor))
+    submit["entrypoint"] = (f"{sys.executable} -m orchestration.cli train-editor --config {tmp_path / 'editor.yaml'} "
+                            f"--run-dir {tmp_path / 'editor'} --quiet")
+    _wait_succeeded(client, client.submit_job(**submit))
+    assert (tmp_path / "editor" / "checkpoints" / "iter_000001" / "learners").is_dir()
+    assert (tmp_path / "editor" / "adapter" / "pytorch_lora_weights.safetensors").is_file()
 
 
 def _wait_succeeded(client, job: str, timeout_s: float = 300) -> None:
