@@ -24,12 +24,14 @@ Design choices:
   goes through ``LLM.collective_rpc`` with a function (vLLM then needs ``VLLM_ALLOW_INSECURE_SERIALIZATION=1``).
   After an update the prefix cache is reset: cached keys and values were computed by the old weights.
 - **Log-probs.** vLLM returns the log-prob of each sampled token (``logprobs=0``). With ``logprobs_mode =
-  processed_logprobs`` (vLLM >= 0.10.2) they are of the temperature-scaled distribution, the convention of
-  :mod:`agents.lm.generation` when ``top_p`` is 1; older vLLM returns raw (temperature-1) log-probs. Either way they
+  processed_logprobs`` (vLLM >= 0.10.2, the oldest accepted) they are of the temperature-scaled distribution, the
+  convention of :mod:`agents.lm.generation` when ``top_p`` is 1. They
   come from vLLM's kernels, not the learner's, so GRPO trains a vLLM sampler only with ``train.tis_cap``: the
   learner recomputes the old log-probs with its own weights and weights each token by the truncated ratio of the
   two (:func:`orchestration.grpo.core.truncated_importance_weights`). A LoRA-trained policy reaches the engine as
   base + adapter merged on the learner (:func:`orchestration.grpo.lora.merged_state`).
+- **Seeds.** Each prompt gets its own ``SamplingParams`` seed (:func:`prompt_seeds`): vLLM seeds a request's
+  completions ``seed, seed + 1, ...``, so a shared seed would give every prompt of a batch the same noise.
 - The returned :class:`~agents.lm.generation.GenerationOutput` (LM) or
   :class:`~agents.vlm.generation.VLMGenerationOutput` (VLM) has the same fields, padding and masks as the
   transformers path, so the learner does not care which engine sampled.
@@ -37,7 +39,6 @@ Design choices:
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
@@ -54,11 +55,28 @@ VLLM_MISSING = ("vLLM backend needs the 'vllm' extra and a CUDA GPU: pip install
                 "an NVIDIA GPU, or use backend 'transformers' (or 'vlm' with engine 'transformers') on a CPU")
 
 
+#: The oldest vLLM whose ``logprobs_mode = processed_logprobs`` gives log-probs of the temperature-scaled distribution
+#: (0.10.1 computed them before the temperature; 0.8 had raw log-probs only), which the learner's ratio compares with.
+MIN_VLLM = "0.10.2"
+
+
 def vllm_available() -> tuple[bool, str]:
-    """``(True, "")`` when vLLM is installed and a CUDA GPU is visible, else ``(False, why)``. Imports nothing heavy."""
+    """``(True, "")`` when vLLM (>= :data:`MIN_VLLM`) is installed and a CUDA GPU is visible, else ``(False, why)``.
+    Imports nothing heavy."""
     problems = []
     if importlib.util.find_spec("vllm") is None:
         problems.append("the vllm package is not installed")
+    else:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from packaging.version import Version
+
+        try:
+            found = version("vllm")
+        except PackageNotFoundError:
+            found = None
+        if found is not None and Version(found) < Version(MIN_VLLM):
+            problems.append(f"vLLM {found} is installed; {MIN_VLLM} or newer is needed (pip install 'vllm>={MIN_VLLM}')")
     if not torch.cuda.is_available():
         problems.append("no CUDA GPU is visible")
     return (not problems, "; ".join(problems))
@@ -79,30 +97,31 @@ class VLLMEngine:
         seed: engine seed (each request also carries its own seed).
         gpu_memory_utilization: share of the GPU vLLM may take (weights + KV cache); leave room for a learner on the
             same GPU.
-        max_model_len: longest prompt + completion; smaller means a smaller KV cache.
+        max_model_len: longest prompt + completion (smaller means a smaller KV cache); None takes the model's own
+            (``max_position_embeddings``; vLLM refuses a larger one).
         enforce_eager: skip CUDA-graph capture (faster start, slower decoding); True for tests and small models.
-        logprobs_mode: ``"processed_logprobs"`` where vLLM supports it (see the module docstring), else ignored.
+        logprobs_mode: ``"processed_logprobs"``: log-probs of the distribution sampled from (after the temperature),
+            the convention of :mod:`agents.lm.generation` (see the module docstring).
         **engine_kwargs: any other ``vllm.LLM`` argument (``tensor_parallel_size``, ``limit_mm_per_prompt``, ...).
     """
 
     def __init__(self, model: str, *, dtype: str = "auto", seed: int = 0, gpu_memory_utilization: float = 0.3,
-                 max_model_len: int = 2048, enforce_eager: bool = True, logprobs_mode: str | None = "processed_logprobs",
-                 **engine_kwargs: Any) -> None:
+                 max_model_len: int | None = None, enforce_eager: bool = True,
+                 logprobs_mode: str = "processed_logprobs", **engine_kwargs: Any) -> None:
         self.check_available()
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         import vllm
 
         kwargs: dict[str, Any] = dict(model=str(model), dtype=_vllm_dtype(dtype), seed=int(seed),
                                       gpu_memory_utilization=float(gpu_memory_utilization),
-                                      max_model_len=int(max_model_len), enforce_eager=bool(enforce_eager),
+                                      enforce_eager=bool(enforce_eager), logprobs_mode=logprobs_mode,
                                       load_format="safetensors")  # never unpickle a .bin (agents/weights.py)
-        engine_fields = {f.name for f in dataclasses.fields(vllm.EngineArgs)} if dataclasses.is_dataclass(vllm.EngineArgs) else set()
-        if logprobs_mode and "logprobs_mode" in engine_fields:
-            kwargs["logprobs_mode"] = logprobs_mode
+        if max_model_len is not None:
+            kwargs["max_model_len"] = int(max_model_len)
         kwargs.update(engine_kwargs)
         self.model_name = str(model)
         self.llm = vllm.LLM(**kwargs)
-        self.logprobs_mode = kwargs.get("logprobs_mode", "raw_logprobs")
+        self.logprobs_mode = logprobs_mode
         self.weight_version = 0
 
     @staticmethod
@@ -114,19 +133,23 @@ class VLLMEngine:
 
     # -- sampling -----------------------------------------------------------------------------------------------
 
-    def _sampling_params(self, *, n: int, do_sample: bool, temperature: float, top_p: float, max_new_tokens: int,
-                         seed: int | None, stop_token_ids: Sequence[int]) -> Any:
+    def _sampling_params(self, *, prompts: int, n: int, do_sample: bool, temperature: float, top_p: float,
+                         max_new_tokens: int, seed: int | None, stop_token_ids: Sequence[int]) -> list[Any]:
+        """One ``SamplingParams`` per prompt, each with its own seeds (:func:`prompt_seeds`); greedy decoding asks
+        for one completion (vLLM refuses ``n > 1`` without sampling) that :meth:`_completions` repeats."""
         from vllm import SamplingParams
 
-        return SamplingParams(n=int(n), temperature=float(temperature) if do_sample else 0.0,
-                              top_p=float(top_p) if do_sample else 1.0, max_tokens=int(max_new_tokens), seed=seed,
-                              logprobs=0, stop_token_ids=list(stop_token_ids), skip_special_tokens=True)
+        seeds = prompt_seeds(seed, prompts, n) if do_sample else [None] * prompts
+        return [SamplingParams(n=int(n) if do_sample else 1, temperature=float(temperature) if do_sample else 0.0,
+                               top_p=float(top_p) if do_sample else 1.0, max_tokens=int(max_new_tokens), seed=s,
+                               logprobs=0, stop_token_ids=list(stop_token_ids), skip_special_tokens=True)
+                for s in seeds]
 
     def _completions(self, requests: list[Any], params: Any, tokenizer: Any, eos: Sequence[int], n: int,
                      device: torch.device) -> dict[str, Any]:
         """Padded completion tensors from vLLM's outputs (rows: prompt-major, ``n`` per prompt)."""
         results = self.llm.generate(requests, params, use_tqdm=False)
-        rows = [c for r in results for c in r.outputs[:n]]
+        rows = [c for r in results for c in (list(r.outputs[:n]) * n if len(r.outputs) == 1 else r.outputs[:n])]
         if len(rows) != len(requests) * n:
             raise RuntimeError(f"vLLM returned {len(rows)} completions for {len(requests)} prompts x {n}")
         pad_id = int(tokenizer.pad_token_id)
@@ -144,7 +167,8 @@ class VLLMEngine:
             for t, (token, lp) in enumerate(zip(tokens, c.logprobs or [])):
                 entry = lp.get(token) if lp is not None else None
                 logps[i, t] = float(entry.logprob) if entry is not None else 0.0
-            finished[i] = bool(tokens) and tokens[-1] in eos_set
+            # "stop": an end token or stop string, the model's generation-config ones included; "length": cut off
+            finished[i] = c.finish_reason == "stop" or (bool(tokens) and tokens[-1] in eos_set)
             texts.append(c.text)
         return {"completion_ids": ids.to(device), "completion_mask": mask.to(device), "logprobs": logps.to(device),
                 "finished": finished.to(device), "texts": texts}
@@ -164,8 +188,9 @@ class VLLMEngine:
             tokenizer.padding_side = side
         requests = [{"prompt_token_ids": row[m.bool()].tolist()} for row, m in zip(enc["input_ids"], enc["attention_mask"])]
         eos = eos_ids(tokenizer)
-        params = self._sampling_params(n=num_return_sequences, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                                       max_new_tokens=max_new_tokens, seed=seed, stop_token_ids=eos)
+        params = self._sampling_params(prompts=len(requests), n=num_return_sequences, do_sample=do_sample,
+                                       temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+                                       stop_token_ids=eos)
         out = self._completions(requests, params, tokenizer, eos, num_return_sequences, torch.device("cpu"))
         rep = num_return_sequences
         return GenerationOutput(prompt_ids=enc["input_ids"].repeat_interleave(rep, 0),
@@ -183,13 +208,14 @@ class VLLMEngine:
         tokenizer = getattr(processor, "tokenizer", None) or processor
         requests: list[Any] = []
         for text, imgs in zip(prompts, images):
-            request: dict[str, Any] = {"prompt": text}
+            request: dict[str, Any] = {"prompt": strip_added_bos(tokenizer, text)}
             if imgs:
                 request["multi_modal_data"] = {"image": imgs[0] if len(imgs) == 1 else list(imgs)}
             requests.append(request)
         eos = eos_ids(tokenizer)
-        params = self._sampling_params(n=num_return_sequences, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                                       max_new_tokens=max_new_tokens, seed=seed, stop_token_ids=eos)
+        params = self._sampling_params(prompts=len(requests), n=num_return_sequences, do_sample=do_sample,
+                                       temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+                                       stop_token_ids=eos)
         out = self._completions(requests, params, tokenizer, eos, num_return_sequences, torch.device("cpu"))
         enc = encode_prompts(processor, prompts, images if any(images) else None, torch.device("cpu"))
         rep = num_return_sequences
@@ -227,10 +253,56 @@ class VLLMEngine:
         else:
             cpu = {name: t.detach().to("cpu") for name, t in state_dict.items()}
             self.llm.collective_rpc(_load_weights_on_worker, args=(cpu,))
-        reset = getattr(self.llm, "reset_prefix_cache", None)
-        if callable(reset):
-            reset()
+        # Cached keys and values, and cached image-encoder outputs (shared across requests by image hash), were
+        # computed by the old weights.
+        for owner, name in ((self.llm, "reset_prefix_cache"), (self.llm.llm_engine, "reset_encoder_cache")):
+            reset = getattr(owner, name, None)
+            if callable(reset):
+                reset()
         self.weight_version += 1
+
+    def close(self) -> None:
+        """Shut the engine down and free its GPU memory (an in-process engine core keeps it past ``del`` otherwise)."""
+        import gc
+
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        shutdown = getattr(core, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del self.llm
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def prompt_seeds(seed: int | None, prompts: int, n: int) -> list[int | None]:
+    """The seed of each prompt's ``SamplingParams``: vLLM seeds completion ``j`` of a request ``seed + j``, so one
+    seed for the whole batch would give every prompt the same noise; prompt ``i`` starts at ``seed + i * n``.
+
+    >>> prompt_seeds(7, 3, 2), prompt_seeds(None, 2, 4)
+    ([7, 9, 11], [None, None])
+    """
+    if seed is None:
+        return [None] * prompts
+    return [int(seed) + i * int(n) for i in range(prompts)]
+
+
+def strip_added_bos(tokenizer: Any, text: str) -> str:
+    """``text`` without a leading bos token when the tokenizer adds one itself (vLLM tokenizes text prompts with
+    special tokens, so a chat template that wrote the bos would get two; the learner's encoding has one).
+
+    >>> class T:
+    ...     bos_token, bos_token_id = "<s>", 1
+    ...     def __call__(self, text, add_special_tokens=True):
+    ...         return {"input_ids": [1] if add_special_tokens else []}
+    >>> strip_added_bos(T(), "<s>[INST] hi"), strip_added_bos(T(), "[INST] hi")
+    ('[INST] hi', '[INST] hi')
+    """
+    bos = getattr(tokenizer, "bos_token", None)
+    if not bos or not text.startswith(bos):
+        return text
+    adds_bos = tokenizer("", add_special_tokens=True)["input_ids"][:1] == [tokenizer.bos_token_id]
+    return text[len(bos):] if adds_bos else text
 
 
 def _vllm_dtype(dtype: Any) -> str:
@@ -244,7 +316,7 @@ class _VLLMLMPolicy:
     backend: ClassVar[str] = "vllm"
 
     def __init__(self, model: str, temperature: float = 1.0, max_new_tokens: int = 128, seed: int = 0, top_p: float = 1.0,
-                 dtype: str = "auto", gpu_memory_utilization: float = 0.3, max_model_len: int = 1024,
+                 dtype: str = "auto", gpu_memory_utilization: float = 0.3, max_model_len: int | None = None,
                  engine_options: Mapping[str, Any] | None = None) -> None:
         VLLMEngine.check_available()
         from transformers import AutoTokenizer

@@ -110,7 +110,7 @@ def main() -> int:
         from agents.lm.prompts import build_prompt, scene_text
         from agents.vllm_backend import VLLMEngine
 
-        engine = VLLMEngine(str(ctx["lm"]), dtype="float32", gpu_memory_utilization=0.25, max_model_len=1024)
+        engine = VLLMEngine(str(ctx["lm"]), dtype="float32", gpu_memory_utilization=0.25, max_model_len=512)
         hf, tokenizer = load_policy(ctx["lm"], device="cuda")
         prompts = [build_prompt("decomposer", t.instruction, scene_text(t.source_png)) for t in tasks]
         prompts = (prompts * (args.prompts // len(prompts) + 1))[: args.prompts]
@@ -155,17 +155,19 @@ def main() -> int:
 
     step("vLLM weight sync (load_weights)", weight_sync, None if "engine" in ctx else "needs the vLLM engine")
     if "engine" in ctx:  # free the GPU memory of the first engine before the agents start their own
-        del ctx["engine"]
-        torch.cuda.empty_cache()
+        ctx.pop("engine").close()
 
     # 5-6. agents on vLLM --------------------------------------------------------------------------------------------
     def vllm_agent() -> str:
         from agents.vllm_backend import VLLMThinker
 
-        thinker = VLLMThinker(str(ctx["lm"]), max_new_tokens=48, gpu_memory_utilization=0.2, max_model_len=1024)
-        plans = thinker.act_batch([state] * 4)
-        thinker.set_weights(ctx["hf"].state_dict())
-        return f"{len(plans)} plans, e.g. {plans[0].text[:60]!r}; weight_version {thinker.engine.weight_version}"
+        thinker = VLLMThinker(str(ctx["lm"]), max_new_tokens=48, gpu_memory_utilization=0.2, max_model_len=512)
+        try:
+            plans = thinker.act_batch([state] * 4)
+            thinker.set_weights(ctx["hf"].state_dict())
+            return f"{len(plans)} plans, e.g. {plans[0].text[:60]!r}; weight_version {thinker.engine.weight_version}"
+        finally:
+            thinker.engine.close()
 
     step("backend vllm: LM thinker agent", vllm_agent, vllm_skip or gpu_skip or ("needs the policy" if "lm" not in ctx else None))
 
@@ -174,8 +176,11 @@ def main() -> int:
 
         thinker = VLMThinker(str(ctx["vlm"]), engine="vllm", max_new_tokens=16,
                              vllm_options={"gpu_memory_utilization": 0.15, "max_model_len": 1024})
-        plan = thinker.act(state)
-        return f"plan {plan.text[:40]!r}"
+        try:
+            plan = thinker.act(state)
+            return f"plan {plan.text[:40]!r}"
+        finally:
+            thinker.engine.close()
 
     step("backend vlm, engine vllm: tiny LLaVA", vllm_vlm_agent, vllm_skip or gpu_skip or ("needs the VLM" if "vlm" not in ctx else None))
 
@@ -300,7 +305,7 @@ def vllm_grpo(policy: Path) -> str:
     from orchestration.grpo.config import build_grpo_config
 
     sets = ["agents.decomposer={backend: vllm, model: %s, num_gpus: 1, options: {temperature: 1.0, "
-            "gpu_memory_utilization: 0.2, max_model_len: 1024}}" % policy,
+            "gpu_memory_utilization: 0.2, max_model_len: 512}}" % policy,
             "rewards.decomposer=[{name: format}]", "train.tis_cap=2.0", "train.group_size=4", "train.tasks_per_iteration=4",
             "train.max_new_tokens=48", "train.learner={device: cuda, dtype: bfloat16}",
             "train.agents={decomposer: {lora: {r: 8, alpha: 16}}}"]

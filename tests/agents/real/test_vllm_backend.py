@@ -30,9 +30,21 @@ def test_without_vllm_or_gpu_every_entry_point_says_what_to_install(lm_path, vlm
             build()
 
 
+def test_a_vllm_older_than_the_floor_is_named_with_the_version_to_install(monkeypatch):
+    """vLLM before 0.10.2 returns log-probs of another distribution than the learner's: refused by version."""
+    import importlib.metadata
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real_find_spec(name, *a))
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.9.2" if name == "vllm" else "0")
+    ok, why = vllm_available()
+    assert not ok and "vLLM 0.9.2 is installed; 0.10.2 or newer is needed" in why
+
+
 @pytest.mark.skipif(not AVAILABLE, reason=f"GPU path skipped: {WHY}")
 def test_vllm_generates_and_syncs_weights(lm_path, state):  # pragma: no cover - GPU only
-    thinker = VLLMThinker(str(lm_path), max_new_tokens=8, gpu_memory_utilization=0.2, max_model_len=1024)
+    thinker = VLLMThinker(str(lm_path), max_new_tokens=8, gpu_memory_utilization=0.2)
     outputs, batch = thinker.sample([state, state], num_return_sequences=2)
     assert len(outputs) == 4 and batch.completion_ids.shape == batch.logprobs.shape
     from transformers import AutoModelForCausalLM
