@@ -31,7 +31,7 @@ def load_run_config(path: Path, overrides: list[str]):
     import yaml
     from pydantic import ValidationError
 
-    from orchestration.config import apply_overrides
+    from orchestration.config import apply_overrides, validation_messages
     from orchestration.editor_grpo.run import EditorRunConfig
 
     if not path.is_file():
@@ -42,8 +42,7 @@ def load_run_config(path: Path, overrides: list[str]):
     try:
         return EditorRunConfig.model_validate(apply_overrides(data, overrides))
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<config>'}: {e['msg']}" for e in err.errors())
-        raise ValueError(f"{path}: {problems}") from None
+        raise ValueError(f"{path}: " + "; ".join(validation_messages(err, EditorRunConfig))) from None
 
 
 def train_editor(args: argparse.Namespace) -> int:

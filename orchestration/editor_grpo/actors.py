@@ -34,13 +34,10 @@ class EditorSampler:
         self.version = -1
 
     def set_adapter(self, state: dict[str, Any], version: int) -> int:
-        """Load the trainer's adapter weights (every one must land: a partial sync is a bug)."""
-        from peft.utils import set_peft_model_state_dict
+        """Load the learners' adapter weights (every one must land: a partial sync is a bug)."""
+        from orchestration.editor_grpo.policy import load_adapter_state
 
-        result = set_peft_model_state_dict(self.policy.denoiser, state)
-        unexpected = list(getattr(result, "unexpected_keys", []) or [])
-        if unexpected:
-            raise ValueError(f"adapter weights do not match the sampler's denoiser: {unexpected[:3]} ...")
+        load_adapter_state(self.policy.denoiser, state)
         self.version = int(version)
         return self.version
 
@@ -52,9 +49,9 @@ class EditorSampler:
                              num_steps=self.config.num_steps, seed=seed).to("cpu") for prompt, image, seed in jobs]
 
     def adapter_state(self) -> dict[str, Any]:
-        from peft.utils import get_peft_model_state_dict
+        from orchestration.editor_grpo.policy import adapter_state
 
-        return {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(self.policy.denoiser).items()}
+        return adapter_state(self.policy.denoiser)
 
 
 def start_samplers(config: EditorGRPOConfig) -> list[Any]:

@@ -72,20 +72,16 @@ class DenoiserModule(TorchRLModule):
     # -- state: the adapter only ---------------------------------------------------------------------------------
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
-        """The LoRA weights (what changes in training), detached copies on the CPU, in PEFT's naming."""
-        from peft.utils import get_peft_model_state_dict
+        """The LoRA weights (what changes in training), CPU copies in PEFT's naming."""
+        from orchestration.editor_grpo.policy import adapter_state
 
-        return {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(self.denoiser).items()}
+        return adapter_state(self.denoiser)
 
     def set_adapter(self, state: dict[str, Any]) -> None:
         """Load adapter weights (PEFT's naming); every one must land."""
-        from peft.utils import set_peft_model_state_dict
+        from orchestration.editor_grpo.policy import load_adapter_state
 
-        tensors = {k: torch.as_tensor(v) for k, v in state.items()}
-        result = set_peft_model_state_dict(self.denoiser, tensors)
-        unexpected = list(getattr(result, "unexpected_keys", []) or [])
-        if unexpected:
-            raise ValueError(f"adapter weights do not match the denoiser: {unexpected[:3]} ...")
+        load_adapter_state(self.denoiser, state)
 
     def save_adapter(self, path: str) -> str:
         """diffusers' ``save_lora_adapter`` (safetensors), loadable by ``load_lora_adapter``."""

@@ -10,7 +10,7 @@ import torch
 from agents.diffusion.support import policy_for
 from orchestration.editor_grpo.config import EditorGRPOConfig
 
-__all__ = ["load_adapted_policy"]
+__all__ = ["adapter_state", "load_adapted_policy", "load_adapter_state"]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -48,3 +48,21 @@ def load_adapted_policy(config: EditorGRPOConfig) -> tuple[Any, Any]:
     # Adapters train in float32 even on a bf16 model: bf16 Adam updates of small LoRA weights round to nothing.
     cast_training_params(denoiser, dtype=torch.float32)
     return pipeline, policy
+
+
+def adapter_state(denoiser: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The denoiser's LoRA weights (what training changes): detached copies on the CPU, in PEFT's naming."""
+    from peft.utils import get_peft_model_state_dict
+
+    return {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(denoiser).items()}
+
+
+def load_adapter_state(denoiser: torch.nn.Module, state: dict[str, Any]) -> None:
+    """Load LoRA weights in PEFT's naming (tensors or arrays) into the denoiser; every one must land (a partial sync
+    is a bug, so a name the denoiser does not have is an error)."""
+    from peft.utils import set_peft_model_state_dict
+
+    result = set_peft_model_state_dict(denoiser, {k: torch.as_tensor(v) for k, v in state.items()})
+    unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    if unexpected:
+        raise ValueError(f"adapter weights do not match the denoiser: {unexpected[:3]} ...")

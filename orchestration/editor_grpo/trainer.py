@@ -163,9 +163,9 @@ class EditorGRPOTrainer:
             ref = ray.put(state)
             ray.get([actor.set_adapter.remote(ref, self.version) for actor in self.samplers])
         else:
-            from peft.utils import set_peft_model_state_dict
+            from orchestration.editor_grpo.policy import load_adapter_state
 
-            set_peft_model_state_dict(self.policy.denoiser, state)
+            load_adapter_state(self.policy.denoiser, state)
         self._synced = self.version
         return time.perf_counter() - start, int(sum(t.numel() * t.element_size() for t in state.values()))
 
