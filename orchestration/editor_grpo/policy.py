@@ -41,7 +41,8 @@ def load_adapted_policy(config: EditorGRPOConfig) -> tuple[Any, Any]:
         raise ValueError(f"lora_targets {missing} match no module of {type(denoiser).__name__}; pick names from its "
                          "named_modules() (e.g. to_q, to_k, to_v, to_out.0)")
     # peft draws the adapters' initial A matrices from torch's global generator: seed it so runs repeat.
-    with torch.random.fork_rng(devices=[]):
+    # torch.manual_seed also seeds CUDA: fork that too, so the caller's CUDA generator is left as it was.
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
         torch.manual_seed(config.seed)
         denoiser.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
                                         target_modules=list(config.lora_targets), init_lora_weights="gaussian"))

@@ -58,14 +58,16 @@ def build_learner_group(config: EditorGRPOConfig) -> Any:
     from orchestration.editor_grpo.learner import EditorGRPOLearner
     from orchestration.editor_grpo.module import PLACEHOLDER_SPACE, DenoiserModule
 
-    if config.num_learners:
-        from orchestration.train import init_ray
-
-        init_ray()  # the submitted job's cluster under `ray job submit`, else a local one
     spec = MultiRLModuleSpec(rl_module_specs={EDITOR_MODULE: RLModuleSpec(
         module_class=DenoiserModule, observation_space=PLACEHOLDER_SPACE, action_space=PLACEHOLDER_SPACE,
         model_config={"editor": config.model_dump(mode="json")})})
     cuda = config.device.startswith("cuda")
+    if config.num_learners or cuda:
+        from orchestration.train import init_ray
+
+        # the submitted job's cluster under `ray job submit`, else a local one; also on one GPU learner in this
+        # process, whose device lookup would otherwise start Ray with its defaults
+        init_ray()
     algo = (AlgorithmConfig()
             .framework("torch")
             .training(lr=config.lr)
