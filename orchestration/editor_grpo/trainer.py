@@ -214,8 +214,10 @@ class EditorGRPOTrainer:
         sampled = time.perf_counter()
         # The learners get the iteration's trajectories once (on the CPU, without their images); rows index them.
         shipped = [dataclasses.replace(t.to("cpu"), images=[]) for t in trajectories]
-        self.learner_group.foreach_learner(
-            lambda learner: learner.module[EDITOR_MODULE].unwrapped().set_trajectories(shipped))
+        for result in self.learner_group.foreach_learner(
+                lambda learner: learner.module[EDITOR_MODULE].unwrapped().set_trajectories(shipped)):
+            if not result.ok:  # a learner without this iteration's trajectories cannot take its share of the update
+                raise result.get()
         advantages = [self.advantages(r) for r in rewards]
         rows: list[dict[str, float]] = []
         for _ in range(self.config.epochs_per_iteration):
