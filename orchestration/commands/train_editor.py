@@ -36,7 +36,10 @@ def load_run_config(path: Path, overrides: list[str]):
 
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping with editor:, tasks: and the run's settings")
     try:

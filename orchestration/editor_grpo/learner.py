@@ -79,6 +79,8 @@ class EditorGRPOLearner(TorchLearner):
             params = [p for p in self.get_parameters(module) if p.requires_grad]
             norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
             self.metrics.log_value((module_id, "grad_norm"), float(norm), reduce="mean")
+            # this learner's rows: RLlib's shards can be uneven, so the trainer weighs each learner's means by them
+            self.metrics.log_value((module_id, "rows"), rows, reduce="sum")
         gradients = {pid: p.grad for pid, p in self._params.items() if p.grad is not None}
         self.apply_gradients(gradients)
         return fwd_out, totals, {}

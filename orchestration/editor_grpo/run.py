@@ -6,8 +6,9 @@
     config.json                 the validated run config (a resume must bring the same one)
     metrics.jsonl               one line per iteration: the trainer's metrics, and eval_reward where evaluated
     tb/                         the same as TensorBoard scalars (editor_grpo/*, eval/reward_mean)
-    checkpoints/iter_NNNNNN/    learners/ (RLlib's LearnerGroup checkpoint: adapter and optimizer state) and
-                                trainer.json (iteration, adapter version, the step-subset generator's state)
+    checkpoints/iter_NNNNNN/    learners/ (RLlib's LearnerGroup checkpoint: adapter and optimizer state),
+                                adapter.safetensors (the adapter, to check a restore against) and trainer.json
+                                (iteration, adapter version, the step-subset generator's state)
     adapter/                    the final adapter (diffusers' save_lora_adapter; DiffusersEditor(lora=...) loads it)
     model/                      the tiny pipeline, when ``editor.model`` is ``tiny:pix2pix`` or ``tiny:kontext``
 
@@ -33,8 +34,11 @@ __all__ = ["CanvasTasks", "EditorRunConfig", "TaskSource", "load_tasks", "run_ed
 #: ``editor.model`` values that build a tiny pipeline from configs into the run folder (nothing downloaded).
 TINY_MODELS = ("tiny:pix2pix", "tiny:kontext")
 
-#: Evaluation seeds start here: far from the training seeds (seed * 1_000_003 + iteration * 1009 + group).
-EVAL_SEED = 10_000_000
+#: Evaluation seeds start here: beyond any training seed (seed * 1_000_003 + iteration * 1009 + group).
+EVAL_SEED = 1 << 62
+
+#: A checkpoint's files, written last to first complete: a folder without them is not one.
+CHECKPOINT_FILES = ("trainer.json", "adapter.safetensors")
 
 
 class CanvasTasks(BaseModel):
@@ -56,7 +60,8 @@ class TaskSource(BaseModel):
     canvas: CanvasTasks | None = Field(default=None, description="Generated Canvas tasks.")
     file: str | None = Field(default=None, description=(
         "A JSON-lines file, one {\"prompt\": ..., \"image\": PATH} per line (PATH relative to the file); rewarded "
-        "only by rewards that read the images (colour_share, preservation)."))
+        "only by rewards that read the images alone (colour_share; preservation and verified_edit need Canvas "
+        "tasks)."))
 
     @model_validator(mode="after")
     def _one(self) -> "TaskSource":
@@ -107,9 +112,11 @@ def load_tasks(source: TaskSource, *, base: Path | None = None) -> list[Any]:
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
             image = path.parent / row["image"]
             tasks.append(EditorTask(prompt=str(row["prompt"]), image=Image.open(image).convert("RGB")))
-        except (ValueError, KeyError, OSError) as err:
+        except (ValueError, KeyError, TypeError, OSError) as err:
             raise ValueError(f"{path}:{number}: expected {{\"prompt\": ..., \"image\": PATH}} with a readable image "
                              f"({err})") from err
     if not tasks:
@@ -136,19 +143,29 @@ def _resolve_model(config: EditorRunConfig, run_dir: Path) -> EditorGRPOConfig:
     return editor.model_copy(update={"model": str(target)})
 
 
+def _complete(folder: Path) -> bool:
+    return folder.is_dir() and all((folder / name).is_file() for name in CHECKPOINT_FILES) and (folder / "learners").is_dir()
+
+
 def _latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted(p for p in (run_dir / "checkpoints").glob("iter_*") if (p / "trainer.json").is_file())
+    found = sorted(p for p in (run_dir / "checkpoints").glob("iter_*") if _complete(p))
     return found[-1] if found else None
 
 
 def save_checkpoint(trainer: Any, run_dir: Path, keep: int) -> Path:
-    """``checkpoints/iter_NNNNNN``: written under a temporary name, renamed into place when complete."""
-    from orchestration.run_folder import fsync_tree, temporary_name
+    """``checkpoints/iter_NNNNNN``: written under a temporary name, renamed into place when complete; then only the
+    newest ``keep`` complete checkpoints up to this one stay (a later-numbered folder is from a run replaced by this
+    resume)."""
+    from safetensors.torch import save_file
+
+    from orchestration.run_folder import TMP_PREFIX, fsync_tree, remove_paths, temporary_name
 
     folder = run_dir / "checkpoints" / f"iter_{trainer.iteration:06d}"
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_paths(folder.parent.glob(f"{TMP_PREFIX}iter_*"))  # what a killed writer left (the run lock is held)
     tmp = temporary_name(folder)
     trainer.learner_group.save_to_path(str((tmp / "learners").resolve()))
+    save_file(trainer.adapter_state(), str(tmp / "adapter.safetensors"))
     state = {"iteration": trainer.iteration, "version": trainer.version,
              "step_generator": trainer.step_generator.get_state().tolist()}
     (tmp / "trainer.json").write_text(json.dumps(state))
@@ -156,14 +173,29 @@ def save_checkpoint(trainer: Any, run_dir: Path, keep: int) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
-    for old in sorted(p for p in folder.parent.glob("iter_*") if p.is_dir())[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    done = sorted(p for p in folder.parent.glob("iter_*") if _complete(p) and p.name <= folder.name)
+    stale = [p for p in folder.parent.glob("iter_*") if p.name > folder.name or not _complete(p)]
+    remove_paths(done[:-keep] + stale)
     return folder
 
 
 def restore_checkpoint(trainer: Any, folder: Path) -> None:
+    """Put the checkpoint's adapter and optimizer state into every learner, and the trainer's counters back; every
+    learner's adapter is checked against the checkpoint's (RLlib skips a missing component and only logs a learner
+    actor that failed to restore)."""
+    from safetensors.torch import load_file
+
+    from orchestration.editor_grpo.module import EDITOR_MODULE
+
     state = json.loads((folder / "trainer.json").read_text())
     trainer.learner_group.restore_from_path(str((folder / "learners").resolve()))
+    expected = load_file(str(folder / "adapter.safetensors"))
+    for result in trainer.learner_group.foreach_learner(
+            lambda learner: learner.module[EDITOR_MODULE].unwrapped().adapter_state()):
+        held = result.get() if result.ok else None
+        if held is None or held.keys() != expected.keys() or any(not torch.equal(held[k], expected[k]) for k in held):
+            raise RuntimeError(f"a learner did not restore the adapter of {folder}: start the run again, or delete "
+                               "that checkpoint to resume from the one before")
     trainer.iteration, trainer.version = int(state["iteration"]), int(state["version"])
     trainer.step_generator.set_state(torch.tensor(state["step_generator"], dtype=torch.uint8))
     trainer._synced = -1  # whatever samples outside the learners takes the restored adapter first
@@ -187,14 +219,29 @@ def run_editor_training(config: EditorRunConfig, run_dir: str | Path, *, resume:
                 raise ValueError(f"{run_dir} was started with another config ({saved}); resume with that one")
         elif resume:
             raise ValueError(f"{run_dir} holds no run to resume (no config.json); drop --resume to start one")
-        write_text_atomic(saved, json.dumps(wanted, indent=1))
         tasks = load_tasks(config.tasks, base=config_dir)
         eval_tasks = load_tasks(config.eval_tasks, base=config_dir) if config.eval_tasks else []
-        trainer = EditorGRPOTrainer(_resolve_model(config, run_dir))
+        editor = _resolve_model(config, run_dir)
+        _check_rewards(editor, tasks[:1] + eval_tasks[:1])
+        trainer = EditorGRPOTrainer(editor)
         try:
+            # The folder is claimed only once the tasks, rewards and model have loaded: a bad config leaves it free.
+            write_text_atomic(saved, json.dumps(wanted, indent=1))
             return _train(trainer, config, run_dir, tasks, eval_tasks, resume, log)
         finally:
             trainer.close()
+
+
+def _check_rewards(editor: EditorGRPOConfig, tasks: list[Any]) -> None:
+    """Score each task's unedited source once: a reward the tasks cannot feed fails here, with what to change."""
+    from orchestration.editor_grpo.rewards import score_image
+
+    for task in tasks:
+        try:
+            score_image(task, task.image, editor)
+        except ValueError as err:
+            raise ValueError(f"editor.rewards {[t.name for t in editor.rewards]} cannot score these tasks ({err}); "
+                             "file tasks carry only their images: use colour_share, or Canvas tasks") from None
 
 
 def _train(trainer: Any, config: EditorRunConfig, run_dir: Path, tasks: list[Any], eval_tasks: list[Any],
@@ -206,15 +253,12 @@ def _train(trainer: Any, config: EditorRunConfig, run_dir: Path, tasks: list[Any
         restore_checkpoint(trainer, latest)
         log(f"resumed from {latest.name}")
     metrics_path = run_dir / "metrics.jsonl"
-    if latest is None:
-        metrics_path.write_text("")
-    else:  # lines past the checkpoint were written by iterations that are run again
-        kept = [line for line in metrics_path.read_text().splitlines()
-                if line.strip() and json.loads(line)["iteration"] <= trainer.iteration]
-        metrics_path.write_text("".join(line + "\n" for line in kept))
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=trainer.iteration + 1 if latest is not None else None)
+    # Lines past the checkpoint were written by iterations that run again; a line cut short by a crash is dropped.
+    kept = [row for row in _read_rows(metrics_path) if row["iteration"] <= trainer.iteration] if latest else []
+    metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept))
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=trainer.iteration + 1 if latest is not None else 0)
     cfg, per = config.editor, config.editor.groups_per_iteration
-    evals: list[tuple[int, float]] = []
+    evals = [(row["iteration"], row["eval_reward"]) for row in kept if "eval_reward" in row]
     try:
         if eval_tasks and latest is None:
             evals.append((0, trainer.evaluate(eval_tasks, EVAL_SEED)))
@@ -235,6 +279,18 @@ def _train(trainer: Any, config: EditorRunConfig, run_dir: Path, tasks: list[Any
         writer.close()
     adapter = trainer.save_adapter(run_dir / "adapter")
     return {"run_dir": str(run_dir), "iterations": trainer.iteration, "adapter": str(adapter), "eval": evals}
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("iteration"), int):
+            rows.append(row)
+    return rows
 
 
 def _record(path: Path, writer: Any, row: dict[str, Any]) -> None:

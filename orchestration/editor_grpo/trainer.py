@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -95,24 +96,32 @@ class EditorGRPOTrainer:
         self.learner_group = build_learner_group(config)
         self.pipeline: Any = None
         self.policy: Any = None
-        if config.num_learners == 0:  # the learner is in this process: sample with its pipeline
-            self.pipeline, self.policy = _first_learner_module(
-                self.learner_group, lambda m: (m.pipeline, m.policy), "share its pipeline")
-        elif not config.sampler_actors:  # remote learners: this process samples with its own copy
-            from orchestration.editor_grpo.policy import load_adapted_policy
-
-            self.pipeline, self.policy = load_adapted_policy(config)
-        self.step_generator = torch.Generator().manual_seed(config.seed)
-        self.iteration = 0
-        # The adapter's version (the updates it has had) and the version the samplers hold: the sampler actors,
-        # and this process's own copy when the learners are remote.
-        self.version, self._synced = 0, 0
         self.samplers: list[Any] = []
-        if config.sampler_actors:
-            from orchestration.editor_grpo.actors import start_samplers
+        try:
+            if config.num_learners == 0:  # the learner is in this process: sample with its pipeline
+                self.pipeline, self.policy = _first_learner_module(
+                    self.learner_group, lambda m: (m.pipeline, m.policy), "share its pipeline")
+            elif not config.sampler_actors:  # remote learners: this process samples with its own copy
+                from orchestration.editor_grpo.policy import load_adapted_policy
 
-            self.samplers = start_samplers(config)
-            self._synced = -1
+                if config.device.startswith("cuda"):
+                    warnings.warn("num_learners >= 1 on cuda without sampler_actors: this process loads a second "
+                                  "copy of the pipeline to sample with, likely on the GPU Ray gave the first learner; "
+                                  "set sampler_actors to sample in actors of their own", stacklevel=2)
+                self.pipeline, self.policy = load_adapted_policy(config)
+            self.step_generator = torch.Generator().manual_seed(config.seed)
+            self.iteration = 0
+            # The adapter's version (the updates it has had) and the version the samplers hold: the sampler actors,
+            # and this process's own copy when the learners are remote.
+            self.version, self._synced = 0, 0
+            if config.sampler_actors:
+                from orchestration.editor_grpo.actors import start_samplers
+
+                self.samplers = start_samplers(config)
+                self._synced = -1
+        except BaseException:
+            self.close()  # the learners (and any sampler) started so far
+            raise
 
     @property
     def trainable(self) -> list[torch.nn.Parameter]:
@@ -263,12 +272,13 @@ class EditorGRPOTrainer:
 
 def learner_metrics(results: Any) -> dict[str, float]:
     """The editor module's :data:`LEARNER_METRICS` from ``LearnerGroup.update``'s results (RLlib's stats per learner,
-    one dict each), averaged over the learners."""
+    one dict each): each learner's means weighted by its rows, so they are means over all the update's rows."""
     per_learner = results if isinstance(results, list) else [results]
+    modules = [r[EDITOR_MODULE] for r in per_learner if EDITOR_MODULE in r]
     out = {}
     for key in LEARNER_METRICS:
-        values = [_value(r[EDITOR_MODULE][key]) for r in per_learner if key in r.get(EDITOR_MODULE, {})]
-        out[key] = float(np.mean(values)) if values else 0.0
+        pairs = [(_value(m[key]), _value(m["rows"]) if "rows" in m else 1.0) for m in modules if key in m]
+        out[key] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else 0.0
     return out
 
 

@@ -88,6 +88,9 @@ def test_bad_configs_and_folders_are_refused_with_what_to_change(tmp_path, capsy
         assert message in capsys.readouterr().err
     assert main(["train-editor", "--config", str(tmp_path / "nope.yaml"), "--run-dir", str(run_dir)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "broken.yaml").write_text("editor: [unclosed\n")
+    assert main(["train-editor", "--config", str(tmp_path / "broken.yaml"), "--run-dir", str(run_dir)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
 
 
 def test_the_packaged_config_validates_and_builds_canvas_tasks():
@@ -100,3 +103,43 @@ def test_the_packaged_config_validates_and_builds_canvas_tasks():
     assert len(tasks) == 2 and all(t.context is not None for t in tasks)
     fields = tasks[0].context(tasks[0].image)  # the unedited source, answered by the Canvas verifier
     assert fields["checklist_answers"] and fields["change_mask"].shape == tasks[0].image.size[::-1]
+
+
+def test_a_reward_the_tasks_cannot_feed_leaves_the_folder_free(tmp_path, capsys):
+    config_path = _config(tmp_path)
+    run_dir = tmp_path / "run"
+    bad = ["--set", "editor.rewards=[{name: preservation}]", "--set", "editor.iterations=1"]
+    assert main(["train-editor", "--config", str(config_path), "--run-dir", str(run_dir), *bad]) == 2
+    assert "file tasks carry only their images" in capsys.readouterr().err
+    assert not (run_dir / "config.json").exists()  # not claimed: the corrected config starts without --resume
+    assert main(["train-editor", "--config", str(config_path), "--run-dir", str(run_dir),
+                 "--set", "editor.iterations=1", "--set", "checkpoint_every=1"]) == 0
+
+
+def test_resume_survives_a_cut_metrics_line_and_refuses_a_checkpoint_the_learners_did_not_restore(tmp_path):
+    from orchestration.editor_grpo.run import restore_checkpoint
+    from orchestration.editor_grpo.trainer import EditorGRPOTrainer
+
+    config = EditorRunConfig.model_validate(yaml.safe_load(_config(tmp_path).read_text()))
+    run_dir = tmp_path / "run"
+    first = config.model_copy(update={"editor": config.editor.model_copy(update={"iterations": 2})})
+    run_editor_training(first, run_dir, config_dir=tmp_path, log=lambda _: None)
+    (run_dir / "config.json").write_text(json.dumps(config.model_dump(mode="json")))
+    with (run_dir / "metrics.jsonl").open("a") as handle:
+        handle.write('{"iteration": 3, "rew')  # a crash mid-line
+    summary = run_editor_training(config, run_dir, resume=True, config_dir=tmp_path, log=lambda _: None)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == [0, 1, 2, 3, 4]
+    assert [it for it, _ in summary["eval"]] == [0, 2, 4]  # the evaluations before the resume are kept
+
+    # A checkpoint whose learner state is gone must not resume from the untrained adapter.
+    import shutil
+
+    checkpoint = run_dir / "checkpoints" / "iter_000004"
+    shutil.rmtree(checkpoint / "learners" / "learner")
+    trainer = EditorGRPOTrainer(config.editor.model_copy(update={"model": str(run_dir / "model")}))
+    try:
+        with pytest.raises(RuntimeError, match="did not restore the adapter"):
+            restore_checkpoint(trainer, checkpoint)
+    finally:
+        trainer.close()
