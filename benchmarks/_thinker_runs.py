@@ -54,6 +54,7 @@ def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: f
     the trained policies in ``run_dir``; ``path`` is the thinker's, ``policies`` every trained agent's). With
     ``reuse``, a run folder that already holds a finished run's summary is read instead of trained again (a
     benchmark that stopped after some rows goes on from there)."""
+    from orchestration.run_folder import run_folder_lock
     from orchestration.train import clear_run_dir, run_training
 
     if reuse and (run_dir / "summary.json").is_file():
@@ -64,9 +65,11 @@ def grpo_run(name: str, config_name: str, policy: str, run_dir: Path, seconds: f
     config = load_config(config_name, [f"thinker.model={policy}", *overrides])
     section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
                                                         "checkpoint_every": 0, "eval_tasks": 0})
-    clear_run_dir(run_dir)
-    start = time.perf_counter()
-    summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True), progress=False)
+    with run_folder_lock(run_dir):  # held from the clearing on: another run on this folder fails at once
+        clear_run_dir(run_dir)
+        start = time.perf_counter()
+        summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True),
+                               progress=False)
     return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "wall_s": round(time.perf_counter() - start, 1),
             "path": summary["policies"].get("thinker"), "policies": summary["policies"], "run_dir": str(run_dir)}
 

@@ -80,15 +80,18 @@ def grpo_run(name: str, policy: str, run_dir: Path, seconds: float, overrides: l
              curve_tasks: int = 200, curve_seed: int = 1) -> dict:
     """One GRPO run of ``seconds``; with ``curve_every``, its held-out curve on ``curve_tasks`` test tasks of
     ``curve_seed`` every that many iterations (time not counted in ``seconds``; another task set than the rows')."""
+    from orchestration.run_folder import run_folder_lock
     from orchestration.train import clear_run_dir, run_training
 
     config = load_config("imageedit_r1", [f"decomposer.model={policy}", *overrides])
     curve = {"eval_tasks": curve_tasks, "eval_seed": curve_seed, "eval_every": curve_every} if curve_every else {"eval_tasks": 0}
     section = train_section(config).model_copy(update={"iterations": 100000, "time_budget_s": seconds,
                                                         "checkpoint_every": 0, **curve})
-    clear_run_dir(run_dir)
-    start = time.perf_counter()
-    summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True), progress=False)
+    with run_folder_lock(run_dir):  # held from the clearing on: another run on this folder fails at once
+        clear_run_dir(run_dir)
+        start = time.perf_counter()
+        summary = run_training(config, section, run_dir=run_dir, log=lambda m: print(f"[{name}] {m}", flush=True),
+                               progress=False)
     return {"iterations": summary["iterations"], "grpo_s": summary["grpo_s"], "wall_s": round(time.perf_counter() - start, 1),
             "path": summary["policies"]["decomposer"], "final_metrics": summary["final_metrics"],
             "curve": summary.get("eval", {}).get("curve", []), "curve_before": summary.get("eval", {}).get("before"),
