@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--eval-groups", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--kl-coef", type=float, default=0.0, help="KL to the frozen model's steps (Flow-GRPO: 0.04)")
     parser.add_argument("--num-learners", type=int, default=0,
                         help="RLlib learners (0: one in this process; K >= 1: K learner actors under RLlib's DDP)")
     parser.add_argument("--logdir", default=None, help="TensorBoard folder (tensorboardX)")
@@ -77,7 +78,7 @@ def main() -> int:
             model=str(path), sampler=sampler, num_steps=args.num_steps, group_size=args.group_size,
             groups_per_iteration=1, iterations=args.iterations, lr=args.lr, clip_range=args.clip_range,
             lora_targets=targets, rewards=[{"name": "colour_share"}], target_colour=(255, 0, 0), soft_colour=True,
-            colour_tolerance=1.0, seed=args.seed, num_learners=args.num_learners)
+            colour_tolerance=1.0, seed=args.seed, num_learners=args.num_learners, kl_coef=args.kl_coef)
         trainer = EditorGRPOTrainer(config)
         task = EditorTask(prompt="make it red", image=Image.new("RGB", (32, 32), (128, 128, 128)))
         writer = None

@@ -67,6 +67,21 @@ def gaussian_log_prob(sample: Tensor, mean: Tensor, std: Tensor | float) -> Tens
     return log_prob.mean(dim=tuple(range(1, log_prob.ndim)))
 
 
+def gaussian_kl_same_std(mean: Tensor, mean_ref: Tensor, std: Tensor | float) -> Tensor:
+    """``KL(N(mean, std^2 I) || N(mean_ref, std^2 I))`` averaged over the non-batch dimensions: Flow-GRPO's KL of a
+    denoising step to the reference policy's (both steps share the schedule's std).
+
+    >>> m = torch.zeros(2, 3)
+    >>> gaussian_kl_same_std(m, m, 1.0).tolist(), gaussian_kl_same_std(m + 2.0, m, 1.0).tolist()
+    ([0.0, 0.0], [2.0, 2.0])
+    """
+    if mean.shape != mean_ref.shape:
+        raise ValueError(f"mean and mean_ref must have the same shape, got {tuple(mean.shape)} and {tuple(mean_ref.shape)}")
+    s = _batch_view(std, mean)
+    kl = (mean - mean_ref.detach()) ** 2 / (2 * s**2)
+    return kl.mean(dim=tuple(range(1, kl.ndim)))
+
+
 def ddim_step_mean_std(
     model_output: Tensor,
     sample: Tensor,

@@ -16,7 +16,7 @@ from torch import Tensor
 from agents.diffusion.logprob import gaussian_log_prob
 from agents.diffusion.policy import DenoisingPolicy, Schedule
 
-__all__ = ["Trajectory", "sample_group", "step_log_prob"]
+__all__ = ["Trajectory", "sample_group", "step_log_prob", "step_mean_std"]
 
 
 @dataclass
@@ -62,16 +62,22 @@ class Trajectory:
         return self.schedule.timesteps
 
 
+def step_mean_std(policy: DenoisingPolicy, trajectory: Trajectory, step: int) -> tuple[Tensor, Tensor]:
+    """The Gaussian transition of step ``step`` of the stored trajectory under the policy's current weights:
+    ``(mean, std)``, the mean differentiable through the denoiser when gradients are enabled."""
+    if not 0 <= step < trajectory.num_steps:
+        raise ValueError(f"step must be in [0, {trajectory.num_steps}), got {step}")
+    latents = trajectory.latents[step]
+    out = policy.model_output(latents, step, trajectory.conditioning, trajectory.schedule)
+    return policy.step_mean_std(out, latents, step, trajectory.schedule)
+
+
 def step_log_prob(policy: DenoisingPolicy, trajectory: Trajectory, step: int) -> Tensor:
     """``G`` log-probs of step ``step`` of the stored trajectory under the policy's current weights.
 
     Differentiable through the denoiser when gradients are enabled (the caller decides).
     """
-    if not 0 <= step < trajectory.num_steps:
-        raise ValueError(f"step must be in [0, {trajectory.num_steps}), got {step}")
-    latents = trajectory.latents[step]
-    out = policy.model_output(latents, step, trajectory.conditioning, trajectory.schedule)
-    mean, std = policy.step_mean_std(out, latents, step, trajectory.schedule)
+    mean, std = step_mean_std(policy, trajectory, step)
     return gaussian_log_prob(trajectory.latents[step + 1], mean, std)
 
 

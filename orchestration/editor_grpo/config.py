@@ -54,6 +54,10 @@ class EditorGRPOConfig(BaseModel):
     clip_range: float = Field(default=1e-4, gt=0, description=(
         "PPO clip on the ratio of per-element mean log-probs; 1e-4 as DDPO and Flow-GRPO."))
     adv_clip_max: float = Field(default=5.0, gt=0, description="Advantages are clipped to [-max, max] (DDPO).")
+    kl_coef: float = Field(default=0.0, ge=0, description=(
+        "Weight of the KL of each trained step to the frozen model's step (the adapters switched off: no second "
+        "copy), Flow-GRPO's ||mean - mean_ref||^2 / (2 std^2) per element; 0 leaves it out (DDPO; Flow-GRPO uses "
+        "0.04 on some tasks)."))
     scale_by_std: bool = Field(default=True, description="Divide advantages by the group std (False: Dr.GRPO).")
     lr: float = Field(default=3e-4, gt=0, description="AdamW learning rate of the LoRA weights (Flow-GRPO: 3e-4).")
     grad_clip: float = Field(default=1.0, gt=0, description="Max gradient norm per optimiser step.")

@@ -8,8 +8,11 @@ once, whatever the number of steps trained. With ``num_learners >= 2`` RLlib sha
 DDP averages their gradients; each learner weighs its rows by ``K / rows_total`` so the average is the gradient of
 the mean over all rows, the step one learner takes on the whole group.
 
-Logged per update (means over rows): ``loss``, ``clip_frac``, ``approx_kl``, ``ratio``; and ``grad_norm`` (before
-clipping to ``grad_clip``).
+With ``kl_coef > 0`` each row's loss adds ``kl_coef`` times the mean KL of its step to the frozen model's
+(Flow-GRPO's; the module computes it with the adapters switched off).
+
+Logged per update (means over rows): ``loss``, ``clip_frac``, ``approx_kl``, ``ratio``, ``kl_ref`` (with
+``kl_coef``); and ``grad_norm`` (before clipping to ``grad_clip``).
 """
 
 from __future__ import annotations
@@ -43,11 +46,16 @@ class EditorGRPOLearner(TorchLearner):
                                 fwd_out: dict[str, Any]) -> torch.Tensor:
         """The batch's rows' clipped objectives, summed (the caller weighs the sum)."""
         clip_range = float(self.config.learner_config_dict["clip_range"])
+        kl_coef = float(self.config.learner_config_dict.get("kl_coef", 0.0))
         logp = fwd_out["logp"]
         total = logp.new_zeros(())
         for row in range(logp.shape[0]):
             loss, stats = clipped_step_loss(logp[row], batch["old_logp"][row].to(logp.dtype),
                                             batch["advantages"][row].to(logp.dtype), clip_range)
+            if kl_coef > 0:
+                kl = fwd_out["kl"][row].mean()
+                loss = loss + kl_coef * kl
+                self.metrics.log_value((module_id, "kl_ref"), float(kl.detach()), reduce="mean")
             total = total + loss
             self.metrics.log_value((module_id, "loss"), float(loss.detach()), reduce="mean")
             for name in _STATS:

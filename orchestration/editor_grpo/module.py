@@ -59,15 +59,36 @@ class DenoiserModule(TorchRLModule):
         raise NotImplementedError("DenoiserModule does not act through RLlib; sample with the editor policy")
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """``logp`` [R, G]: each row's step log-probs under the current weights, with gradients."""
-        from agents.diffusion.sampling import step_log_prob
+        """``logp`` [R, G]: each row's step log-probs under the current weights, with gradients; with ``kl_coef``
+        also ``kl`` [R, G], each step's KL to the frozen model's (the adapters switched off)."""
+        from agents.diffusion.logprob import gaussian_kl_same_std, gaussian_log_prob
+        from agents.diffusion.sampling import step_mean_std
 
         if not self._trajectories:
             raise RuntimeError("no trajectories: call set_trajectories before an update")
         self.denoiser.train(False)  # no dropout: the ratio must compare like with like (gradients still flow)
-        rows = [step_log_prob(self.policy, self._trajectories[int(g)], int(s))
-                for g, s in zip(batch["group"].tolist(), batch["step"].tolist())]
-        return {"logp": torch.stack(rows)}
+        logps, kls = [], []
+        for g, s in zip(batch["group"].tolist(), batch["step"].tolist()):
+            trajectory = self._trajectories[int(g)]
+            mean, std = step_mean_std(self.policy, trajectory, int(s))
+            logps.append(gaussian_log_prob(trajectory.latents[int(s) + 1], mean, std))
+            if self.settings.kl_coef > 0:
+                kls.append(gaussian_kl_same_std(mean, self._reference_mean(trajectory, int(s)), std))
+        out = {"logp": torch.stack(logps)}
+        if kls:
+            out["kl"] = torch.stack(kls)
+        return out
+
+    def _reference_mean(self, trajectory: Any, step: int) -> torch.Tensor:
+        """The step's mean under the frozen model: the same denoiser with its adapters switched off."""
+        from agents.diffusion.sampling import step_mean_std
+
+        self.denoiser.disable_adapters()
+        try:
+            with torch.no_grad():
+                return step_mean_std(self.policy, trajectory, step)[0]
+        finally:
+            self.denoiser.enable_adapters()
 
     # -- state: the adapter only ---------------------------------------------------------------------------------
 

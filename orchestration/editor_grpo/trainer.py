@@ -13,7 +13,8 @@ Where it departs from the papers:
 
 - One optimiser step per group (minibatch = a group); DDPO and Flow-GRPO accumulate over several prompts. With
   ``epochs_per_iteration = 1`` the first group's ratio is exactly 1 and later groups' are slightly off-policy.
-- No KL term to the frozen model (Flow-GRPO adds one with weight 0.04 for some tasks; DDPO has none).
+- The KL term to the frozen model is off by default (``kl_coef``; DDPO has none, Flow-GRPO uses 0.04 on some
+  tasks): with it, each step's KL to the step the adapters-off denoiser takes, Flow-GRPO's closed form.
 - Classifier-free guidance is recomputed exactly as sampled (all guidance branches through the adapted denoiser);
   Flow-GRPO does the same; DanceGRPO's guidance-free variants are not implemented.
 - Not an RLlib ``Algorithm`` driven by ``editrl train``: ``editrl train-editor`` drives the iterations, evaluation,
@@ -46,7 +47,7 @@ from orchestration.editor_grpo.rewards import EditorTask, score_image
 __all__ = ["EditorGRPOTrainer", "build_learner_group"]
 
 #: What the learners log per update (:mod:`orchestration.editor_grpo.learner`), reported as means per iteration.
-LEARNER_METRICS = ("loss", "clip_frac", "approx_kl", "ratio", "grad_norm")
+LEARNER_METRICS = ("loss", "clip_frac", "approx_kl", "ratio", "grad_norm", "kl_ref")
 
 
 def build_learner_group(config: EditorGRPOConfig) -> Any:
@@ -76,7 +77,8 @@ def build_learner_group(config: EditorGRPOConfig) -> Any:
                       num_gpus_per_learner=1 if cuda else 0,
                       # the one in-process learner's GPU is the pipeline's (cuda:N); Ray gives remote ones theirs
                       local_gpu_idx=int(config.device.partition(":")[2] or 0) if cuda else 0,
-                      learner_config_dict={"clip_range": config.clip_range, "grad_clip": config.grad_clip})
+                      learner_config_dict={"clip_range": config.clip_range, "grad_clip": config.grad_clip,
+                                           "kl_coef": config.kl_coef})
             .debugging(seed=config.seed))
     return algo.build_learner_group(rl_module_spec=spec)
 
@@ -239,7 +241,8 @@ class EditorGRPOTrainer:
                    "zero_variance_groups": float(sum(float(np.ptp(r)) == 0.0 for r in rewards) / len(rewards)),
                    "sample_seconds": sampled - start, "train_seconds": time.perf_counter() - sampled}
         for key in LEARNER_METRICS:
-            metrics[key] = float(np.mean([r[key] for r in rows])) if rows else 0.0
+            if key != "kl_ref" or self.config.kl_coef > 0:
+                metrics[key] = float(np.mean([r[key] for r in rows])) if rows else 0.0
         self.iteration += 1
         if rows:
             self.version += 1

@@ -69,3 +69,20 @@ def test_settings_the_learners_cannot_serve_are_refused(tiny_pix2pix_path):
     with pytest.raises(ValidationError, match="set device: cuda"):
         _config(tiny_pix2pix_path, num_learners=1, device="cuda:1")
     assert _config(tiny_pix2pix_path, num_learners=2, train_step_fraction=0.5).steps_per_group == 2
+
+
+def test_the_kl_term_is_zero_at_the_frozen_model_and_adds_to_the_loss_once_the_adapter_moves(tiny_pix2pix_path):
+    runs = {}
+    for kl_coef in (0.0, 10.0):
+        trainer = EditorGRPOTrainer(_config(tiny_pix2pix_path, num_steps=2, kl_coef=kl_coef))
+        try:
+            runs[kl_coef] = [trainer.run_iteration([TASK]) for _ in range(2)]
+        finally:
+            trainer.close()
+    plain, with_kl = runs[0.0], runs[10.0]
+    assert "kl_ref" not in plain[0]
+    # LoRA starts as the frozen model (B = 0): no KL, and the same first step as without the term.
+    assert with_kl[0]["kl_ref"] == 0.0 and with_kl[0]["loss"] == pytest.approx(plain[0]["loss"], abs=1e-7)
+    # After one update the adapted steps leave the frozen model's: the term is positive and in the loss.
+    assert with_kl[1]["kl_ref"] > 0
+    assert with_kl[1]["loss"] == pytest.approx(plain[1]["loss"] + 10.0 * with_kl[1]["kl_ref"], rel=0.05, abs=1e-6)
