@@ -61,6 +61,10 @@ class EditorGRPOConfig(BaseModel):
     scale_by_std: bool = Field(default=True, description="Divide advantages by the group std (False: Dr.GRPO).")
     lr: float = Field(default=3e-4, gt=0, description="AdamW learning rate of the LoRA weights (Flow-GRPO: 3e-4).")
     grad_clip: float = Field(default=1.0, gt=0, description="Max gradient norm per optimiser step.")
+    gradient_checkpointing: bool = Field(default=False, description=(
+        "Recompute the denoiser's activations in the backward pass (diffusers' enable_gradient_checkpointing): "
+        "memory for one block instead of all of them, for about one more forward per trained step; the values "
+        "are the same. Sampling runs without gradients and is not affected."))
     lora_rank: int = Field(default=8, ge=1, description="LoRA rank on the denoiser.")
     lora_alpha: float = Field(default=16.0, gt=0, description="LoRA alpha (scale alpha / rank).")
     lora_targets: list[str] = Field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"], description=(

@@ -48,6 +48,8 @@ def load_adapted_policy(config: EditorGRPOConfig) -> tuple[Any, Any]:
                                         target_modules=list(config.lora_targets), init_lora_weights="gaussian"))
     # Adapters train in float32 even on a bf16 model: bf16 Adam updates of small LoRA weights round to nothing.
     cast_training_params(denoiser, dtype=torch.float32)
+    if config.gradient_checkpointing:
+        denoiser.enable_gradient_checkpointing()
     return pipeline, policy
 
 

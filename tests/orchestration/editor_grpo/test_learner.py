@@ -86,3 +86,20 @@ def test_the_kl_term_is_zero_at_the_frozen_model_and_adds_to_the_loss_once_the_a
     # After one update the adapted steps leave the frozen model's: the term is positive and in the loss.
     assert with_kl[1]["kl_ref"] > 0
     assert with_kl[1]["loss"] == pytest.approx(plain[1]["loss"] + 10.0 * with_kl[1]["kl_ref"], rel=0.05, abs=1e-6)
+
+
+@pytest.mark.parametrize("pipeline", ["pix2pix", "kontext"])
+def test_gradient_checkpointing_takes_the_same_step(pipeline, tiny_pix2pix_path, tiny_kontext_path):
+    overrides = ({"model": str(tiny_pix2pix_path)} if pipeline == "pix2pix"
+                 else {"model": str(tiny_kontext_path), "sampler": {"max_sequence_length": 16}})
+    adapters = []
+    for checkpointing in (False, True):
+        trainer = EditorGRPOTrainer(_config(tiny_pix2pix_path, num_steps=2, gradient_checkpointing=checkpointing,
+                                            **overrides))
+        try:
+            assert trainer.policy.denoiser.is_gradient_checkpointing is checkpointing
+            trainer.run_iteration([TASK])
+            adapters.append(trainer.adapter_state())
+        finally:
+            trainer.close()
+    assert all(torch.allclose(adapters[0][k], adapters[1][k], atol=1e-6) for k in adapters[0])

@@ -93,11 +93,15 @@ def test_bad_configs_and_folders_are_refused_with_what_to_change(tmp_path, capsy
     assert "not valid YAML" in capsys.readouterr().err
 
 
-def test_the_packaged_config_validates_and_builds_canvas_tasks():
+def test_the_packaged_configs_validate_and_build_canvas_tasks():
     from pathlib import Path
 
     from orchestration.editor_grpo.run import load_tasks
 
+    files = sorted(Path("configs/editor").glob("*.yaml"))
+    assert {f.name for f in files} >= {"tiny_kontext.yaml", "kontext_dev.yaml"}
+    for path in files:  # validated only: the real model is not loaded here
+        EditorRunConfig.model_validate(yaml.safe_load(path.read_text()))
     config = EditorRunConfig.model_validate(yaml.safe_load(Path("configs/editor/tiny_kontext.yaml").read_text()))
     tasks = load_tasks(config.eval_tasks.model_copy(update={"canvas": config.eval_tasks.canvas.model_copy(update={"count": 2})}))
     assert len(tasks) == 2 and all(t.context is not None for t in tasks)
