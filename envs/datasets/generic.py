@@ -30,12 +30,14 @@ from envs.datasets.common import DatasetError, RowError, field, image_png, optio
 from envs.image_io import ImageInputError
 from envs.task import EditTask
 
-__all__ = ["load_generic", "FIELDS"]
+__all__ = ["load_generic", "jsonl_rows", "FIELDS"]
 
 FIELDS = ("instruction", "image", "id", "reference_image", "reference", "category", "split")
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, row)`` for each non-blank line of a JSON-lines file; an unreadable file, a line that is not JSON or
+    not an object is a :class:`DatasetError` naming the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -77,7 +79,7 @@ def load_generic(path: str | Path, limit: int | None = None, bad_rows: list[RowE
         raise DatasetError(f"{path}: no such dataset file")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        rows = _jsonl_rows(path)
+        rows = jsonl_rows(path)
     elif suffix == ".parquet":
         rows = _parquet_rows(path)
     else:

@@ -106,18 +106,15 @@ def load_tasks(source: TaskSource, *, base: Path | None = None) -> list[Any]:
         path = base / path
     if not path.is_file():
         raise ValueError(f"tasks file {path} does not exist")
+    from envs.datasets.generic import jsonl_rows
+
     tasks = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
+    for where, row in jsonl_rows(path):
         try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise ValueError("not a JSON object")
             image = path.parent / row["image"]
             tasks.append(EditorTask(prompt=str(row["prompt"]), image=Image.open(image).convert("RGB")))
-        except (ValueError, KeyError, TypeError, OSError) as err:
-            raise ValueError(f"{path}:{number}: expected {{\"prompt\": ..., \"image\": PATH}} with a readable image "
+        except (KeyError, TypeError, OSError) as err:
+            raise ValueError(f"{where}: expected {{\"prompt\": ..., \"image\": PATH}} with a readable image "
                              f"({err})") from err
     if not tasks:
         raise ValueError(f"tasks file {path} holds no task")

@@ -125,13 +125,6 @@ class EditorGRPOTrainer:
             self.close()  # the learners (and any sampler) started so far
             raise
 
-    @property
-    def trainable(self) -> list[torch.nn.Parameter]:
-        """The adapter parameters of the pipeline this process holds (none without one)."""
-        if self.policy is None:
-            return []
-        return [p for p in self.policy.denoiser.parameters() if p.requires_grad]
-
     # -- one iteration ---------------------------------------------------------------------------------------
 
     def sample(self, tasks: Sequence[EditorTask]) -> tuple[list[Trajectory], list[np.ndarray]]:
@@ -223,8 +216,9 @@ class EditorGRPOTrainer:
         start = time.perf_counter()
         trajectories, rewards = self.sample(tasks)
         sampled = time.perf_counter()
-        # The learners get the iteration's trajectories once (on the CPU, without their images); rows index them.
-        shipped = [dataclasses.replace(t.to("cpu"), images=[]) for t in trajectories]
+        # The learners get the iteration's trajectories once, without their images; rows index them. Learner actors
+        # take them through the object store (on the CPU); the in-process learner takes them where they are.
+        shipped = [dataclasses.replace(t.to("cpu") if self.config.num_learners else t, images=[]) for t in trajectories]
         for result in self.learner_group.foreach_learner(
                 lambda learner: learner.module[EDITOR_MODULE].unwrapped().set_trajectories(shipped)):
             if not result.ok:  # a learner without this iteration's trajectories cannot take its share of the update
